@@ -1,0 +1,94 @@
+"""The database door of one service: an oslo.db enginefacade of its own.
+
+Each :class:`Database` owns a transaction context manager (no global facade),
+so two services in one process may talk to two databases. Embedded SQLite
+files get WAL journalling and a busy timeout so several processes of one host
+can share them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from oslo_db.sqlalchemy import enginefacade
+from sqlalchemy import orm
+
+
+@enginefacade.transaction_context_provider
+class _Scope:
+    """A fresh scope per transaction: sessions never leak between callers."""
+
+
+def default_sqlite_path() -> str:
+    """The embedded database file in the user's data directory."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
+    return os.path.join(base, "naas", "naas.sqlite")
+
+
+def default_url() -> str:
+    return "sqlite:///" + default_sqlite_path()
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _sqlite_file(url: str) -> str | None:
+    u = sa.engine.make_url(url)
+    if u.database in (None, "", ":memory:"):
+        return None
+    return u.database
+
+
+def _tune_sqlite(engine: sa.engine.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 30000")
+        if _sqlite_file(str(engine.url)) is not None:
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+
+class Database:
+    """Transactions against one database URL."""
+
+    def __init__(self, url: str, **engine_options) -> None:
+        self.url = url
+        if is_sqlite(url):
+            path = _sqlite_file(url)
+            if path is not None:
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._facade = enginefacade.transaction_context()
+        options = {"connection": url, "sqlite_fk": True}
+        if is_sqlite(url):
+            # oslo.db's own sqlite_synchronous would override the PRAGMA below.
+            options["sqlite_synchronous"] = False
+        options.update(engine_options)
+        self._facade.configure(**options)
+        if is_sqlite(url):
+            self._facade.append_on_engine_create(_tune_sqlite)
+
+    @property
+    def engine(self) -> sa.engine.Engine:
+        return self._facade.writer.get_engine()
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[orm.Session]:
+        """A read-write transaction committed on normal exit, rolled back on error."""
+        with self._facade.writer.using(_Scope()) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[orm.Session]:
+        with self._facade.reader.using(_Scope()) as session:
+            yield session
+
+    def dispose(self) -> None:
+        self._facade.dispose_pool()

@@ -1,0 +1,279 @@
+"""SQLAlchemy models: the database is the intent of the whole deployment.
+
+Uniqueness that matters under concurrency lives here as constraints, never in
+process-local locks: one address per (subnet, ip), one MAC per (network, mac),
+one owner per (segment type, physical network, id), one attachment per port
+and one port per interface.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+
+def utcnow() -> datetime.datetime:
+    """Naive UTC now, the form stored in every timestamp column."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+ID = sa.String(36)
+NAME = sa.String(255)
+
+# Explicit constraint names keep migrations and models comparable on every backend.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uniq_%(table_name)s0%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class Base(orm.DeclarativeBase):
+    metadata = metadata
+
+
+class _Standard:
+    """Columns every customer-visible resource carries."""
+
+    revision_number: orm.Mapped[int] = orm.mapped_column(sa.BigInteger, nullable=False, default=1)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, nullable=False, default=utcnow
+    )
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, nullable=False, default=utcnow
+    )
+
+
+class Network(_Standard, Base):
+    __tablename__ = "networks"
+
+    id: orm.Mapped[str] = orm.mapped_column(ID, primary_key=True)
+    project_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, index=True)
+    name: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+    description: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+    admin_state_up: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, nullable=False)
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16), nullable=False)
+    shared: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, nullable=False, default=False)
+    mtu: orm.Mapped[int] = orm.mapped_column(sa.Integer, nullable=False)
+    network_type: orm.Mapped[str] = orm.mapped_column(sa.String(16), nullable=False)
+    segmentation_id: orm.Mapped[int | None] = orm.mapped_column(sa.Integer, nullable=True)
+    physical_network: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), nullable=True)
+
+
+class SegmentAllocation(Base):
+    """Who owns a segment: flat networks use id 0, so one flat network per physnet."""
+
+    __tablename__ = "segment_allocations"
+    __table_args__ = (sa.UniqueConstraint("network_type", "physical_network", "segmentation_id"),)
+
+    network_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True
+    )
+    network_type: orm.Mapped[str] = orm.mapped_column(sa.String(16), nullable=False)
+    # '' rather than NULL, so the unique constraint holds for vxlan too.
+    physical_network: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
+    segmentation_id: orm.Mapped[int] = orm.mapped_column(sa.Integer, nullable=False)
+
+
+class SegmentRange(Base):
+    """A configured id range and its high-water mark (next never-used id)."""
+
+    __tablename__ = "segment_ranges"
+    __table_args__ = (sa.UniqueConstraint("network_type", "physical_network", "first_key"),)
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    network_type: orm.Mapped[str] = orm.mapped_column(sa.String(16), nullable=False)
+    physical_network: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
+    first_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
+    last_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
+    next_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), nullable=True)
+
+
+class SegmentFree(Base):
+    """Ids below a range's high-water mark that were released."""
+
+    __tablename__ = "segment_free"
+
+    range_id: orm.Mapped[int] = orm.mapped_column(
+        sa.Integer, sa.ForeignKey("segment_ranges.id", ondelete="CASCADE"), primary_key=True
+    )
+    value_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), primary_key=True)
+
+
+class Subnet(_Standard, Base):
+    __tablename__ = "subnets"
+
+    id: orm.Mapped[str] = orm.mapped_column(ID, primary_key=True)
+    project_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, index=True)
+    network_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("networks.id"), nullable=False, index=True
+    )
+    name: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+    description: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+    ip_version: orm.Mapped[int] = orm.mapped_column(sa.Integer, nullable=False)
+    cidr: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
+    gateway_ip: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), nullable=True)
+    enable_dhcp: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, nullable=False, default=True)
+
+
+class AllocationPool(Base):
+    """An allocation pool of a subnet and its allocator state.
+
+    Keys are fixed-width hex (32 digits) so IPv4 and IPv6 sort and compare
+    as strings on every backend; ``next_key`` is the high-water mark, the
+    lowest address of the pool never handed out (NULL when passed the end).
+    """
+
+    __tablename__ = "allocation_pools"
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    subnet_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("subnets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    first_ip: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
+    last_ip: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
+    first_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
+    last_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
+    next_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), nullable=True)
+
+
+class IpFree(Base):
+    """Addresses below a pool's high-water mark that were released."""
+
+    __tablename__ = "ip_free"
+
+    pool_id: orm.Mapped[int] = orm.mapped_column(
+        sa.Integer, sa.ForeignKey("allocation_pools.id", ondelete="CASCADE"), primary_key=True
+    )
+    ip_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), primary_key=True)
+
+
+class DnsNameserver(Base):
+    __tablename__ = "dns_nameservers"
+
+    subnet_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)
+    position: orm.Mapped[int] = orm.mapped_column(sa.Integer, nullable=False)
+
+
+class HostRoute(Base):
+    __tablename__ = "host_routes"
+
+    subnet_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True
+    )
+    destination: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)
+    nexthop: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)
+
+
+class Port(_Standard, Base):
+    __tablename__ = "ports"
+    __table_args__ = (sa.UniqueConstraint("network_id", "mac_address"),)
+
+    id: orm.Mapped[str] = orm.mapped_column(ID, primary_key=True)
+    project_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, index=True)
+    network_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("networks.id"), nullable=False
+    )
+    name: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+    description: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+    mac_address: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
+    admin_state_up: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, nullable=False)
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16), nullable=False)
+    status_reason: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), nullable=True)
+    device_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="", index=True)
+    device_owner: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+    binding_host_id: orm.Mapped[str | None] = orm.mapped_column(NAME, nullable=True, index=True)
+    binding_profile: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
+    binding_vif_type: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
+    binding_vif_details: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
+
+
+class IpAllocation(Base):
+    """An address held by a port; (subnet, address) is the primary key."""
+
+    __tablename__ = "ip_allocations"
+
+    subnet_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("subnets.id"), primary_key=True
+    )
+    ip_address: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)
+    port_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("ports.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    network_id: orm.Mapped[str] = orm.mapped_column(ID, nullable=False)
+
+
+class Attachment(Base):
+    """The VIF plugged into a port: at most one per port, one port per VIF."""
+
+    __tablename__ = "attachments"
+
+    port_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    interface_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, unique=True)
+    instance_id: orm.Mapped[str | None] = orm.mapped_column(NAME, nullable=True, index=True)
+    host: orm.Mapped[str | None] = orm.mapped_column(NAME, nullable=True)
+    # True when the port was created for this attachment (by the boot-time
+    # provisioner) and is to be deleted with it.
+    owns_port: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, nullable=False, default=False)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, nullable=False, default=utcnow
+    )
+
+
+class DeploymentSetting(Base):
+    """Settings every host must agree on (VNI ranges, MAC base), set at first start."""
+
+    __tablename__ = "deployment_settings"
+
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)
+    value: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False)
+
+
+class Host(Base):
+    """A host running naas_lib with a dataplane driver, and its heartbeat."""
+
+    __tablename__ = "hosts"
+
+    name: orm.Mapped[str] = orm.mapped_column(NAME, primary_key=True)
+    vxlan_endpoint: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), nullable=True)
+    driver: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), nullable=True)
+    capabilities: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
+    heartbeat_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, nullable=False, default=utcnow
+    )
+
+
+class Service(_Standard, Base):
+    """A higher-layer service (firewall, NAT, VPN, ...) registered with NaaS."""
+
+    __tablename__ = "services"
+
+    id: orm.Mapped[str] = orm.mapped_column(ID, primary_key=True)
+    project_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, index=True)
+    name: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False)
+    service_type: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
+    description: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+
+
+class ServiceNetworkAssociation(Base):
+    __tablename__ = "service_network_associations"
+
+    service_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    network_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, nullable=False, default=utcnow
+    )

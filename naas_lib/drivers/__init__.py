@@ -1,0 +1,1 @@
+"""Dataplane drivers: the contract (``base``), the loader (``manager``), and drivers."""

@@ -1,0 +1,206 @@
+"""The driver contract: how a network becomes real on a host.
+
+A third-party driver subclasses :class:`Driver` and ships it as an entry
+point in the ``naas_lib.drivers`` namespace. The service loads only the
+configured driver, hands it its own option group (never the global config)
+and calls it in two phases around every database transaction:
+
+* ``*_precommit`` runs inside the transaction: validate, veto by raising,
+  no blocking I/O.
+* ``*_postcommit`` runs after commit.
+
+Binding (any process, database only) asks :meth:`Driver.bind_port` for the
+VIF type and details; plugging (only on the bound host) makes and wires the
+devices. ``plug``, ``unplug`` and removing a network's devices are
+idempotent and compensated: a repeat is a no-op, and a failure part-way
+leaves nothing half-made. ``sync`` makes the host match the database.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from oslo_config import cfg
+
+from naas_lib import objects
+
+
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    """What a driver can realize on this host; callers negotiate against it."""
+
+    network_types: frozenset[str]
+    vif_types: frozenset[str]
+    max_mtu: int
+    port_security: bool = False
+
+    def why_not(self, network_type: str | None = None, mtu: int | None = None,
+                vif_type: str | None = None) -> str | None:
+        """None when the request fits, else a readable reason."""
+        if network_type is not None and network_type not in self.network_types:
+            return (f"network type {network_type} is not supported "
+                    f"(supported: {', '.join(sorted(self.network_types)) or 'none'})")
+        if mtu is not None and mtu > self.max_mtu:
+            return f"MTU {mtu} exceeds the largest supported MTU {self.max_mtu}"
+        if vif_type is not None and vif_type not in self.vif_types:
+            return f"VIF type {vif_type} is not supported"
+        return None
+
+    def supports(self, network_type: str | None = None, mtu: int | None = None,
+                 vif_type: str | None = None) -> bool:
+        return self.why_not(network_type, mtu, vif_type) is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "network_types": sorted(self.network_types),
+            "vif_types": sorted(self.vif_types),
+            "max_mtu": self.max_mtu,
+            "port_security": self.port_security,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Capabilities:
+        return cls(
+            network_types=frozenset(data.get("network_types", ())),
+            vif_types=frozenset(data.get("vif_types", ())),
+            max_mtu=int(data.get("max_mtu", 0)),
+            port_security=bool(data.get("port_security", False)),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Binding:
+    """The driver's answer to "how will a guest connect to this port here?"."""
+
+    vif_type: str
+    vif_details: Mapping[str, Any]
+
+
+@dataclasses.dataclass
+class SyncReport:
+    """What a ``sync`` changed on the host, as readable device descriptions."""
+
+    created: list[str] = dataclasses.field(default_factory=list)
+    fixed: list[str] = dataclasses.field(default_factory=list)
+    removed: list[str] = dataclasses.field(default_factory=list)
+    active_ports: list[str] = dataclasses.field(default_factory=list)
+    failed_ports: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.fixed or self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Peer:
+    """Another live host with ports on a network, reached over its endpoint."""
+
+    host: str
+    endpoint: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DesiredState:
+    """What the database says this host should have.
+
+    ``ports`` are the ports bound to this host with their networks;
+    ``peers`` maps a network id to the other live hosts that have ports on it.
+    """
+
+    host: str
+    ports: Sequence[tuple[objects.Port, objects.Network]]
+    peers: Mapping[str, Sequence[Peer]]
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkContext:
+    current: objects.Network
+    original: objects.Network | None = None
+    session: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PortContext:
+    current: objects.Port
+    network: objects.Network
+    original: objects.Port | None = None
+    session: Any = None
+
+
+class Driver(abc.ABC):
+    """Base class of dataplane drivers."""
+
+    #: Entry-point name, also the name of the driver's option group.
+    name = "base"
+
+    def __init__(self, conf: Any, host: str | None) -> None:
+        """``conf`` is this driver's own option group (``conf[name]``)."""
+        self.conf = conf
+        self.host = host
+
+    @classmethod
+    def get_opts(cls) -> list[cfg.Opt]:
+        """Options of the driver's group; registered by the loader."""
+        return []
+
+    # -- negotiation -------------------------------------------------------
+
+    @abc.abstractmethod
+    def describe(self) -> Capabilities:
+        """What this driver can realize on this host with its configuration."""
+
+    def check_network(self, network: objects.Network) -> str | None:
+        """None when this host can realize ``network``, else why not (naming the option)."""
+        caps = self.describe()
+        return caps.why_not(network_type=network.network_type, mtu=network.mtu)
+
+    @abc.abstractmethod
+    def bind_port(self, port: objects.Port, network: objects.Network) -> Binding:
+        """Choose VIF type and details for ``port`` on this host (no I/O)."""
+
+    # -- two-phase hooks (default: nothing to do) ------------------------------
+
+    def create_network_precommit(self, context: NetworkContext) -> None: ...
+    def create_network_postcommit(self, context: NetworkContext) -> None: ...
+    def update_network_precommit(self, context: NetworkContext) -> None: ...
+    def update_network_postcommit(self, context: NetworkContext) -> None: ...
+    def delete_network_precommit(self, context: NetworkContext) -> None: ...
+    def delete_network_postcommit(self, context: NetworkContext) -> None: ...
+    def create_port_precommit(self, context: PortContext) -> None: ...
+    def create_port_postcommit(self, context: PortContext) -> None: ...
+    def update_port_precommit(self, context: PortContext) -> None: ...
+    def update_port_postcommit(self, context: PortContext) -> None: ...
+    def delete_port_precommit(self, context: PortContext) -> None: ...
+    def delete_port_postcommit(self, context: PortContext) -> None: ...
+
+    # -- host side -----------------------------------------------------------
+
+    @abc.abstractmethod
+    def plug(self, port: objects.Port, network: objects.Network) -> None:
+        """Make and wire the port's devices on this host. Idempotent, compensated."""
+
+    @abc.abstractmethod
+    def unplug(self, port: objects.Port, network: objects.Network) -> None:
+        """Remove the port's devices from this host. Idempotent."""
+
+    def unplug_many(self, ports: Iterable[tuple[objects.Port, objects.Network]]) -> None:
+        """Remove several ports' devices; drivers may batch this."""
+        for port, network in ports:
+            self.unplug(port, network)
+
+    def is_plugged(self, port: objects.Port, network: objects.Network) -> bool:
+        """Whether the port's device exists, is up and is wired (ACTIVE)."""
+        return True
+
+    @abc.abstractmethod
+    def sync(self, desired: DesiredState) -> SyncReport:
+        """Make this host match ``desired``; remove only devices this driver owns."""
+
+    def close(self) -> None:
+        """Release sockets and other resources."""

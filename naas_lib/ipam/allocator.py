@@ -1,0 +1,175 @@
+"""Database side of IPAM: give a port addresses from its network's subnets.
+
+Uniqueness is the primary key of ``ip_allocations`` (subnet, address); the
+pools' high-water marks and free lists only find a candidate in constant
+time. Nothing here reads a row ``FOR UPDATE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import netaddr
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from naas_lib import exceptions as exc
+from naas_lib import validation
+from naas_lib.db import models
+from naas_lib.ipam import addresses
+from naas_lib.ipam.ranges import RangeAllocator
+
+_pools = RangeAllocator(models.AllocationPool.__table__, models.IpFree.__table__,
+                        "pool_id", "ip_key")
+_alloc = models.IpAllocation.__table__
+
+
+def _subnets(session: orm.Session, network_id: str) -> list[Any]:
+    return list(session.execute(
+        sa.select(models.Subnet.id, models.Subnet.cidr, models.Subnet.ip_version,
+                  models.Subnet.gateway_ip)
+        .where(models.Subnet.network_id == network_id)
+        .order_by(models.Subnet.created_at, models.Subnet.id)))
+
+
+def _pool_rows(session: orm.Session, subnet_id: str) -> list[Any]:
+    return list(session.execute(
+        sa.select(models.AllocationPool.id, models.AllocationPool.first_key,
+                  models.AllocationPool.last_key, models.AllocationPool.next_key)
+        .where(models.AllocationPool.subnet_id == subnet_id)
+        .order_by(models.AllocationPool.first_key)))
+
+
+def _taken(session: orm.Session, subnet_id: str, version: int):
+    def is_taken(value: int) -> bool:
+        ip = str(netaddr.IPAddress(value, version))
+        return session.execute(
+            sa.select(_alloc.c.port_id).where(_alloc.c.subnet_id == subnet_id,
+                                              _alloc.c.ip_address == ip)
+        ).first() is not None
+    return is_taken
+
+
+def parse_request(fixed_ips: Any) -> list[dict[str, Any]]:
+    """Validate the shape of a ``fixed_ips`` request: [{subnet_id?, ip_address?}]."""
+    if not isinstance(fixed_ips, (list, tuple)):
+        raise exc.InvalidInput(field="fixed_ips", reason="must be a list")
+    out = []
+    for item in fixed_ips:
+        if not isinstance(item, Mapping) or not item or \
+                set(item) - {"subnet_id", "ip_address"}:
+            raise exc.InvalidInput(field="fixed_ips",
+                                   reason="each entry is {'subnet_id'?, 'ip_address'?}")
+        entry: dict[str, Any] = {}
+        if "subnet_id" in item:
+            entry["subnet_id"] = validation.uuid_str("fixed_ips.subnet_id", item["subnet_id"])
+        if "ip_address" in item:
+            entry["ip_address"] = validation.ip_address("fixed_ips.ip_address",
+                                                        item["ip_address"])
+        out.append(entry)
+    return out
+
+
+def allocate(session: orm.Session, port_id: str, network_id: str,
+             request: Sequence[Mapping[str, Any]] | None) -> list[tuple[str, str]]:
+    """Allocate the port's addresses and insert them; returns [(subnet id, ip)].
+
+    With no request: one address of each IP version, from the first subnet of
+    that version that has room. Otherwise each entry names a subnet, an
+    address, or both.
+    """
+    subnets = _subnets(session, network_id)
+    by_id = {s.id: s for s in subnets}
+    chosen: list[tuple[str, str]] = []
+    if request is None:
+        for version in (4, 6):
+            candidates = [s for s in subnets if s.ip_version == version]
+            if not candidates:
+                continue
+            for sub in candidates:
+                ip = _auto(session, sub)
+                if ip is not None:
+                    chosen.append((sub.id, ip))
+                    break
+            else:
+                raise exc.IpAddressGenerationFailure(net_id=network_id)
+    else:
+        for entry in request:
+            sub = _subnet_for(entry, subnets, by_id, network_id)
+            if "ip_address" in entry:
+                ip = _specific(session, sub, entry["ip_address"])
+            else:
+                ip = _auto(session, sub)
+                if ip is None:
+                    raise exc.IpAddressGenerationFailure(net_id=network_id)
+            if any(s == sub.id and i == ip for s, i in chosen):
+                raise exc.InvalidInput(field="fixed_ips", reason=f"{ip} is requested twice")
+            chosen.append((sub.id, ip))
+    if chosen:
+        session.execute(sa.insert(_alloc), [
+            {"subnet_id": s, "ip_address": ip, "port_id": port_id, "network_id": network_id}
+            for s, ip in chosen])
+    return chosen
+
+
+def _subnet_for(entry: Mapping[str, Any], subnets, by_id, network_id: str):
+    if "subnet_id" in entry:
+        sub = by_id.get(entry["subnet_id"])
+        if sub is None:
+            raise exc.InvalidInput(field="fixed_ips",
+                                   reason=f"subnet {entry['subnet_id']} is not on network "
+                                          f"{network_id}")
+        return sub
+    addr = entry["ip_address"]
+    for sub in subnets:
+        if addr in netaddr.IPNetwork(sub.cidr):
+            return sub
+    raise exc.InvalidInput(field="fixed_ips",
+                           reason=f"{addr} is in no subnet of network {network_id}")
+
+
+def _auto(session: orm.Session, sub: Any) -> str | None:
+    found = _pools.allocate(session, _pool_rows(session, sub.id),
+                            _taken(session, sub.id, sub.ip_version))
+    if found is None:
+        return None
+    return str(netaddr.IPAddress(found[1], sub.ip_version))
+
+
+def _specific(session: orm.Session, sub: Any, addr: netaddr.IPAddress) -> str:
+    net = netaddr.IPNetwork(sub.cidr)
+    addresses.check_fixed_ip(net, addr, sub.gateway_ip, sub.id)
+    ip = str(addr)
+    if _taken(session, sub.id, sub.ip_version)(int(addr)):
+        raise exc.IpAddressInUse(ip_address=ip, subnet_id=sub.id)
+    pool_id = addresses.pool_containing(
+        ((p.id, addresses.from_key(p.first_key), addresses.from_key(p.last_key))
+         for p in _pool_rows(session, sub.id)), int(addr))
+    if pool_id is not None:
+        _pools.claim(session, pool_id, int(addr))
+    return ip
+
+
+def release(session: orm.Session, port_id: str,
+            keep: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """Return a port's addresses (except ``keep``) to their pools; returns those freed."""
+    rows = list(session.execute(
+        sa.select(_alloc.c.subnet_id, _alloc.c.ip_address, models.Subnet.ip_version)
+        .join(models.Subnet, models.Subnet.id == _alloc.c.subnet_id)
+        .where(_alloc.c.port_id == port_id)))
+    freed = []
+    keep_set = set(keep)
+    for subnet_id, ip, _version in rows:
+        if (subnet_id, ip) in keep_set:
+            continue
+        value = int(netaddr.IPAddress(ip))
+        pool_id = addresses.pool_containing(
+            ((p.id, addresses.from_key(p.first_key), addresses.from_key(p.last_key))
+             for p in _pool_rows(session, subnet_id)), value)
+        session.execute(sa.delete(_alloc).where(_alloc.c.subnet_id == subnet_id,
+                                                _alloc.c.ip_address == ip))
+        if pool_id is not None:
+            _pools.release(session, pool_id, value)
+        freed.append((subnet_id, ip))
+    return freed

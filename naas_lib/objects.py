@@ -1,0 +1,172 @@
+"""Immutable result objects returned by :class:`naas_lib.NetworkService`.
+
+Callers never see ORM rows: each object is a frozen snapshot with Neutron's
+attribute names (``provider:*`` and ``binding:*`` spelled as Python
+identifiers). ``to_dict()`` gives a plain, JSON-friendly dictionary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import types
+from collections.abc import Mapping
+from typing import Any
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping) and not isinstance(value, types.MappingProxyType):
+        return types.MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return value.replace(microsecond=0).isoformat() + "Z"
+    return value
+
+
+class _Resource:
+    """Mixin: dictionary view, copy with changes, and field filtering."""
+
+    def to_dict(self, fields: list[str] | None = None) -> dict[str, Any]:
+        names = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+        if fields:
+            names = [n for n in names if n in fields]
+        return {n: _plain(getattr(self, n)) for n in names}
+
+    def replace(self, **changes: Any):
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def __getitem__(self, key: str) -> Any:
+        """Dictionary-style read access, for callers used to Neutron's dicts."""
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class AllocationPool(_Resource):
+    start: str
+    end: str
+
+
+@dataclasses.dataclass(frozen=True)
+class HostRoute(_Resource):
+    destination: str
+    nexthop: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedIp(_Resource):
+    subnet_id: str
+    ip_address: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Network(_Resource):
+    id: str
+    project_id: str
+    name: str
+    description: str
+    admin_state_up: bool
+    status: str
+    shared: bool
+    mtu: int
+    network_type: str
+    segmentation_id: int | None
+    physical_network: str | None
+    subnets: tuple[str, ...]
+    revision_number: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @property
+    def tenant_id(self) -> str:
+        return self.project_id
+
+
+@dataclasses.dataclass(frozen=True)
+class Subnet(_Resource):
+    id: str
+    project_id: str
+    network_id: str
+    name: str
+    description: str
+    ip_version: int
+    cidr: str
+    gateway_ip: str | None
+    allocation_pools: tuple[AllocationPool, ...]
+    dns_nameservers: tuple[str, ...]
+    host_routes: tuple[HostRoute, ...]
+    enable_dhcp: bool
+    revision_number: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @property
+    def tenant_id(self) -> str:
+        return self.project_id
+
+
+@dataclasses.dataclass(frozen=True)
+class Port(_Resource):
+    id: str
+    project_id: str
+    network_id: str
+    name: str
+    description: str
+    mac_address: str
+    fixed_ips: tuple[FixedIp, ...]
+    admin_state_up: bool
+    status: str
+    status_reason: str | None
+    device_id: str
+    device_owner: str
+    binding_host_id: str | None
+    binding_profile: Mapping[str, Any]
+    binding_vif_type: str
+    binding_vif_details: Mapping[str, Any]
+    revision_number: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "binding_profile", _freeze(self.binding_profile or {}))
+        object.__setattr__(self, "binding_vif_details", _freeze(self.binding_vif_details or {}))
+
+    @property
+    def tenant_id(self) -> str:
+        return self.project_id
+
+
+@dataclasses.dataclass(frozen=True)
+class Attachment(_Resource):
+    port_id: str
+    interface_id: str
+    instance_id: str | None
+    host: str | None
+    owns_port: bool
+    created_at: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Host(_Resource):
+    name: str
+    vxlan_endpoint: str | None
+    driver: str | None
+    capabilities: Mapping[str, Any]
+    heartbeat_at: datetime.datetime
+    alive: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "capabilities", _freeze(self.capabilities or {}))

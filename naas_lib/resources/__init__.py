@@ -1,0 +1,1 @@
+"""The service's operations, one module per resource, composed by ``NetworkService``."""

@@ -1,0 +1,205 @@
+"""Shared pieces of the resource operations: row-to-object conversion and listing."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from naas_lib import exceptions as exc
+from naas_lib import objects
+from naas_lib.db import models
+
+NETWORK_FIELDS = tuple(f for f in objects.Network.__dataclass_fields__)
+SUBNET_FIELDS = tuple(f for f in objects.Subnet.__dataclass_fields__)
+PORT_FIELDS = tuple(f for f in objects.Port.__dataclass_fields__)
+
+
+def network_obj(row: models.Network, subnet_ids: Sequence[str]) -> objects.Network:
+    return objects.Network(
+        id=row.id, project_id=row.project_id, name=row.name, description=row.description,
+        admin_state_up=row.admin_state_up, status=row.status, shared=row.shared, mtu=row.mtu,
+        network_type=row.network_type, segmentation_id=row.segmentation_id,
+        physical_network=row.physical_network, subnets=tuple(subnet_ids),
+        revision_number=row.revision_number, created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def subnet_obj(row: models.Subnet, pools, dns, routes) -> objects.Subnet:
+    return objects.Subnet(
+        id=row.id, project_id=row.project_id, network_id=row.network_id, name=row.name,
+        description=row.description, ip_version=row.ip_version, cidr=row.cidr,
+        gateway_ip=row.gateway_ip,
+        allocation_pools=tuple(objects.AllocationPool(start=p.first_ip, end=p.last_ip)
+                               for p in pools),
+        dns_nameservers=tuple(d.address for d in dns),
+        host_routes=tuple(objects.HostRoute(destination=r.destination, nexthop=r.nexthop)
+                          for r in routes),
+        enable_dhcp=row.enable_dhcp, revision_number=row.revision_number,
+        created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+def port_obj(row: models.Port, fixed_ips: Iterable[tuple[str, str]]) -> objects.Port:
+    return objects.Port(
+        id=row.id, project_id=row.project_id, network_id=row.network_id, name=row.name,
+        description=row.description, mac_address=row.mac_address,
+        fixed_ips=tuple(objects.FixedIp(subnet_id=s, ip_address=ip) for s, ip in fixed_ips),
+        admin_state_up=row.admin_state_up, status=row.status, status_reason=row.status_reason,
+        device_id=row.device_id, device_owner=row.device_owner,
+        binding_host_id=row.binding_host_id, binding_profile=json.loads(row.binding_profile),
+        binding_vif_type=row.binding_vif_type,
+        binding_vif_details=json.loads(row.binding_vif_details),
+        revision_number=row.revision_number, created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def attachment_obj(row: models.Attachment) -> objects.Attachment:
+    return objects.Attachment(
+        port_id=row.port_id, interface_id=row.interface_id, instance_id=row.instance_id,
+        host=row.host, owns_port=row.owns_port, created_at=row.created_at,
+    )
+
+
+def load_networks(session: orm.Session, rows: Sequence[models.Network]) -> list[objects.Network]:
+    ids = [r.id for r in rows]
+    subnets: dict[str, list[str]] = defaultdict(list)
+    if ids:
+        for net_id, sub_id in session.execute(
+            sa.select(models.Subnet.network_id, models.Subnet.id)
+            .where(models.Subnet.network_id.in_(ids))
+            .order_by(models.Subnet.created_at, models.Subnet.id)
+        ):
+            subnets[net_id].append(sub_id)
+    return [network_obj(r, subnets[r.id]) for r in rows]
+
+
+def load_subnets(session: orm.Session, rows: Sequence[models.Subnet]) -> list[objects.Subnet]:
+    ids = [r.id for r in rows]
+    pools, dns, routes = defaultdict(list), defaultdict(list), defaultdict(list)
+    if ids:
+        for p in session.scalars(
+            sa.select(models.AllocationPool).where(models.AllocationPool.subnet_id.in_(ids))
+            .order_by(models.AllocationPool.first_key)
+        ):
+            pools[p.subnet_id].append(p)
+        for d in session.scalars(
+            sa.select(models.DnsNameserver).where(models.DnsNameserver.subnet_id.in_(ids))
+            .order_by(models.DnsNameserver.position)
+        ):
+            dns[d.subnet_id].append(d)
+        for r in session.scalars(
+            sa.select(models.HostRoute).where(models.HostRoute.subnet_id.in_(ids))
+            .order_by(models.HostRoute.destination, models.HostRoute.nexthop)
+        ):
+            routes[r.subnet_id].append(r)
+    return [subnet_obj(r, pools[r.id], dns[r.id], routes[r.id]) for r in rows]
+
+
+def load_ports(session: orm.Session, rows: Sequence[models.Port]) -> list[objects.Port]:
+    ids = [r.id for r in rows]
+    ips: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    if ids:
+        for port_id, sub_id, ip in session.execute(
+            sa.select(models.IpAllocation.port_id, models.IpAllocation.subnet_id,
+                      models.IpAllocation.ip_address)
+            .where(models.IpAllocation.port_id.in_(ids))
+        ):
+            ips[port_id].append((sub_id, ip))
+    return [port_obj(r, ips[r.id]) for r in rows]
+
+
+# -- listing ---------------------------------------------------------------
+
+
+def apply_filters(query: sa.Select, model: type, filters: Mapping[str, Any],
+                  allowed: Iterable[str], resource: str) -> sa.Select:
+    """Attribute filters: a value or a list of values (any of them matches)."""
+    allowed = set(allowed)
+    for name, value in filters.items():
+        if name not in allowed:
+            raise exc.UnknownField(field=name, resource=resource)
+        column = getattr(model, name)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            query = query.where(column.in_(list(value)))
+        else:
+            query = query.where(column == value)
+    return query
+
+
+def apply_paging(
+    session: orm.Session,
+    query: sa.Select,
+    model: type,
+    sortable: Iterable[str],
+    resource: str,
+    sorts: Sequence[tuple[str, bool]] | None,
+    limit: int | None,
+    marker: str | None,
+    page_reverse: bool,
+    not_found: type[exc.NotFound],
+    marker_kw: str,
+) -> sa.Select:
+    """Sort by ``sorts`` ([(key, ascending)]) then id, and seek past ``marker``."""
+    sortable = set(sortable)
+    keys: list[tuple[str, bool]] = []
+    for key, ascending in sorts or []:
+        if key not in sortable:
+            raise exc.InvalidInput(field="sort_key", reason=f"cannot sort {resource}s by {key}")
+        keys.append((key, bool(ascending)))
+    if not any(k == "id" for k, _ in keys):
+        keys.append(("id", True))
+    if page_reverse:
+        keys = [(k, not asc) for k, asc in keys]
+    if marker is not None:
+        marker_row = session.get(model, marker)
+        if marker_row is None:
+            raise not_found(**{marker_kw: marker})
+        # Keyset seek: rows strictly after the marker in the sort order.
+        clauses = []
+        for i, (key, asc) in enumerate(keys):
+            col = getattr(model, key)
+            value = getattr(marker_row, key)
+            eqs = [getattr(model, k) == getattr(marker_row, k) for k, _ in keys[:i]]
+            cmp = col > value if asc else col < value
+            clauses.append(sa.and_(*eqs, cmp))
+        query = query.where(sa.or_(*clauses))
+    query = query.order_by(
+        *[getattr(model, k).asc() if asc else getattr(model, k).desc() for k, asc in keys]
+    )
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise exc.InvalidInput(field="limit", reason=f"{limit!r} is not a count")
+        query = query.limit(limit)
+    return query
+
+
+def finish_list(items: list, fields: Sequence[str] | None, page_reverse: bool) -> list:
+    if page_reverse:
+        items.reverse()
+    return items
+
+
+def bump_revision(session: orm.Session, model: type, resource: str, resource_id: str,
+                  current: int, expected: int | None, values: dict[str, Any]) -> int:
+    """Compare-and-swap update of one row; a stale revision changes nothing."""
+    if expected is not None and expected != current:
+        raise exc.RevisionConflict(resource=resource, resource_id=resource_id,
+                                   current=current, expected=expected)
+    values = dict(values, revision_number=current + 1, updated_at=models.utcnow())
+    count = session.execute(
+        sa.update(model).where(model.id == resource_id, model.revision_number == current)
+        .values(**values).execution_options(synchronize_session=False)
+    ).rowcount
+    if count != 1:
+        if expected is not None:
+            raise exc.RevisionConflict(resource=resource, resource_id=resource_id,
+                                       current="newer", expected=expected)
+        raise exc.ConcurrentModification(resource=resource, resource_id=resource_id)
+    return current + 1

@@ -1,0 +1,153 @@
+"""Pure input validation: no I/O, each failure a typed error naming the field."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import netaddr
+
+from naas_lib import exceptions as exc
+
+_TRUE = {True, "true", "True", "1"}
+_FALSE = {False, "false", "False", "0"}
+
+
+def check_known(resource: str, attrs: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Refuse attributes the resource does not have."""
+    allowed = set(allowed)
+    for name in attrs:
+        if name not in allowed:
+            raise exc.UnknownField(field=name, resource=resource)
+
+
+def uuid_str(field: str, value: Any) -> str:
+    """A UUID in its canonical lower-case hyphenated form."""
+    if not isinstance(value, str):
+        raise exc.InvalidInput(field=field, reason=f"{value!r} is not a UUID")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise exc.InvalidInput(field=field, reason=f"{value!r} is not a UUID") from None
+
+
+def boolean(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (str, int)) and value in _TRUE:
+        return True
+    if isinstance(value, (str, int)) and value in _FALSE:
+        return False
+    raise exc.InvalidInput(field=field, reason=f"{value!r} is not a boolean")
+
+
+def string(field: str, value: Any, max_len: int = 255, allow_none: bool = False) -> str | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str):
+        raise exc.InvalidInput(field=field, reason=f"{value!r} is not a string")
+    if len(value) > max_len:
+        raise exc.InvalidInput(field=field, reason=f"longer than {max_len} characters")
+    return value
+
+
+def integer(
+    field: str, value: Any, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    if isinstance(value, bool):
+        raise exc.InvalidInput(field=field, reason=f"{value!r} is not an integer")
+    if isinstance(value, str):
+        try:
+            value = int(value, 10)
+        except ValueError:
+            raise exc.InvalidInput(field=field, reason=f"{value!r} is not an integer") from None
+    if not isinstance(value, int):
+        raise exc.InvalidInput(field=field, reason=f"{value!r} is not an integer")
+    if minimum is not None and value < minimum:
+        raise exc.InvalidInput(field=field, reason=f"{value} is below {minimum}")
+    if maximum is not None and value > maximum:
+        raise exc.InvalidInput(field=field, reason=f"{value} is above {maximum}")
+    return value
+
+
+def json_dict(field: str, value: Any) -> dict[str, Any]:
+    """A JSON-serialisable mapping (binding profile, VIF details)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise exc.InvalidInput(field=field, reason="must be a dictionary")
+    try:
+        json.dumps(dict(value))
+    except (TypeError, ValueError) as e:
+        raise exc.InvalidInput(field=field, reason=f"not JSON serialisable: {e}") from None
+    return dict(value)
+
+
+def ip_address(field: str, value: Any, version: int | None = None) -> netaddr.IPAddress:
+    """A single IP address written in its usual notation (no integers, no masks)."""
+    if not isinstance(value, str) or "/" in value or not value:
+        raise exc.InvalidInput(field=field, reason=f"{value!r} is not an IP address")
+    try:
+        # INET_PTON refuses legacy shorthand such as '10.1' or '010.0.0.1'.
+        addr = netaddr.IPAddress(value, flags=netaddr.INET_PTON)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise exc.InvalidInput(field=field, reason=f"{value!r} is not an IP address") from None
+    if version is not None and addr.version != version:
+        raise exc.InvalidInput(field=field, reason=f"{value} is not an IPv{version} address")
+    return addr
+
+
+def cidr(value: Any, version: int | None = None) -> netaddr.IPNetwork:
+    """A subnet CIDR whose address is the network address (10.0.0.0/24, not 10.0.0.1/24)."""
+    if not isinstance(value, str) or "/" not in value:
+        raise exc.InvalidCIDR(cidr=value, reason="expected ADDRESS/PREFIXLEN")
+    addr_part, _, prefix_part = value.partition("/")
+    try:
+        ip_address("cidr", addr_part)
+        net = netaddr.IPNetwork(value)
+    except (exc.InvalidInput, netaddr.AddrFormatError, ValueError, TypeError):
+        raise exc.InvalidCIDR(cidr=value, reason="not a valid network") from None
+    if not prefix_part.isdigit():
+        raise exc.InvalidCIDR(cidr=value, reason="prefix length must be a number")
+    if net.ip != net.network:
+        raise exc.InvalidCIDR(cidr=value, reason=f"host bits are set; did you mean {net.cidr}?")
+    if version is not None and net.version != version:
+        raise exc.InvalidCIDR(cidr=value, reason=f"not an IPv{version} network")
+    max_prefix = 30 if net.version == 4 else 126
+    if net.prefixlen > max_prefix:
+        raise exc.InvalidCIDR(cidr=value, reason=f"prefix longer than /{max_prefix} has no room")
+    if net.prefixlen == 0:
+        raise exc.InvalidCIDR(cidr=value, reason="a /0 is not a subnet")
+    return net
+
+
+def mac_address(field: str, value: Any) -> str:
+    """A unicast, non-zero MAC in lower-case colon notation."""
+    if not isinstance(value, str):
+        raise exc.InvalidInput(field=field, reason=f"{value!r} is not a MAC address")
+    try:
+        mac = netaddr.EUI(value, version=48, dialect=netaddr.mac_unix_expanded)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise exc.InvalidInput(field=field, reason=f"{value!r} is not a MAC address") from None
+    if int(mac) == 0:
+        raise exc.InvalidInput(field=field, reason="the all-zero MAC is not usable")
+    if mac.words[0] & 0x01:
+        raise exc.InvalidInput(field=field, reason=f"{value} is a multicast address")
+    return str(mac)
+
+
+def name_list(field: str, value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise exc.InvalidInput(field=field, reason="must be a list")
+    return list(value)
+
+
+def choice(field: str, value: Any, choices: Iterable[str]) -> str:
+    choices = tuple(choices)
+    if value not in choices:
+        raise exc.InvalidInput(field=field, reason=f"{value!r} is not one of {', '.join(choices)}")
+    return value
