@@ -1,0 +1,57 @@
+"""Fixtures shared by every tier: services on in-memory SQLite and real databases."""
+
+from __future__ import annotations
+
+import pytest
+
+from naas_lib import NetworkService, RequestContext
+from naas_lib.tests import databases
+
+
+@pytest.fixture
+def admin_ctx() -> RequestContext:
+    return RequestContext(project_id="admin-project", user_id="admin", roles=["admin"])
+
+
+@pytest.fixture
+def ctx() -> RequestContext:
+    return RequestContext(project_id="project-a", user_id="alice", roles=["member"])
+
+
+@pytest.fixture
+def other_ctx() -> RequestContext:
+    return RequestContext(project_id="project-b", user_id="bob", roles=["member"])
+
+
+@pytest.fixture
+def make_service():
+    """Build services on a shared in-memory SQLite database; closed afterwards."""
+    made: list[NetworkService] = []
+
+    def make(**settings) -> NetworkService:
+        settings.setdefault("database_url", "sqlite://")
+        svc = NetworkService.from_settings(**settings)
+        made.append(svc)
+        return svc
+
+    yield make
+    for svc in made:
+        svc.close()
+
+
+@pytest.fixture
+def service(make_service) -> NetworkService:
+    return make_service()
+
+
+@pytest.fixture(params=databases.BACKENDS)
+def db_url(request):
+    """A fresh database on each backend; a missing server fails under CI=true."""
+    try:
+        url, drop = databases.provision(request.param)
+    except databases.ServerUnavailable as e:
+        if databases.in_ci():
+            pytest.fail(f"database server required in CI: {e}")
+        pytest.skip(str(e))
+    yield url
+    drop()
