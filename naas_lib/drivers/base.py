@@ -88,10 +88,12 @@ class SyncReport:
     removed: list[str] = dataclasses.field(default_factory=list)
     active_ports: list[str] = dataclasses.field(default_factory=list)
     failed_ports: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Filled by the service, not the driver: port id -> "OLD -> NEW" status.
+    status_changes: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.fixed or self.removed)
+        return bool(self.created or self.fixed or self.removed or self.status_changes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -162,7 +164,21 @@ class Driver(abc.ABC):
 
     @abc.abstractmethod
     def bind_port(self, port: objects.Port, network: objects.Network) -> Binding:
-        """Choose VIF type and details for ``port`` on this host (no I/O)."""
+        """Choose VIF type and details for ``port`` on this host (no I/O).
+
+        Must be pure: it may use only its arguments, ``self.host`` and class
+        attributes, because a process binding a port for *another* host calls
+        it on an instance built without configuration or ``__init__`` (see
+        :func:`naas_lib.resources.hosts.remote_driver`).
+        """
+
+    def endpoint(self) -> str | None:
+        """This host's VXLAN endpoint address (recorded in the hosts table), or None."""
+        return None
+
+    def physical_networks(self) -> list[str] | None:
+        """Physical networks this host is wired to, or None when not restricted."""
+        return None
 
     # -- two-phase hooks (default: nothing to do) ------------------------------
 
