@@ -229,3 +229,31 @@ class CallbackFailure(Conflict):
     """A BEFORE or PRECOMMIT subscriber vetoed an operation."""
 
     msg_fmt = "Operation %(event)s on %(resource)s was refused: %(reason)s."
+
+
+# -- instance provisioning (naas_lib.virt) ---------------------------------------
+
+
+class NicAllocationFailed(Conflict):
+    """One NIC of an instance could not be provisioned; nothing of the boot is left."""
+
+    msg_fmt = "NIC %(index)s of instance %(instance_id)s could not be allocated: %(reason)s"
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.index: int = kwargs.get("index", -1)
+        self.reason: str = kwargs.get("reason", "")
+
+
+class PortsNotActive(NaasError):
+    """Waiting for ports to become ACTIVE timed out; ``ports`` maps id to (status, reason)."""
+
+    msg_fmt = "Ports not ACTIVE after %(timeout)ss: %(details)s"
+    kind = "unavailable"
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        ports = dict(kwargs.get("ports", {}))
+        kwargs.setdefault("details", "; ".join(
+            f"{pid} is {st}" + (f" ({why})" if why else "") for pid, (st, why) in ports.items()))
+        super().__init__(message, **kwargs)
+        self.ports: dict[str, tuple[str, str | None]] = ports

@@ -1,0 +1,1 @@
+"""Nova integration: boot-time provisioning, libvirt interface XML, the os-vif plugin."""
