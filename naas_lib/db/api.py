@@ -46,11 +46,22 @@ def _sqlite_file(url: str) -> str | None:
 
 
 def _tune_sqlite(engine: sa.engine.Engine) -> None:
+    file_based = _sqlite_file(str(engine.url)) is not None
+    if file_based and isinstance(engine.pool, sa.pool.NullPool):
+        # oslo.db gives file databases a NullPool: a new connection (and its
+        # PRAGMAs) per transaction, which costs more than the transaction.
+        # Keep connections; each serves one thread at a time.
+        old = engine.pool
+        engine.pool = sa.pool.QueuePool(
+            old._creator, pool_size=5, max_overflow=10, timeout=30,
+            reset_on_return=old._reset_on_return, dialect=old._dialect,
+            _dispatch=old.dispatch)
+
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout = 30000")
-        if _sqlite_file(str(engine.url)) is not None:
+        if file_based:
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
@@ -66,10 +77,10 @@ class Database:
             if path is not None:
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._facade = enginefacade.transaction_context()
+        if is_sqlite(url) and _sqlite_file(url) is not None and "check_same_thread" not in url:
+            # Pooled connections move between threads (never used by two at once).
+            url += ("&" if "?" in url else "?") + "check_same_thread=false"
         options = {"connection": url, "sqlite_fk": True}
-        if is_sqlite(url):
-            # oslo.db's own sqlite_synchronous would override the PRAGMA below.
-            options["sqlite_synchronous"] = False
         options.update(engine_options)
         self._facade.configure(**options)
         if is_sqlite(url):

@@ -23,31 +23,60 @@ from naas_lib.ipam.ranges import RangeAllocator
 _pools = RangeAllocator(models.AllocationPool.__table__, models.IpFree.__table__,
                         "pool_id", "ip_key")
 _alloc = models.IpAllocation.__table__
+_S, _P = models.Subnet.__table__, models.AllocationPool.__table__
+
+# Every subnet of a network with its pools, their marks and lowest free
+# address, in one round trip: the whole input of an automatic allocation.
+_NETWORK_POOLS = (
+    sa.select(_S.c.id.label("subnet_id"), _S.c.cidr, _S.c.ip_version, _S.c.gateway_ip,
+              _P.c.id, _P.c.first_key, _P.c.last_key, _P.c.next_key,
+              _pools.first_free_of(_P.c.id).label("free_key"))
+    .select_from(_S).outerjoin(_P, _P.c.subnet_id == _S.c.id)
+    .where(_S.c.network_id == sa.bindparam("network_id"))
+    .order_by(_S.c.created_at, _S.c.id, _P.c.first_key))
+_SUBNET_POOLS = (sa.select(_P.c.id, _P.c.first_key, _P.c.last_key, _P.c.next_key)
+                 .where(_P.c.subnet_id == sa.bindparam("subnet_id"))
+                 .order_by(_P.c.first_key))
+_IS_TAKEN = sa.select(_alloc.c.port_id).where(_alloc.c.subnet_id == sa.bindparam("s"),
+                                              _alloc.c.ip_address == sa.bindparam("ip"))
+_PORT_ADDRESSES = (sa.select(_alloc.c.subnet_id, _alloc.c.ip_address)
+                   .where(_alloc.c.port_id == sa.bindparam("port_id")))
+_DELETE_ADDRESS = sa.delete(_alloc).where(_alloc.c.subnet_id == sa.bindparam("s"),
+                                          _alloc.c.ip_address == sa.bindparam("ip"))
 
 
-def _subnets(session: orm.Session, network_id: str) -> list[Any]:
-    return list(session.execute(
-        sa.select(models.Subnet.id, models.Subnet.cidr, models.Subnet.ip_version,
-                  models.Subnet.gateway_ip)
-        .where(models.Subnet.network_id == network_id)
-        .order_by(models.Subnet.created_at, models.Subnet.id)))
+class _Subnet:
+    """A subnet of the network being allocated from, with its pool rows."""
+
+    __slots__ = ("id", "cidr", "ip_version", "gateway_ip", "pools")
+
+    def __init__(self, row: Any) -> None:
+        self.id, self.cidr = row.subnet_id, row.cidr
+        self.ip_version, self.gateway_ip = row.ip_version, row.gateway_ip
+        self.pools: list[Any] = []
+
+
+def _subnets(session: orm.Session, network_id: str) -> list[_Subnet]:
+    subnets: dict[str, _Subnet] = {}
+    for row in session.connection().execute(_NETWORK_POOLS, {"network_id": network_id}):
+        sub = subnets.get(row.subnet_id)
+        if sub is None:
+            sub = subnets[row.subnet_id] = _Subnet(row)
+        if row.id is not None:
+            sub.pools.append(row)
+    return list(subnets.values())
 
 
 def _pool_rows(session: orm.Session, subnet_id: str) -> list[Any]:
-    return list(session.execute(
-        sa.select(models.AllocationPool.id, models.AllocationPool.first_key,
-                  models.AllocationPool.last_key, models.AllocationPool.next_key)
-        .where(models.AllocationPool.subnet_id == subnet_id)
-        .order_by(models.AllocationPool.first_key)))
+    return list(session.connection().execute(_SUBNET_POOLS, {"subnet_id": subnet_id}))
 
 
 def _taken(session: orm.Session, subnet_id: str, version: int):
+    conn = session.connection()
+
     def is_taken(value: int) -> bool:
         ip = str(netaddr.IPAddress(value, version))
-        return session.execute(
-            sa.select(_alloc.c.port_id).where(_alloc.c.subnet_id == subnet_id,
-                                              _alloc.c.ip_address == ip)
-        ).first() is not None
+        return conn.execute(_IS_TAKEN, {"s": subnet_id, "ip": ip}).first() is not None
     return is_taken
 
 
@@ -107,7 +136,7 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
                 raise exc.InvalidInput(field="fixed_ips", reason=f"{ip} is requested twice")
             chosen.append((sub.id, ip))
     if chosen:
-        session.execute(sa.insert(_alloc), [
+        session.connection().execute(sa.insert(_alloc), [
             {"subnet_id": s, "ip_address": ip, "port_id": port_id, "network_id": network_id}
             for s, ip in chosen])
     return chosen
@@ -129,9 +158,11 @@ def _subnet_for(entry: Mapping[str, Any], subnets, by_id, network_id: str):
                            reason=f"{addr} is in no subnet of network {network_id}")
 
 
-def _auto(session: orm.Session, sub: Any) -> str | None:
-    found = _pools.allocate(session, _pool_rows(session, sub.id),
-                            _taken(session, sub.id, sub.ip_version))
+def _auto(session: orm.Session, sub: _Subnet) -> str | None:
+    # The prefetched pool rows are valid once: a second allocation from the
+    # same subnet in this transaction must see the moved mark.
+    pools, sub.pools = sub.pools or _pool_rows(session, sub.id), []
+    found = _pools.allocate(session, pools, _taken(session, sub.id, sub.ip_version))
     if found is None:
         return None
     return str(netaddr.IPAddress(found[1], sub.ip_version))
@@ -154,21 +185,17 @@ def _specific(session: orm.Session, sub: Any, addr: netaddr.IPAddress) -> str:
 def release(session: orm.Session, port_id: str,
             keep: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
     """Return a port's addresses (except ``keep``) to their pools; returns those freed."""
-    rows = list(session.execute(
-        sa.select(_alloc.c.subnet_id, _alloc.c.ip_address, models.Subnet.ip_version)
-        .join(models.Subnet, models.Subnet.id == _alloc.c.subnet_id)
-        .where(_alloc.c.port_id == port_id)))
-    freed = []
+    conn = session.connection()
     keep_set = set(keep)
-    for subnet_id, ip, _version in rows:
+    freed = []
+    for subnet_id, ip in conn.execute(_PORT_ADDRESSES, {"port_id": port_id}).all():
         if (subnet_id, ip) in keep_set:
             continue
         value = int(netaddr.IPAddress(ip))
         pool_id = addresses.pool_containing(
             ((p.id, addresses.from_key(p.first_key), addresses.from_key(p.last_key))
              for p in _pool_rows(session, subnet_id)), value)
-        session.execute(sa.delete(_alloc).where(_alloc.c.subnet_id == subnet_id,
-                                                _alloc.c.ip_address == ip))
+        conn.execute(_DELETE_ADDRESS, {"s": subnet_id, "ip": ip})
         if pool_id is not None:
             _pools.release(session, pool_id, value)
         freed.append((subnet_id, ip))

@@ -23,20 +23,36 @@ from sqlalchemy import orm
 
 from naas_lib.ipam.addresses import from_key, to_key
 
+_UNKNOWN = object()
+
 
 class RangeAllocator:
     """Allocate and release values of ranges in ``range_table`` / ``free_table``.
 
     ``free_table`` has a foreign key to the range (``free_range_col``) and the
-    released value (``free_key_col``).
+    released value (``free_key_col``). Statements are built once and reused
+    with bound parameters: this sits on the hot path of every port.
     """
 
     def __init__(self, range_table: sa.Table, free_table: sa.Table, free_range_col: str,
                  free_key_col: str) -> None:
-        self._ranges = range_table
-        self._free = free_table
-        self._free_range = free_table.c[free_range_col]
-        self._free_key = free_table.c[free_key_col]
+        free_range = free_table.c[free_range_col]
+        self.free_key = free_key = free_table.c[free_key_col]
+        self._free_range_name, self._free_key_name = free_range_col, free_key_col
+        self._free_table = free_table
+        self._first_free = (sa.select(free_key).where(free_range == sa.bindparam("r"))
+                            .order_by(free_key).limit(1))
+        self.first_free_of = lambda range_id_col: (
+            sa.select(sa.func.min(free_key)).where(free_range == range_id_col)
+            .scalar_subquery())
+        self._take_free = sa.delete(free_table).where(free_range == sa.bindparam("r"),
+                                                      free_key == sa.bindparam("k"))
+        self._find_free = sa.select(free_key).where(free_range == sa.bindparam("r"),
+                                                    free_key == sa.bindparam("k"))
+        self._move_mark = (sa.update(range_table)
+                           .where(range_table.c.id == sa.bindparam("r"),
+                                  range_table.c.next_key == sa.bindparam("old"))
+                           .values(next_key=sa.bindparam("new")))
 
     def allocate(
         self,
@@ -46,51 +62,41 @@ class RangeAllocator:
     ) -> tuple[Any, int] | None:
         """Take a free value from the first range that has one.
 
-        ``ranges`` are rows with ``id``, ``last_key`` and ``next_key`` in the
-        order to try. ``is_taken`` says whether a candidate is held already
-        (a value requested explicitly above the mark, or a stale free row);
-        such candidates are skipped. Returns (range id, value) or None when
-        every range is exhausted.
+        ``ranges`` are rows with ``id``, ``last_key`` and ``next_key`` (and,
+        when the caller fetched it already, ``free_key``: the lowest released
+        value or None) in the order to try. ``is_taken`` says whether a
+        candidate is held already (a value requested explicitly above the
+        mark, or a stale free row); such candidates are skipped. Returns
+        (range id, value) or None when every range is exhausted.
         """
+        conn = session.connection()
         for rng in ranges:
-            found = self._allocate_from(session, rng, is_taken)
+            found = self._allocate_from(conn, rng, is_taken)
             if found is not None:
                 return rng.id, found
         return None
 
-    def _allocate_from(self, session: orm.Session, rng: Any, is_taken) -> int | None:
+    def _allocate_from(self, conn: sa.engine.Connection, rng: Any, is_taken) -> int | None:
         # Released values first, so addresses are reused before the mark moves.
-        while True:
-            key = session.execute(
-                sa.select(self._free_key)
-                .where(self._free_range == rng.id)
-                .order_by(self._free_key)
-                .limit(1)
-            ).scalar()
-            if key is None:
-                break
-            gone = session.execute(
-                sa.delete(self._free).where(self._free_range == rng.id, self._free_key == key)
-            ).rowcount
-            if gone != 1:
+        key = getattr(rng, "free_key", _UNKNOWN)
+        if key is _UNKNOWN:
+            key = conn.execute(self._first_free, {"r": rng.id}).scalar()
+        while key is not None:
+            if conn.execute(self._take_free, {"r": rng.id, "k": key}).rowcount != 1:
                 raise db_exc.RetryRequest(
-                    db_exc.DBError(f"free value {key} taken concurrently")
-                )
+                    db_exc.DBError(f"free value {key} taken concurrently"))
             if not is_taken(from_key(key)):
                 return from_key(key)
+            key = conn.execute(self._first_free, {"r": rng.id}).scalar()
         next_key = rng.next_key
         while next_key is not None:
             value = from_key(next_key)
             new_key = None if next_key == rng.last_key else to_key(value + 1)
-            moved = session.execute(
-                sa.update(self._ranges)
-                .where(self._ranges.c.id == rng.id, self._ranges.c.next_key == next_key)
-                .values(next_key=new_key)
-            ).rowcount
+            moved = conn.execute(self._move_mark,
+                                 {"r": rng.id, "old": next_key, "new": new_key}).rowcount
             if moved != 1:
                 raise db_exc.RetryRequest(
-                    db_exc.DBError(f"high-water mark of range {rng.id} moved concurrently")
-                )
+                    db_exc.DBError(f"high-water mark of range {rng.id} moved concurrently"))
             if not is_taken(value):
                 return value
             next_key = new_key
@@ -98,18 +104,12 @@ class RangeAllocator:
 
     def claim(self, session: orm.Session, range_id: Any, value: int) -> None:
         """A value taken explicitly leaves the free list (the mark skips it later)."""
-        session.execute(
-            sa.delete(self._free).where(
-                self._free_range == range_id, self._free_key == to_key(value)
-            )
-        )
+        session.connection().execute(self._take_free, {"r": range_id, "k": to_key(value)})
 
     def release(self, session: orm.Session, range_id: Any, value: int) -> None:
         """Return a value; it is listed as free even above the mark, so none is ever lost."""
+        conn = session.connection()
         key = to_key(value)
-        exists = session.execute(
-            sa.select(self._free_key).where(self._free_range == range_id, self._free_key == key)
-        ).first()
-        if exists is None:
-            session.execute(sa.insert(self._free).values(
-                {self._free_range.key: range_id, self._free_key.key: key}))
+        if conn.execute(self._find_free, {"r": range_id, "k": key}).first() is None:
+            conn.execute(sa.insert(self._free_table),
+                         {self._free_range_name: range_id, self._free_key_name: key})

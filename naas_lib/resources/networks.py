@@ -32,6 +32,10 @@ FILTERS = ("id", "project_id", "name", "description", "admin_state_up", "status"
            "mtu", "network_type", "segmentation_id", "physical_network", "revision_number")
 
 
+_NETWORK_BY_ID = sa.select(models.Network.__table__).where(
+    models.Network.__table__.c.id == sa.bindparam("id"))
+
+
 def visible(query: sa.Select, context: RequestContext) -> sa.Select:
     """Non-admins see their own networks and shared ones."""
     if context.is_admin:
@@ -70,6 +74,16 @@ class NetworkOps:
         if not isinstance(network_id, str):
             raise exc.NetworkNotFound(net_id=network_id)
         row = session.get(models.Network, network_id)
+        if row is None or not self.authorize(context, "get_network", policy_target(row)):
+            raise exc.NetworkNotFound(net_id=network_id)
+        return row
+
+    def _network_record(self: NetworkService, session: orm.Session, context: RequestContext,
+                        network_id: str) -> Any:
+        """Like ``_network_row`` but a plain row (no ORM identity map), for hot paths."""
+        row = None
+        if isinstance(network_id, str):
+            row = session.connection().execute(_NETWORK_BY_ID, {"id": network_id}).first()
         if row is None or not self.authorize(context, "get_network", policy_target(row)):
             raise exc.NetworkNotFound(net_id=network_id)
         return row

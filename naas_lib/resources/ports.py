@@ -36,6 +36,9 @@ FILTERS = ("id", "project_id", "network_id", "name", "description", "mac_address
            "admin_state_up", "status", "device_id", "device_owner", "binding_host_id",
            "binding_vif_type", "revision_number")
 _port_table = models.Port.__table__
+_INSERT_PORT = sa.insert(_port_table)
+_MAC_ON_NETWORK = sa.select(_port_table.c.id).where(
+    _port_table.c.network_id == sa.bindparam("n"), _port_table.c.mac_address == sa.bindparam("m"))
 
 
 def _validated(attrs: Mapping[str, Any], creating: bool) -> dict[str, Any]:
@@ -142,14 +145,14 @@ class PortOps:
         return v
 
     def _insert_port(self: NetworkService, session: orm.Session, context: RequestContext,
-                     v: dict[str, Any], net_row: models.Network) -> objects.Port:
+                     v: dict[str, Any], net_row: Any) -> objects.Port:
         """Insert one port with its MAC and addresses inside the caller's transaction."""
         self.enforce(context, "create_port", {**policy_target(net_row),
                                               "project_id": v["project_id"]})
         mac = v.get("mac_address")
-        if mac is not None and session.execute(
-                sa.select(models.Port.id).where(models.Port.network_id == net_row.id,
-                                                models.Port.mac_address == mac)).first():
+        conn = session.connection()
+        if mac is not None and conn.execute(_MAC_ON_NETWORK,
+                                            {"n": net_row.id, "m": mac}).first():
             raise exc.MacAddressInUse(mac=mac, net_id=net_row.id)
         now = models.utcnow()
         row = {
@@ -164,7 +167,7 @@ class PortOps:
             "revision_number": 1, "created_at": now, "updated_at": now,
         }
         try:
-            session.execute(sa.insert(_port_table), [row])
+            conn.execute(_INSERT_PORT, row)
             ips = allocator.allocate(session, v["id"], net_row.id, v.get("fixed_ips"))
         except db_exc.DBDuplicateEntry as e:
             raise duplicate_to_error(e, mac, net_row.id, "fixed_ips" in v) from e
@@ -192,11 +195,11 @@ class PortOps:
         def txn() -> list[tuple[objects.Port, objects.Network]]:
             created = []
             with self.db.writer() as session:
-                nets: dict[str, models.Network] = {}
+                nets: dict[str, Any] = {}
                 for v in prepared:
                     net_row = nets.get(v["network_id"])
                     if net_row is None:
-                        net_row = nets[v["network_id"]] = self._network_row(
+                        net_row = nets[v["network_id"]] = self._network_record(
                             session, context, v["network_id"])
                     port = self._insert_port(session, context, v, net_row)
                     net = common.network_obj(net_row, [])
