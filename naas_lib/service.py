@@ -27,6 +27,7 @@ from naas_lib.drivers import base as driver_base
 from naas_lib.drivers import manager as driver_manager
 from naas_lib.ipam import macs
 from naas_lib.resources.attachments import AttachmentOps
+from naas_lib.resources.hosts import HostOps
 from naas_lib.resources.networks import NetworkOps
 from naas_lib.resources.ports import PortOps
 from naas_lib.resources.subnets import SubnetOps
@@ -37,7 +38,7 @@ T = TypeVar("T")
 _CORE_GROUPS = (None, naas_conf.NETWORK_GROUP, naas_conf.HOSTS_GROUP)
 
 
-class NetworkService(NetworkOps, SubnetOps, PortOps, AttachmentOps):
+class NetworkService(HostOps, NetworkOps, SubnetOps, PortOps, AttachmentOps):
     """Networks, subnets, ports and attachments of one deployment.
 
     Build it from an oslo.config ``ConfigOpts`` (the full form) or with
@@ -83,6 +84,7 @@ class NetworkService(NetworkOps, SubnetOps, PortOps, AttachmentOps):
         )
         self._bootstrap()
         self.driver = driver_manager.build_driver(conf, conf.driver, self.host, driver_cls)
+        self.register_host()
 
     # -- construction --------------------------------------------------------
 
@@ -94,6 +96,7 @@ class NetworkService(NetworkOps, SubnetOps, PortOps, AttachmentOps):
         host: str | None = None,
         config_files: list[str] | None = None,
         driver_cls: type[driver_base.Driver] | None = None,
+        create_schema: bool | None = None,
         **options: Any,
     ) -> NetworkService:
         """A ready service in one line.
@@ -101,14 +104,18 @@ class NetworkService(NetworkOps, SubnetOps, PortOps, AttachmentOps):
         ``options`` are core option names (``vni_ranges=["1:100"]``,
         ``global_physnet_mtu=9000``) or, for a whole group such as a
         driver's, a mapping (``linuxbridge={"vxlan_endpoint": "10.0.0.1"}``).
-        Without ``database_url`` the embedded SQLite file is used.
+        Without ``database_url`` the embedded SQLite file is used; it (and
+        any database when ``create_schema`` is true) is migrated to the
+        newest schema first. Server databases are otherwise migrated by
+        ``naas-db-manage upgrade head``.
         """
         conf = build_conf(database_url=database_url, driver=driver, host=host,
                           config_files=config_files, driver_cls=driver_cls, **options)
-        return cls(conf, driver_cls=driver_cls)
+        return cls(conf, driver_cls=driver_cls, create_schema=create_schema)
 
     def close(self) -> None:
         """Release the driver's sockets and the database pool."""
+        self.stop_sync()
         self.driver.close()
         self.db.dispose()
 

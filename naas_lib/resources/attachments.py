@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
-from naas_lib import constants, events, objects, validation
+from naas_lib import constants, events, faults, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
@@ -110,6 +110,7 @@ class AttachmentOps:
             self.set_port_status(port_id, constants.PORT_STATUS_ERROR, e.message)
             raise
         if host and host == self.host:
+            faults.point("after_commit_before_plug")
             self.plug_port(port_id)
         self.publish(events.ATTACHMENT, events.AFTER_CREATE,
                      events.EventPayload(context, port_id, states=(None, att), request=request))

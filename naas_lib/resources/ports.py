@@ -304,7 +304,11 @@ class PortOps:
                 self.driver.update_port_precommit(PortContext(port, net, before, session))
                 return before, port, net
 
-        before, port, net = self.retrying(txn)()
+        try:
+            before, port, net = self.retrying(txn)()
+        except exc.BindingFailed as e:
+            self.set_port_status(port_id, constants.PORT_STATUS_ERROR, e.message[:255])
+            raise
         self._driver_postcommit(self.driver.update_port_postcommit,
                                 PortContext(port, net, before))
         port = self.after_port_update(context, before, port, net)
