@@ -1,0 +1,69 @@
+"""Errors on the wire: the service's typed errors as Neutron error documents.
+
+Nothing below the API knows HTTP; this module is the one place that turns an
+error's ``kind`` into a status code. Bodies have Neutron's shape,
+``{"NeutronError": {"type", "message", "detail"}}``, so clients print the
+message a user can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import webob
+
+from naas_lib import exceptions as exc
+
+LOG = logging.getLogger(__name__)
+
+STATUS_BY_KIND = {
+    "bad_request": 400,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "unavailable": 503,
+}
+
+
+class HTTPError(Exception):
+    """An error the API itself raises (malformed body, unknown path, precondition)."""
+
+    def __init__(self, status: int, error_type: str, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+        self.detail = detail
+
+
+def error_response(status: int, error_type: str, message: str,
+                   detail: str = "") -> webob.Response:
+    """A JSON error response in Neutron's format."""
+    body = {"NeutronError": {"type": error_type, "message": message, "detail": detail}}
+    return webob.Response(status=status, content_type="application/json", charset="utf-8",
+                          body=json.dumps(body).encode())
+
+
+def status_of(error: exc.NaasError, precondition: bool = False) -> int:
+    """HTTP status of a service error; a failed If-Match revision is 412."""
+    if precondition and isinstance(error, exc.RevisionConflict):
+        return 412
+    return STATUS_BY_KIND.get(error.kind, 500)
+
+
+def from_service_error(error: exc.NaasError, precondition: bool = False) -> webob.Response:
+    status = status_of(error, precondition)
+    if status >= 500:
+        LOG.error("Request failed: %s: %s", type(error).__name__, error.message)
+    return error_response(status, type(error).__name__, error.message)
+
+
+def from_http_error(error: HTTPError) -> webob.Response:
+    return error_response(error.status, error.error_type, error.message, error.detail)
+
+
+def internal_error() -> webob.Response:
+    """The answer to a bug: no traceback or internals on the wire."""
+    return error_response(500, "HTTPInternalServerError",
+                          "Request failed: internal server error while processing your request.")
