@@ -108,8 +108,12 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     """Options for oslo-config-generator (entry point ``oslo.config.opts``)."""
+    from naas_lib.api import opts as api_opts  # the REST API's own groups
+
+    api = dict(api_opts.list_opts())
     return [
-        ("DEFAULT", list(core_opts)),
+        ("DEFAULT", list(core_opts) + api["DEFAULT"]),
         (NETWORK_GROUP, list(network_opts)),
         (HOSTS_GROUP, list(host_opts)),
+        (api_opts.API_GROUP, api[api_opts.API_GROUP]),
     ]
