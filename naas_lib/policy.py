@@ -81,6 +81,9 @@ _resource_rules = [
         "DELETE", "/services/{id}"),
     _op("associate_service", "rule:admin_or_owner",
         "Associate a service with a network the caller may use.", "POST", "/services/{id}"),
+    _op("disassociate_service", "rule:admin_or_owner",
+        "Remove a service's association with a network.", "DELETE",
+        "/services/{id}/networks/{network_id}"),
 ]
 
 

@@ -17,7 +17,7 @@ from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 
 from naas_lib import conf as naas_conf
-from naas_lib import constants, events, policy, segments
+from naas_lib import constants, events, extensions, policy, segments
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import api as db_api
@@ -30,6 +30,7 @@ from naas_lib.resources.attachments import AttachmentOps
 from naas_lib.resources.hosts import HostOps
 from naas_lib.resources.networks import NetworkOps
 from naas_lib.resources.ports import PortOps
+from naas_lib.resources.service_registry import ServiceRegistryOps
 from naas_lib.resources.subnets import SubnetOps
 
 LOG = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ T = TypeVar("T")
 _CORE_GROUPS = (None, naas_conf.NETWORK_GROUP, naas_conf.HOSTS_GROUP)
 
 
-class NetworkService(HostOps, NetworkOps, SubnetOps, PortOps, AttachmentOps):
+class NetworkService(ServiceRegistryOps, HostOps, NetworkOps, SubnetOps, PortOps, AttachmentOps):
     """Networks, subnets, ports and attachments of one deployment.
 
     Build it from an oslo.config ``ConfigOpts`` (the full form) or with
@@ -85,6 +86,7 @@ class NetworkService(HostOps, NetworkOps, SubnetOps, PortOps, AttachmentOps):
         self._bootstrap()
         self.driver = driver_manager.build_driver(conf, conf.driver, self.host, driver_cls)
         self.register_host()
+        extensions.start(self)  # notifications, service plugins (last: they see a ready service)
 
     # -- construction --------------------------------------------------------
 
@@ -115,6 +117,7 @@ class NetworkService(HostOps, NetworkOps, SubnetOps, PortOps, AttachmentOps):
 
     def close(self) -> None:
         """Release the driver's sockets and the database pool."""
+        extensions.stop(self)
         self.stop_sync()
         self.driver.close()
         self.db.dispose()

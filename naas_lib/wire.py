@@ -144,3 +144,17 @@ def wire_attributes(resource: str, object_fields: Iterable[str]) -> list[str]:
     _check(resource)
     names = [wire_name(resource, f) for f in object_fields if f not in _HIDDEN[resource]]
     return names + [d for d in _DERIVED if d not in names]
+
+
+def attachment_to_wire(obj: Any) -> dict[str, Any]:
+    """An attachment (port, interface, instance, host) as notifications and the CLI show it."""
+    data = obj if isinstance(obj, Mapping) else obj.to_dict()
+    return {k: _plain(v) for k, v in data.items()}
+
+
+def service_to_wire(obj: Any) -> dict[str, Any]:
+    """A registered higher-layer service, with ``tenant_id`` next to ``project_id``."""
+    out = attachment_to_wire(obj)
+    if "project_id" in out:
+        out["tenant_id"] = out["project_id"]
+    return out
