@@ -232,9 +232,11 @@ class Provisioner:
             self.service.attach_port(admin, port_id, interface_id=port_id,
                                      instance_id=inst.uuid, host=host, owns_port=nic.created)
             nic.attached = True
-        except Exception as e:
-            # A plug failure comes after the attachment was committed.
+        except BaseException as e:
+            # A plug failure (or an interrupt) comes after the attachment was committed.
             nic.attached = self._attached_by(admin, port_id, inst.uuid)
+            if not isinstance(e, Exception):
+                raise
             if isinstance(e, exc.NaasError):
                 raise _NicError(nic.index, e) from e
             raise _NicError(nic.index, exc.DriverError(driver=self.service.driver.name,
