@@ -18,6 +18,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from oslo_db import exception as db_exc
+
 from naas_lib import exceptions as exc
 
 LOG = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ AFTER_EVENTS = frozenset({AFTER_CREATE, AFTER_UPDATE, AFTER_DELETE})
 EVENTS = VETO_EVENTS | AFTER_EVENTS
 
 PRIORITY_DEFAULT = 1000
+
+_RETRYABLE = (db_exc.DBDeadlock, db_exc.RetryRequest)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +91,9 @@ class CallbackRegistry:
         if event not in EVENTS:
             raise exc.InvalidInput(field="event", reason=f"unknown event {event!r}")
         subs = self._subs.setdefault((resource, event), [])
+        # Subscribing the same callback again only changes its priority: a
+        # plugin started twice must not be called twice per event.
+        subs[:] = [s for s in subs if s[2] != callback]
         subs.append((priority, next(self._seq), callback))
         subs.sort(key=lambda s: (s[0], s[1]))
 
@@ -110,6 +117,8 @@ class CallbackRegistry:
                     LOG.exception("Callback %r for %s %s failed; ignored", callback, resource,
                                   event)
                     continue
-                if isinstance(e, exc.NaasError):
+                if isinstance(e, (exc.NaasError, *_RETRYABLE)):
+                    # Typed errors reach the caller as raised; a deadlock or
+                    # RetryRequest inside PRECOMMIT lets the transaction retry.
                     raise
                 raise exc.CallbackFailure(event=event, resource=resource, reason=str(e)) from e
