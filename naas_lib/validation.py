@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -13,6 +14,12 @@ from naas_lib import exceptions as exc
 
 _TRUE = {True, "true", "True", "1"}
 _FALSE = {False, "false", "False", "0"}
+# Six octets (':' or '-'), Cisco's three dotted words, or twelve bare hex digits.
+# netaddr alone also takes three 16-bit words ("fa:16:3e"), which silently
+# turns a truncated MAC into a different, valid-looking one.
+_MAC_FORMS = re.compile(
+    r"(?:[0-9a-f]{2}([:-])[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}"
+    r"|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}|[0-9a-f]{12})", re.IGNORECASE)
 
 
 def check_known(resource: str, attrs: Mapping[str, Any], allowed: Iterable[str]) -> None:
@@ -125,7 +132,7 @@ def cidr(value: Any, version: int | None = None) -> netaddr.IPNetwork:
 
 def mac_address(field: str, value: Any) -> str:
     """A unicast, non-zero MAC in lower-case colon notation."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _MAC_FORMS.fullmatch(value):
         raise exc.InvalidInput(field=field, reason=f"{value!r} is not a MAC address")
     try:
         mac = netaddr.EUI(value, version=48, dialect=netaddr.mac_unix_expanded)

@@ -122,6 +122,8 @@ def test_cidr_version_mismatch():
     ("FA:16:3E:01:02:03", "fa:16:3e:01:02:03"),
     ("fa-16-3e-01-02-03", "fa:16:3e:01:02:03"),
     ("02:00:00:00:00:01", "02:00:00:00:00:01"),
+    ("fa16.3e01.0203", "fa:16:3e:01:02:03"),
+    ("fa163e010203", "fa:16:3e:01:02:03"),
 ])
 def test_mac_normalised(value, expected):
     assert validation.mac_address("mac_address", value) == expected
@@ -132,6 +134,9 @@ def test_mac_normalised(value, expected):
     ("01:00:5e:00:00:01", "multicast"),
     ("ff:ff:ff:ff:ff:ff", "multicast"),
     ("fa:16:3e:01:02", "not a MAC"),
+    ("fa:16:3e", "not a MAC"),  # three 16-bit words: a truncated MAC, not 00:fa:00:16:00:3e
+    ("fa:16-3e:01:02:03", "not a MAC"),
+    ("fa:16:3e:01:02:03:04", "not a MAC"),
     ("zz:16:3e:01:02:03", "not a MAC"),
     (42, "not a MAC"),
 ])

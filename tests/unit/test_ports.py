@@ -1,0 +1,309 @@
+"""Ports and IPAM through the service: automatic and requested addresses, MACs, bulk."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import netaddr
+import pytest
+import sqlalchemy as sa
+
+from naas_lib import constants
+from naas_lib import exceptions as exc
+
+
+def ips(port) -> list[str]:
+    return [f.ip_address for f in port.fixed_ips]
+
+
+def test_port_defaults(service, ctx, net, subnet):
+    port = service.create_port(ctx, network_id=net.id, name="p", device_id="vm-1",
+                               device_owner=constants.DEVICE_OWNER_COMPUTE)
+    assert uuid.UUID(port.id)
+    assert (port.network_id, port.project_id, port.name) == (net.id, "project-a", "p")
+    assert port.status == constants.PORT_STATUS_DOWN
+    assert port.admin_state_up is True
+    assert port.binding_host_id is None
+    assert port.binding_vif_type == constants.VIF_TYPE_UNBOUND
+    assert port.mac_address.startswith("fa:16:3e:")
+    assert port.fixed_ips[0].subnet_id == subnet.id
+    assert port.revision_number == 1
+    assert service.get_port(ctx, port.id) == port
+
+
+def test_port_without_subnets_has_no_address(service, ctx, net):
+    assert service.create_port(ctx, network_id=net.id).fixed_ips == ()
+
+
+def test_dual_stack_port_gets_one_address_of_each_version(service, ctx, net):
+    v4 = service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24")
+    v6 = service.create_subnet(ctx, network_id=net.id, cidr="2001:db8::/64")
+    port = service.create_port(ctx, network_id=net.id)
+    assert {(f.subnet_id, f.ip_address) for f in port.fixed_ips} == {
+        (v4.id, "10.0.0.2"), (v6.id, "2001:db8::2")}
+
+
+def test_reserved_addresses_never_handed_out(service, ctx, net):
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")  # .0 net, .1 gw, .7 bcast
+    got = [ips(service.create_port(ctx, network_id=net.id))[0] for _ in range(5)]
+    assert sorted(got, key=netaddr.IPAddress) == [f"10.0.0.{i}" for i in range(2, 7)]
+    with pytest.raises(exc.IpAddressGenerationFailure):
+        service.create_port(ctx, network_id=net.id)
+
+
+def test_reserved_addresses_refused_when_requested(service, ctx, net, subnet):
+    for addr in ("10.0.0.0", "10.0.0.1", "10.0.0.255"):
+        with pytest.raises(exc.InvalidIpForSubnet):
+            service.create_port(ctx, network_id=net.id,
+                                fixed_ips=[{"subnet_id": subnet.id, "ip_address": addr}])
+
+
+def test_exhaustion_is_prompt(service, ctx, net):
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")  # one usable address
+    service.create_port(ctx, network_id=net.id)
+    start = time.perf_counter()
+    for _ in range(3):
+        with pytest.raises(exc.IpAddressGenerationFailure) as info:
+            service.create_port(ctx, network_id=net.id)
+    assert time.perf_counter() - start < 1.0
+    assert net.id in str(info.value)
+    assert len(service.list_ports(ctx)) == 1
+
+
+def test_second_subnet_used_when_first_is_full(service, ctx, net):
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")
+    second = service.create_subnet(ctx, network_id=net.id, cidr="10.0.1.0/30")
+    service.create_port(ctx, network_id=net.id)
+    port = service.create_port(ctx, network_id=net.id)
+    assert port.fixed_ips[0].subnet_id == second.id
+
+
+def test_address_reused_after_port_delete(service, ctx, net):
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")
+    port = service.create_port(ctx, network_id=net.id)
+    service.delete_port(ctx, port.id)
+    with pytest.raises(exc.PortNotFound):
+        service.get_port(ctx, port.id)
+    assert ips(service.create_port(ctx, network_id=net.id)) == ips(port)
+
+
+def test_specific_address_and_taken(service, ctx, net, subnet, db_unchanged):
+    port = service.create_port(ctx, network_id=net.id,
+                               fixed_ips=[{"ip_address": "10.0.0.77"}])
+    assert port.fixed_ips[0].subnet_id == subnet.id and ips(port) == ["10.0.0.77"]
+    with db_unchanged(), pytest.raises(exc.IpAddressInUse) as info:
+        service.create_port(ctx, network_id=net.id,
+                            fixed_ips=[{"subnet_id": subnet.id, "ip_address": "10.0.0.77"}])
+    assert "10.0.0.77" in str(info.value)
+
+
+def test_specific_address_is_skipped_by_automatic(service, ctx, net):
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")
+    service.create_port(ctx, network_id=net.id, fixed_ips=[{"ip_address": "10.0.0.2"}])
+    service.create_port(ctx, network_id=net.id, fixed_ips=[{"ip_address": "10.0.0.4"}])
+    got = {ips(service.create_port(ctx, network_id=net.id))[0] for _ in range(3)}
+    assert got == {"10.0.0.3", "10.0.0.5", "10.0.0.6"}
+    with pytest.raises(exc.IpAddressGenerationFailure):
+        service.create_port(ctx, network_id=net.id)
+
+
+def test_address_outside_pool_but_inside_subnet(service, ctx, net):
+    sub = service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24",
+                                allocation_pools=[{"start": "10.0.0.10", "end": "10.0.0.11"}])
+    port = service.create_port(ctx, network_id=net.id,
+                               fixed_ips=[{"subnet_id": sub.id, "ip_address": "10.0.0.200"}])
+    assert ips(port) == ["10.0.0.200"]
+    service.delete_port(ctx, port.id)
+    # released, and never leaks into the pool
+    auto = {ips(service.create_port(ctx, network_id=net.id))[0] for _ in range(2)}
+    assert auto == {"10.0.0.10", "10.0.0.11"}
+    with pytest.raises(exc.IpAddressGenerationFailure):
+        service.create_port(ctx, network_id=net.id)
+
+
+def test_subnet_only_request(service, ctx, net, subnet):
+    v6 = service.create_subnet(ctx, network_id=net.id, cidr="2001:db8::/64")
+    port = service.create_port(ctx, network_id=net.id, fixed_ips=[{"subnet_id": v6.id}])
+    assert [(f.subnet_id, f.ip_address) for f in port.fixed_ips] == [(v6.id, "2001:db8::2")]
+
+
+def test_empty_fixed_ips_means_no_address(service, ctx, net, subnet):
+    assert service.create_port(ctx, network_id=net.id, fixed_ips=[]).fixed_ips == ()
+
+
+def test_fixed_ips_update_keeps_listed_and_releases_others(service, ctx, net, subnet):
+    v6 = service.create_subnet(ctx, network_id=net.id, cidr="2001:db8::/64")
+    port = service.create_port(ctx, network_id=net.id)
+    v4_ip = next(f.ip_address for f in port.fixed_ips if f.subnet_id == subnet.id)
+    upd = service.update_port(ctx, port.id, fixed_ips=[
+        {"subnet_id": subnet.id, "ip_address": v4_ip},
+        {"subnet_id": subnet.id, "ip_address": "10.0.0.50"}])
+    assert sorted(ips(upd)) == sorted([v4_ip, "10.0.0.50"])
+    assert upd.revision_number == port.revision_number + 1
+    # the IPv6 address went back to the pool: the next port gets it
+    other = service.create_port(ctx, network_id=net.id, fixed_ips=[{"subnet_id": v6.id}])
+    assert ips(other) == ["2001:db8::2"]
+
+
+def test_address_reused_after_fixed_ips_change(service, ctx, net):
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")
+    port = service.create_port(ctx, network_id=net.id)
+    old = ips(port)[0]
+    upd = service.update_port(ctx, port.id, fixed_ips=[{"ip_address": "10.0.0.6"}])
+    assert ips(upd) == ["10.0.0.6"]
+    assert ips(service.create_port(ctx, network_id=net.id)) == [old]
+
+
+def test_fixed_ips_update_to_taken_address_changes_nothing(service, ctx, net, subnet,
+                                                          db_unchanged):
+    a = service.create_port(ctx, network_id=net.id)
+    b = service.create_port(ctx, network_id=net.id)
+    with db_unchanged(), pytest.raises(exc.IpAddressInUse):
+        service.update_port(ctx, b.id, fixed_ips=[{"ip_address": ips(a)[0]}])
+    assert service.get_port(ctx, b.id) == b
+
+
+def test_same_address_twice_in_request(service, ctx, net, subnet, db_unchanged):
+    with db_unchanged(), pytest.raises(exc.InvalidInput, match="twice"):
+        service.create_port(ctx, network_id=net.id, fixed_ips=[{"ip_address": "10.0.0.9"},
+                                                               {"ip_address": "10.0.0.9"}])
+
+
+def test_large_subnets_are_not_enumerated(service, ctx):
+    net = service.create_network(ctx)
+    start = time.perf_counter()
+    v4 = service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/8")
+    v6 = service.create_subnet(ctx, network_id=net.id, cidr="2001:db8::/64")
+    ports = [service.create_port(ctx, network_id=net.id) for _ in range(5)]
+    far = service.create_port(ctx, network_id=net.id, fixed_ips=[
+        {"subnet_id": v4.id, "ip_address": "10.255.255.254"},
+        {"subnet_id": v6.id, "ip_address": "2001:db8::ffff:ffff:ffff:fffe"}])
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0
+    assert ips(ports[0]) == ["10.0.0.2", "2001:db8::2"]
+    assert ips(ports[4]) == ["10.0.0.6", "2001:db8::6"]
+    assert sorted(ips(far)) == ["10.255.255.254", "2001:db8::ffff:ffff:ffff:fffe"]
+    with service.db.engine.connect() as conn:
+        rows = sum(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
+                   for t in ("ip_free", "allocation_pools", "ip_allocations"))
+    assert rows < 20  # bookkeeping is per allocation, not per address of the subnet
+
+
+# -- MACs --------------------------------------------------------------------
+
+
+def test_given_mac_is_normalised_and_unique_per_network(service, ctx, net, subnet,
+                                                        db_unchanged):
+    port = service.create_port(ctx, network_id=net.id, mac_address="FA:16:3E:AA:BB:CC")
+    assert port.mac_address == "fa:16:3e:aa:bb:cc"
+    with db_unchanged(), pytest.raises(exc.MacAddressInUse):
+        service.create_port(ctx, network_id=net.id, mac_address="fa:16:3e:aa:bb:cc")
+    other = service.create_network(ctx)
+    assert service.create_port(ctx, network_id=other.id,
+                               mac_address="fa:16:3e:aa:bb:cc").mac_address == port.mac_address
+
+
+@pytest.mark.parametrize("mac", ["01:00:5e:00:00:01", "00:00:00:00:00:00", "fa:16:3e",
+                                 "gg:16:3e:00:00:01"])
+def test_bad_mac_refused(service, ctx, net, db_unchanged, mac):
+    with db_unchanged(), pytest.raises(exc.InvalidInput):
+        service.create_port(ctx, network_id=net.id, mac_address=mac)
+
+
+def test_update_mac_to_taken_one(service, ctx, net, db_unchanged):
+    a = service.create_port(ctx, network_id=net.id)
+    b = service.create_port(ctx, network_id=net.id)
+    with db_unchanged(), pytest.raises(exc.MacAddressInUse):
+        service.update_port(ctx, b.id, mac_address=a.mac_address)
+    assert service.update_port(ctx, b.id, mac_address="fa:16:3e:00:00:99").mac_address == \
+        "fa:16:3e:00:00:99"
+
+
+def test_generated_macs_use_base(make_service, ctx):
+    svc = make_service(base_mac="fa:16:3e:7f:00:00")
+    net = svc.create_network(ctx)
+    macs = {svc.create_port(ctx, network_id=net.id).mac_address for _ in range(20)}
+    assert len(macs) == 20
+    assert all(m.startswith("fa:16:3e:7f:") for m in macs)
+
+
+# -- bulk ----------------------------------------------------------------------
+
+
+def test_bulk_create(service, ctx, net, subnet):
+    ports = service.create_ports(ctx, [{"network_id": net.id, "name": f"p{i}"}
+                                       for i in range(4)])
+    assert [p.name for p in ports] == ["p0", "p1", "p2", "p3"]
+    assert len({ips(p)[0] for p in ports}) == 4
+    assert len(service.list_ports(ctx)) == 4
+
+
+@pytest.mark.parametrize("bad", [
+    {"mac_address": "not-a-mac"},
+    {"fixed_ips": [{"ip_address": "10.9.9.9"}]},
+    {"colour": "red"},
+    {"network_id": str(uuid.uuid4())},
+])
+def test_bulk_is_all_or_nothing(service, ctx, net, subnet, db_unchanged, bad):
+    entries = [{"network_id": net.id}, {"network_id": net.id, **bad}]
+    with db_unchanged(), pytest.raises(exc.NaasError):
+        service.create_ports(ctx, entries)
+    assert service.list_ports(ctx) == []
+
+
+def test_bulk_conflict_inside_the_batch(service, ctx, net, subnet, db_unchanged):
+    entries = [{"network_id": net.id, "fixed_ips": [{"ip_address": "10.0.0.5"}]},
+               {"network_id": net.id, "fixed_ips": [{"ip_address": "10.0.0.5"}]}]
+    with db_unchanged(), pytest.raises(exc.IpAddressInUse):
+        service.create_ports(ctx, entries)
+
+
+def test_bulk_exhaustion_creates_none(service, ctx, net, db_unchanged):
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")  # five addresses
+    with db_unchanged(), pytest.raises(exc.IpAddressGenerationFailure):
+        service.create_ports(ctx, [{"network_id": net.id}] * 6)
+    assert len(service.create_ports(ctx, [{"network_id": net.id}] * 5)) == 5
+
+
+# -- no row locks ---------------------------------------------------------------
+
+
+def test_ipam_takes_no_row_locks(service, ctx, net, subnet):
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(service.db.engine, "before_cursor_execute", record)
+    try:
+        p = service.create_port(ctx, network_id=net.id)
+        service.create_port(ctx, network_id=net.id, fixed_ips=[{"ip_address": "10.0.0.99"}])
+        service.update_port(ctx, p.id, fixed_ips=[{"ip_address": "10.0.0.98"}])
+        service.delete_port(ctx, p.id)
+        service.create_port(ctx, network_id=net.id)
+    finally:
+        sa.event.remove(service.db.engine, "before_cursor_execute", record)
+    assert any("ip_allocations" in s for s in statements)  # the recorder saw the IPAM work
+    assert not [s for s in statements if "FOR UPDATE" in s.upper()]
+
+
+def test_ipam_statements_would_not_lock_on_server_dialects(service, ctx, net, subnet):
+    """Compile what IPAM runs for MySQL/PostgreSQL too: SQLite drops FOR UPDATE silently."""
+    from sqlalchemy.dialects import mysql, postgresql
+
+    compiled: list[str] = []
+
+    def record(conn, clauseelement, multiparams, params, execution_options):
+        if isinstance(clauseelement, sa.sql.ClauseElement):
+            for dialect in (mysql.dialect(), postgresql.dialect()):
+                compiled.append(str(clauseelement.compile(dialect=dialect)))
+
+    sa.event.listen(service.db.engine, "before_execute", record)
+    try:
+        service.create_port(ctx, network_id=net.id)
+        service.create_port(ctx, network_id=net.id, fixed_ips=[{"ip_address": "10.0.0.99"}])
+    finally:
+        sa.event.remove(service.db.engine, "before_execute", record)
+    assert compiled
+    assert not [s for s in compiled if "FOR UPDATE" in s.upper() or "FOR SHARE" in s.upper()]
