@@ -81,7 +81,8 @@ class NetworkService(ServiceRegistryOps, HostOps, NetworkOps, SubnetOps, PortOps
             max_retry_interval=0.25,
             retry_on_deadlock=True,
             jitter=True,
-            exception_checker=lambda e: isinstance(e, exc.ConcurrentModification),
+            exception_checker=lambda e: (isinstance(e, exc.ConcurrentModification)
+                                         or db_api.is_sqlite_busy(e)),
         )
         self._bootstrap()
         self.driver = driver_manager.build_driver(conf, conf.driver, self.host, driver_cls)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -38,6 +39,24 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def is_sqlite_busy(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite refusing a write because another one committed first.
+
+    In WAL mode a transaction that read a snapshot and then tries to write
+    after another connection committed gets "database is locked" at once
+    (the busy timeout cannot help: its snapshot is stale). Running the whole
+    transaction again is the cure, as for a deadlock on a server database.
+    """
+    seen = 0
+    while error is not None and seen < 5:
+        if isinstance(error, (sa.exc.OperationalError, sqlite3.OperationalError)) and \
+                "database is locked" in str(error):
+            return True
+        error = getattr(error, "inner_exception", None) or error.__cause__
+        seen += 1
+    return False
+
+
 def _sqlite_file(url: str) -> str | None:
     u = sa.engine.make_url(url)
     if u.database in (None, "", ":memory:"):
@@ -56,6 +75,17 @@ def _tune_sqlite(engine: sa.engine.Engine) -> None:
             old._creator, pool_size=5, max_overflow=10, timeout=30,
             reset_on_return=old._reset_on_return, dialect=old._dialect,
             _dispatch=old.dispatch)
+
+    if file_based:
+        @sa.event.listens_for(engine, "begin", insert=True)
+        def _begin_immediate(conn):  # noqa: ANN001 - SQLAlchemy connection
+            # Take the write lock at BEGIN, where busy_timeout waits for it.
+            # A deferred transaction that reads and then writes fails at once
+            # with "database is locked" when another process committed in
+            # between (WAL snapshot conflict); no wait can save it then.
+            if "in_transaction" not in conn.info:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                conn.info["in_transaction"] = True
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
