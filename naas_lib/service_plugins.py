@@ -62,20 +62,27 @@ def load_plugin_class(name: str) -> Any:
 def load_plugins(service: NetworkService, names: Iterable[str]) -> list[Any]:
     """Load and start the named plugins, in order; the first failure stops start-up."""
     started: list[Any] = []
-    for name in names:
-        plugin = load_plugin_class(name)
-        if not callable(plugin):
-            raise exc.ServicePluginNotFound(name=name, reason=f"{plugin!r} is not callable")
-        try:
-            started.append(plugin(service))
-        except exc.ServicePluginNotFound:
-            raise
-        except Exception as e:
-            close_plugins(started)
-            raise exc.ServicePluginNotFound(
-                name=name, reason=f"failed to start: {type(e).__name__}: {e}") from e
-        LOG.info("Service plugin %s started", name)
+    try:
+        for name in names:
+            started.append(_start_one(service, name))
+            LOG.info("Service plugin %s started", name)
+    except BaseException:
+        close_plugins(started)
+        raise
     return started
+
+
+def _start_one(service: NetworkService, name: str) -> Any:
+    plugin = load_plugin_class(name)
+    if not callable(plugin):
+        raise exc.ServicePluginNotFound(name=name, reason=f"{plugin!r} is not callable")
+    try:
+        return plugin(service)
+    except exc.ServicePluginNotFound:
+        raise
+    except Exception as e:
+        raise exc.ServicePluginNotFound(
+            name=name, reason=f"failed to start: {type(e).__name__}: {e}") from e
 
 
 def close_plugins(plugins: Iterable[Any]) -> None:

@@ -162,7 +162,8 @@ class ServiceRegistryOps:
                                            .order_by(A.created_at, A.network_id)))
         if not net_ids:
             return []
-        return self.list_networks(context, id=net_ids)
+        nets = {n.id: n for n in self.list_networks(context, id=net_ids)}
+        return [nets[i] for i in net_ids if i in nets]  # in association order
 
     def _associations(self: NetworkService, session: orm.Session, *, service_id: str | None = None,
                       network_id: str | None = None) -> list[ServiceAssociation]:
