@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from naas_lib import exceptions as exc
-from naas_lib import objects
+from naas_lib import objects, validation
 from naas_lib.db import models
 
 NETWORK_FIELDS = tuple(f for f in objects.Network.__dataclass_fields__)
@@ -184,6 +184,13 @@ def finish_list(items: list, fields: Sequence[str] | None, page_reverse: bool) -
     if page_reverse:
         items.reverse()
     return items
+
+
+def expected_revision(value: Any) -> int | None:
+    """A caller's ``expected_revision``: None or a revision number (else InvalidInput)."""
+    if value is None:
+        return None
+    return validation.integer("expected_revision", value, 0)
 
 
 def bump_revision(session: orm.Session, model: type, resource: str, resource_id: str,

@@ -343,6 +343,7 @@ class NetworkOps:
 
         Refused with NetworkInUse while any port on it is attached.
         """
+        expected_revision = common.expected_revision(expected_revision)
         old = self.get_network(context, network_id)
         self.enforce(context, "delete_network", {"project_id": old.project_id,
                                                  "shared": old.shared})

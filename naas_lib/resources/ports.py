@@ -256,6 +256,7 @@ class PortOps:
                     expected_revision: int | None = None, **attrs: Any) -> objects.Port:
         """Change a port; new ``fixed_ips`` release the addresses no longer listed."""
         v = _validated(attrs, creating=False)
+        expected_revision = common.expected_revision(expected_revision)
         old = self.get_port(context, port_id)
         self.enforce(context, "update_port", {"project_id": old.project_id})
         if any(k in v for k in BINDING):
@@ -343,6 +344,7 @@ class PortOps:
     def delete_port(self: NetworkService, context: RequestContext, port_id: str,
                     expected_revision: int | None = None) -> None:
         """Delete a port and free its addresses; refused with PortInUse while attached."""
+        expected_revision = common.expected_revision(expected_revision)
         old = self.get_port(context, port_id)
         self.enforce(context, "delete_port", {"project_id": old.project_id})
         self.publish(events.PORT, events.BEFORE_DELETE,

@@ -190,6 +190,7 @@ class SubnetOps:
             bad = next(k for k in ("allocation_pools", "cidr", "ip_version") if k in attrs)
             raise exc.InvalidInput(field=bad, reason="cannot be changed after creation")
         check_writable("subnet", attrs, UPDATE_FIELDS)
+        expected_revision = common.expected_revision(expected_revision)
         old = self.get_subnet(context, subnet_id)
         cidr = netaddr.IPNetwork(old.cidr)
         values: dict[str, Any] = {}
@@ -258,6 +259,7 @@ class SubnetOps:
     def delete_subnet(self: NetworkService, context: RequestContext, subnet_id: str,
                       expected_revision: int | None = None) -> None:
         """Delete a subnet; refused with SubnetInUse while any address is allocated."""
+        expected_revision = common.expected_revision(expected_revision)
         old = self.get_subnet(context, subnet_id)
         with self.db.reader() as session:
             _, net = self._subnet_row(session, context, subnet_id)
