@@ -128,7 +128,8 @@ class NaasAPI:
         if method not in allowed:
             raise faults.HTTPError(405, "HTTPMethodNotAllowed",
                                    f"Method {method} is not allowed here; use "
-                                   f"{', '.join(allowed)}.")
+                                   f"{', '.join(allowed)}.",
+                                   headers={"Allow": ", ".join(allowed)})
 
 
 class _VersionsFirst:

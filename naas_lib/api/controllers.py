@@ -147,4 +147,6 @@ class Controller:
     def delete(self, request: webob.Request, ctx: RequestContext, rid: str) -> webob.Response:
         revision = params.expected_revision(request)
         self._call("delete")(ctx, rid, expected_revision=revision)
-        return webob.Response(status=204)
+        response = webob.Response(status=204)
+        response.content_type = None
+        return response

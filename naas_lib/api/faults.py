@@ -29,8 +29,10 @@ STATUS_BY_KIND = {
 class HTTPError(Exception):
     """An error the API itself raises (malformed body, unknown path, precondition)."""
 
-    def __init__(self, status: int, error_type: str, message: str, detail: str = "") -> None:
+    def __init__(self, status: int, error_type: str, message: str, detail: str = "",
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
+        self.headers = dict(headers or {})
         self.status = status
         self.error_type = error_type
         self.message = message
@@ -60,7 +62,9 @@ def from_service_error(error: exc.NaasError, precondition: bool = False) -> webo
 
 
 def from_http_error(error: HTTPError) -> webob.Response:
-    return error_response(error.status, error.error_type, error.message, error.detail)
+    response = error_response(error.status, error.error_type, error.message, error.detail)
+    response.headers.update(error.headers)
+    return response
 
 
 def internal_error() -> webob.Response:

@@ -62,8 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = make_server(conf, service)
 
     def stop(signum: int, frame: Any) -> None:
+        # Unwind serve() in the main thread; cheroot's own stop() runs below,
+        # outside the signal handler (calling it here would deadlock).
         LOG.info("Signal %d received, stopping", signum)
-        server.interrupt = KeyboardInterrupt()
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     try:
