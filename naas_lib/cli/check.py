@@ -1,0 +1,46 @@
+"""``naas check NETWORK``: send real traffic between a network's namespace guests."""
+
+from __future__ import annotations
+
+import argparse
+
+from naas_lib import connectivity
+from naas_lib.cli import common
+
+
+def _check(args: argparse.Namespace) -> int | None:
+    net = common.find(args, "network", args.network)
+    report = connectivity.check_network(common.service(args), common.context(args), net.id,
+                                        isolation=not args.no_isolation,
+                                        deadline=args.deadline)
+    own = [g for g in report.guests if g.network_id == net.id]
+    if len(own) < 2 and args.format != "json":
+        print(f"Network {net.id} has {len(own)} namespace guest(s); nothing to check.")
+    if args.format == "json":
+        common.emit(args, report.to_dict())
+    else:
+        headers = ["from \\ to"] + [g.label for g in report.guests]
+        rows = [[src.label, *cells] for src, cells in zip(own, report.matrix(), strict=True)]
+        print(common.format_table(headers, rows))
+        for probe in report.problems:
+            kind = "cannot reach" if probe.expected else "must not reach but reaches"
+            print(f"PROBLEM: {probe.source[:8]} {kind} {probe.address} "
+                  f"(port {probe.target[:8]}) {probe.detail}".rstrip())
+        print("OK" if report.ok else f"{len(report.problems)} problem(s)")
+    return None if report.ok else common.EXIT_ERROR
+
+
+def register(subparsers) -> None:
+    """Add ``naas check``."""
+    parser = common.add_command(
+        subparsers, "check",
+        "Ping between every pair of a network's namespace guests (ports whose binding "
+        "profile names a netns) and towards other networks' guests; print the "
+        "connectivity matrix. Exits 1 when a pair that should talk cannot, or a pair "
+        "on different networks can. Needs root.",
+        _check)
+    parser.add_argument("network", help="Network id or name.")
+    parser.add_argument("--no-isolation", action="store_true",
+                        help="Do not probe guests of other networks.")
+    parser.add_argument("--deadline", type=float, default=2.0,
+                        help="Seconds to wait for each reply (default 2).")
