@@ -12,6 +12,7 @@ import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import orm
+from sqlalchemy.dialects import mysql
 
 
 def utcnow() -> datetime.datetime:
@@ -19,6 +20,9 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
+# Microseconds on every backend (MariaDB's DATETIME keeps whole seconds
+# unless asked), so what is read back equals what was written.
+TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 ID = sa.String(36)
 NAME = sa.String(255)
 
@@ -42,10 +46,10 @@ class _Standard:
 
     revision_number: orm.Mapped[int] = orm.mapped_column(sa.BigInteger, nullable=False, default=1)
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
-        sa.DateTime, nullable=False, default=utcnow
+        TIMESTAMP, nullable=False, default=utcnow
     )
     updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
-        sa.DateTime, nullable=False, default=utcnow
+        TIMESTAMP, nullable=False, default=utcnow
     )
 
 
@@ -226,7 +230,7 @@ class Attachment(Base):
     # provisioner) and is to be deleted with it.
     owns_port: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, nullable=False, default=False)
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
-        sa.DateTime, nullable=False, default=utcnow
+        TIMESTAMP, nullable=False, default=utcnow
     )
 
 
@@ -249,7 +253,7 @@ class Host(Base):
     driver: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), nullable=True)
     capabilities: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
     heartbeat_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
-        sa.DateTime, nullable=False, default=utcnow
+        TIMESTAMP, nullable=False, default=utcnow
     )
 
 
@@ -275,5 +279,5 @@ class ServiceNetworkAssociation(Base):
         ID, sa.ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
-        sa.DateTime, nullable=False, default=utcnow
+        TIMESTAMP, nullable=False, default=utcnow
     )

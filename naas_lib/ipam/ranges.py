@@ -21,9 +21,15 @@ import sqlalchemy as sa
 from oslo_db import exception as db_exc
 from sqlalchemy import orm
 
+from naas_lib import exceptions as exc
 from naas_lib.ipam.addresses import from_key, to_key
 
 _UNKNOWN = object()
+
+
+def _lost_race(what: str) -> exc.ConcurrentModification:
+    """What the caller sees if every retry lost the race (a typed conflict)."""
+    return exc.ConcurrentModification(resource="Allocation", resource_id=what)
 
 
 class RangeAllocator:
@@ -83,8 +89,7 @@ class RangeAllocator:
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
         while key is not None:
             if conn.execute(self._take_free, {"r": rng.id, "k": key}).rowcount != 1:
-                raise db_exc.RetryRequest(
-                    db_exc.DBError(f"free value {key} taken concurrently"))
+                raise db_exc.RetryRequest(_lost_race(f"free value {key}"))
             if not is_taken(from_key(key)):
                 return from_key(key)
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
@@ -95,8 +100,7 @@ class RangeAllocator:
             moved = conn.execute(self._move_mark,
                                  {"r": rng.id, "old": next_key, "new": new_key}).rowcount
             if moved != 1:
-                raise db_exc.RetryRequest(
-                    db_exc.DBError(f"high-water mark of range {rng.id} moved concurrently"))
+                raise db_exc.RetryRequest(_lost_race(f"high-water mark of range {rng.id}"))
             if not is_taken(value):
                 return value
             next_key = new_key

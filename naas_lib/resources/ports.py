@@ -61,7 +61,7 @@ def _validated(attrs: Mapping[str, Any], creating: bool) -> dict[str, Any]:
     if "binding_host_id" in attrs:
         v["binding_host_id"] = validation.string("binding_host_id", attrs["binding_host_id"],
                                                  allow_none=True) or None
-    if "binding_profile" in attrs:
+    if attrs.get("binding_profile") is not None:
         v["binding_profile"] = validation.json_dict("binding_profile", attrs["binding_profile"])
     return v
 

@@ -7,6 +7,10 @@ Create Date: 2026-11-25 13:16:51.626486
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
+
+# Kept here, not imported from the models: a migration is frozen in time.
+TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 revision = '0001_initial'
 down_revision = None
@@ -25,7 +29,7 @@ def upgrade() -> None:
     sa.Column('vxlan_endpoint', sa.String(length=64), nullable=True),
     sa.Column('driver', sa.String(length=64), nullable=True),
     sa.Column('capabilities', sa.Text(), nullable=False),
-    sa.Column('heartbeat_at', sa.DateTime(), nullable=False),
+    sa.Column('heartbeat_at', TIMESTAMP, nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_hosts'))
     )
     op.create_table('networks',
@@ -41,8 +45,8 @@ def upgrade() -> None:
     sa.Column('segmentation_id', sa.Integer(), nullable=True),
     sa.Column('physical_network', sa.String(length=64), nullable=True),
     sa.Column('revision_number', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_networks'))
     )
     with op.batch_alter_table('networks', schema=None) as batch_op:
@@ -65,8 +69,8 @@ def upgrade() -> None:
     sa.Column('service_type', sa.String(length=32), nullable=False),
     sa.Column('description', sa.String(length=255), nullable=False),
     sa.Column('revision_number', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_services'))
     )
     with op.batch_alter_table('services', schema=None) as batch_op:
@@ -89,8 +93,8 @@ def upgrade() -> None:
     sa.Column('binding_vif_type', sa.String(length=64), nullable=False),
     sa.Column('binding_vif_details', sa.Text(), nullable=False),
     sa.Column('revision_number', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=False),
     sa.ForeignKeyConstraint(['network_id'], ['networks.id'], name=op.f('fk_ports_network_id_networks')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ports')),
     sa.UniqueConstraint('network_id', 'mac_address', name=op.f('uniq_ports0network_id_mac_address'))
@@ -118,7 +122,7 @@ def upgrade() -> None:
     op.create_table('service_network_associations',
     sa.Column('service_id', sa.String(length=36), nullable=False),
     sa.Column('network_id', sa.String(length=36), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
     sa.ForeignKeyConstraint(['network_id'], ['networks.id'], name=op.f('fk_service_network_associations_network_id_networks'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['service_id'], ['services.id'], name=op.f('fk_service_network_associations_service_id_services'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('service_id', 'network_id', name=op.f('pk_service_network_associations'))
@@ -137,8 +141,8 @@ def upgrade() -> None:
     sa.Column('gateway_ip', sa.String(length=64), nullable=True),
     sa.Column('enable_dhcp', sa.Boolean(), nullable=False),
     sa.Column('revision_number', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=False),
     sa.ForeignKeyConstraint(['network_id'], ['networks.id'], name=op.f('fk_subnets_network_id_networks')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subnets'))
     )
@@ -166,7 +170,7 @@ def upgrade() -> None:
     sa.Column('instance_id', sa.String(length=255), nullable=True),
     sa.Column('host', sa.String(length=255), nullable=True),
     sa.Column('owns_port', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
     sa.ForeignKeyConstraint(['port_id'], ['ports.id'], name=op.f('fk_attachments_port_id_ports'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('port_id', name=op.f('pk_attachments')),
     sa.UniqueConstraint('interface_id', name=op.f('uniq_attachments0interface_id'))
@@ -209,46 +213,21 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Dropping a table drops its indexes; dropping an index first fails on
+    # MariaDB when a foreign key needs it.
     op.drop_table('ip_free')
-    with op.batch_alter_table('ip_allocations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_ip_allocations_port_id'))
-
     op.drop_table('ip_allocations')
     op.drop_table('host_routes')
     op.drop_table('dns_nameservers')
-    with op.batch_alter_table('attachments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_attachments_instance_id'))
-
     op.drop_table('attachments')
-    with op.batch_alter_table('allocation_pools', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_allocation_pools_subnet_id'))
-
     op.drop_table('allocation_pools')
-    with op.batch_alter_table('subnets', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_subnets_project_id'))
-        batch_op.drop_index(batch_op.f('ix_subnets_network_id'))
-
     op.drop_table('subnets')
-    with op.batch_alter_table('service_network_associations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_service_network_associations_network_id'))
-
     op.drop_table('service_network_associations')
     op.drop_table('segment_free')
     op.drop_table('segment_allocations')
-    with op.batch_alter_table('ports', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_ports_project_id'))
-        batch_op.drop_index(batch_op.f('ix_ports_device_id'))
-        batch_op.drop_index(batch_op.f('ix_ports_binding_host_id'))
-
     op.drop_table('ports')
-    with op.batch_alter_table('services', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_services_project_id'))
-
     op.drop_table('services')
     op.drop_table('segment_ranges')
-    with op.batch_alter_table('networks', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_networks_project_id'))
-
     op.drop_table('networks')
     op.drop_table('hosts')
     op.drop_table('deployment_settings')

@@ -1,0 +1,43 @@
+"""Eight processes race for the addresses of one subnet that runs out."""
+
+from __future__ import annotations
+
+import collections
+
+from naas_lib import NetworkService, RequestContext
+from naas_lib.tests.race import run_race
+
+PROCESSES = 8
+ATTEMPTS = 6
+CAPACITY = 29  # 10.9.0.0/27 minus network, gateway (.1) and broadcast
+
+
+def test_concurrent_port_creation_exhausts_cleanly(db_url):
+    setup = NetworkService.from_settings(database_url=db_url, create_schema=True)
+    ctx = RequestContext(project_id="race", user_id="setup")
+    net = setup.create_network(ctx, name="race")
+    sub = setup.create_subnet(ctx, network_id=net.id, cidr="10.9.0.0/27")
+    assert len(range(2, 31)) == CAPACITY
+
+    outcomes = run_race(db_url, net.id, PROCESSES, ATTEMPTS)
+
+    assert len(outcomes) == PROCESSES * ATTEMPTS
+    unexpected = [o for o in outcomes if o[0] == "unexpected"]
+    assert unexpected == []
+    errors = collections.Counter(o[1] for o in outcomes if o[0] == "error")
+    created = [o[1] for o in outcomes if o[0] == "ok"]
+    # Every address is handed out exactly once; the rest get the typed error.
+    assert len(created) == CAPACITY
+    assert errors == {"IpAddressGenerationFailure": PROCESSES * ATTEMPTS - CAPACITY}
+    ips = [ip for _, _, fixed in created for _, ip in fixed]
+    assert len(ips) == len(set(ips)) == CAPACITY
+    assert {ip.rsplit(".", 1)[1] for ip in ips} == {str(i) for i in range(2, 31)}
+    macs = [mac for _, mac, _ in created]
+    assert len(set(macs)) == CAPACITY
+    stored = {p.id: p for p in setup.list_ports(ctx, network_id=net.id)}
+    assert set(stored) == {port_id for port_id, _, _ in created}
+    for port_id, mac, fixed in created:
+        assert stored[port_id].mac_address == mac
+        assert [(f.subnet_id, f.ip_address) for f in stored[port_id].fixed_ips] == fixed
+        assert fixed[0][0] == sub.id
+    setup.close()
