@@ -158,7 +158,10 @@ def apply_paging(
     if page_reverse:
         keys = [(k, not asc) for k, asc in keys]
     if marker is not None:
-        marker_row = session.get(model, marker)
+        # Looked up through the caller's query, so a marker naming a resource
+        # the caller may not see is "not found", as on a get.
+        marker_row = session.scalars(query.where(model.id == marker).limit(1)).first() \
+            if isinstance(marker, str) else None
         if marker_row is None:
             raise not_found(**{marker_kw: marker})
         # Keyset seek: rows strictly after the marker in the sort order.
