@@ -17,6 +17,7 @@ from naas_lib.cli import common
 
 #: Subcommand modules, in help order. Each one has ``register(subparsers)``.
 COMMAND_MODULES: list[str] = [
+    "naas_lib.cli.demo",
     "naas_lib.cli.network",
     "naas_lib.cli.sync",
     "naas_lib.cli.check",
