@@ -17,16 +17,14 @@ import time
 from benchmarks import _util
 from benchmarks.floor_port_create import run_floor
 from naas_lib import NetworkService, RequestContext
-from naas_lib.db import migration
 from naas_lib.tests import databases
 
 TARGET_RATIO = 3.0
 
 
 def bench(url: str, count: int) -> tuple[float, list[float]]:
-    svc = NetworkService.from_settings(database_url=url, vni_ranges=["1:1000"])
-    if not url.startswith("sqlite"):
-        migration.upgrade(svc.db.engine)
+    svc = NetworkService.from_settings(database_url=url, vni_ranges=["1:1000"],
+                                       create_schema=True)
     ctx = RequestContext(project_id="bench", user_id="bench")
     net = svc.create_network(ctx, name="bench")
     svc.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/16")

@@ -225,6 +225,16 @@ class ConfigMismatch(NaasError):
     kind = "internal"
 
 
+class SchemaOutOfDate(NaasError):
+    """The database has not been migrated to the schema this code needs."""
+
+    msg_fmt = (
+        "The database schema is at revision %(current)s, this code needs %(head)s: run "
+        "'naas-db-manage --database-url URL upgrade head'."
+    )
+    kind = "internal"
+
+
 class CallbackFailure(Conflict):
     """A BEFORE or PRECOMMIT subscriber vetoed an operation."""
 

@@ -62,6 +62,10 @@ class NetworkService(ServiceRegistryOps, HostOps, NetworkOps, SubnetOps, PortOps
             create_schema = db_api.is_sqlite(url)
         if create_schema:
             migration.upgrade(self.db.engine)
+        else:
+            current, head = migration.current_revision(self.db.engine), migration.head_revision()
+            if current != head:
+                raise exc.SchemaOutOfDate(current=current or "empty", head=head)
         self.events = events.CallbackRegistry()
         self.policy = policy.Enforcer(conf)
         net = conf[naas_conf.NETWORK_GROUP]

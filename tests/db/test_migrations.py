@@ -64,3 +64,11 @@ def test_naas_db_manage_reports_unreachable_database_in_one_line(tmp_path):
     assert bad.returncode == 1
     assert "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_service_refuses_an_unmigrated_database(db_url):
+    from naas_lib import NetworkService
+    from naas_lib import exceptions as exc
+
+    with pytest.raises(exc.SchemaOutOfDate, match="naas-db-manage"):
+        NetworkService.from_settings(database_url=db_url, create_schema=False)
