@@ -102,6 +102,17 @@ def is_configured(conf: cfg.ConfigOpts) -> bool:
     return bool(group.transport_url) and list(group.driver) != ["noop"]
 
 
+def _context_serializer() -> Any:
+    """Sends the (credential-redacted) request context as a plain dictionary."""
+    import oslo_messaging
+
+    class ContextSerializer(oslo_messaging.NoOpSerializer):
+        def serialize_context(self, ctxt: Any) -> dict[str, Any]:
+            return ctxt.to_dict() if hasattr(ctxt, "to_dict") else dict(ctxt or {})
+
+    return ContextSerializer()
+
+
 class Notifier:
     """Sends the AFTER events of one service's registry as notifications."""
 
@@ -113,7 +124,8 @@ class Notifier:
         retry = group.retry if group.retry is not None and group.retry >= 0 else DEFAULT_RETRY
         self._notifier = oslo_messaging.Notifier(
             self._transport, publisher_id=f"network.{host or socket.gethostname()}",
-            driver=list(group.driver) or [DEFAULT_DRIVER], retry=retry)
+            driver=None if group.driver else DEFAULT_DRIVER, retry=retry,
+            serializer=_context_serializer())
 
     def subscribe(self, registry: events.CallbackRegistry) -> None:
         """Subscribe to every AFTER event of every resource."""
@@ -127,8 +139,8 @@ class Notifier:
     def notify(self, resource: str, event: str, trigger: Any,
                payload: events.EventPayload) -> None:
         """The AFTER callback: one ``info`` notification per event."""
-        ctxt = payload.context.to_dict() if hasattr(payload.context, "to_dict") else {}
-        self._notifier.info(ctxt, event_type(resource, event), build_payload(resource, payload))
+        self._notifier.info(payload.context, event_type(resource, event),
+                            build_payload(resource, payload))
 
     def close(self) -> None:
         self._transport.cleanup()
