@@ -136,7 +136,7 @@ class PortOps:
         attrs = dict(attrs)
         if "network_id" not in attrs:
             raise exc.InvalidInput(field="network_id", reason="required")
-        network_id = attrs["network_id"]
+        network_id = validation.uuid_str("network_id", attrs["network_id"])
         project_id = self.owner_project(context, attrs)
         v = _validated(attrs, creating=True)
         if any(k in v for k in BINDING):

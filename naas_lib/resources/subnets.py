@@ -107,7 +107,7 @@ class SubnetOps:
         if "network_id" not in attrs or "cidr" not in attrs:
             raise exc.InvalidInput(field="network_id" if "network_id" not in attrs else "cidr",
                                    reason="required")
-        network_id = attrs["network_id"]
+        network_id = validation.uuid_str("network_id", attrs["network_id"])
         version = attrs.get("ip_version")
         if version is not None:
             version = validation.integer("ip_version", version)
