@@ -1,0 +1,129 @@
+"""Simulated hosts for functional tests: namespaces joined by an underlay switch.
+
+Each host is a network namespace with an ``eth0`` whose peer sits in a
+switch namespace on one bridge; the host's service runs in the test process
+with the linuxbridge driver pointed at the host namespace (``[linuxbridge]
+netns``) and its VXLAN endpoint on ``eth0``. Guests are namespaces of their
+own. Every namespace has a unique name and :meth:`Topology.cleanup` removes
+them all (which removes every device inside), also after a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from naas_lib import NetworkService
+
+UNDERLAY_PREFIX = "192.0.2."
+
+
+def need_root() -> None:
+    """Skip outside CI when not root; under CI=true a missing privilege fails."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("functional tests need root in CI")
+        pytest.skip("functional tests need root (network namespaces)")
+
+
+def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
+
+
+def ping(netns: str, address: str, size: int | None = None, dont_fragment: bool = False,
+         deadline: int = 3) -> bool:
+    """One echo reply from ``address`` inside ``netns`` within ``deadline`` seconds."""
+    cmd = ["ip", "netns", "exec", netns, "ping", "-n", "-q", "-c", "1", "-i", "0.2",
+           "-w", str(deadline)]
+    if size is not None:
+        cmd += ["-s", str(size)]
+    if dont_fragment:
+        cmd += ["-M", "do"]
+    return subprocess.run(cmd + [address], capture_output=True).returncode == 0
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.2) -> float:
+    """Seconds until ``predicate`` held; raises AssertionError after ``timeout``."""
+    start = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(step)
+
+
+class Topology:
+    """Namespaces of one test, all removed by :meth:`cleanup`."""
+
+    def __init__(self) -> None:
+        self.tag = uuid.uuid4().hex[:6]
+        self.namespaces: list[str] = []
+        self.switch: str | None = None
+        self.services: list[NetworkService] = []
+
+    def netns(self, role: str) -> str:
+        name = f"naas-{role}-{self.tag}"
+        ip("netns", "add", name)
+        self.namespaces.append(name)
+        ip("-n", name, "link", "set", "lo", "up")
+        return name
+
+    def guest(self, role: str) -> str:
+        return self.netns(role)
+
+    def host(self, index: int, database_url: str, **options) -> NetworkService:
+        """Host ``h<index>`` on the underlay with its own service (linuxbridge driver)."""
+        if self.switch is None:
+            self.switch = self.netns("sw")
+            ip("-n", self.switch, "link", "add", "sw0", "type", "bridge")
+            ip("-n", self.switch, "link", "set", "sw0", "up")
+        ns = self.netns(f"h{index}")
+        peer = f"p{index}"
+        ip("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", peer,
+           "netns", self.switch)
+        ip("-n", self.switch, "link", "set", peer, "master", "sw0", "up")
+        ip("-n", ns, "addr", "add", f"{self.endpoint(index)}/24", "dev", "eth0")
+        ip("-n", ns, "link", "set", "eth0", "up")
+        options.setdefault("linuxbridge", {})
+        options["linuxbridge"] = {"netns": ns, "vxlan_endpoint": self.endpoint(index),
+                                  **options["linuxbridge"]}
+        svc = NetworkService.from_settings(database_url=database_url, driver="linuxbridge",
+                                           host=f"h{index}", **options)
+        self.services.append(svc)
+        return svc
+
+    @staticmethod
+    def endpoint(index: int) -> str:
+        return f"{UNDERLAY_PREFIX}{index}"
+
+    def host_ns(self, index: int) -> str:
+        return f"naas-h{index}-{self.tag}"
+
+    def flood_entries(self, index: int, vxlan_device: str) -> set[str]:
+        """Underlay addresses the host's VXLAN device floods to (all-zero MAC entries)."""
+        out = subprocess.run(["bridge", "-n", self.host_ns(index), "-j", "fdb", "show",
+                              "dev", vxlan_device], capture_output=True, text=True)
+        if out.returncode != 0:
+            return set()
+        return {e["dst"] for e in json.loads(out.stdout or "[]")
+                if e.get("mac") == "00:00:00:00:00:00" and e.get("dst")}
+
+    def links(self, netns: str) -> set[str]:
+        out = ip("-n", netns, "-j", "link", "show", check=False)
+        return {e["ifname"] for e in json.loads(out.stdout or "[]")}
+
+    def cleanup(self) -> None:
+        for svc in self.services:
+            try:
+                svc.close()
+            except Exception:  # cleanup must go on
+                pass
+        for name in reversed(self.namespaces):
+            ip("netns", "del", name, check=False)
