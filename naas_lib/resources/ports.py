@@ -298,8 +298,9 @@ class PortOps:
                         session.execute(sa.update(_port_table)
                                         .where(_port_table.c.id == port_id)
                                         .values(**self._unbind_values()))
-                        port = common.load_ports(session,
-                                                 [session.get(models.Port, port_id)])[0]
+                        # populate_existing: the row in the session predates the UPDATE.
+                        port = common.load_ports(session, [session.get(
+                            models.Port, port_id, populate_existing=True)])[0]
                 self.publish(events.PORT, events.PRECOMMIT_UPDATE, events.EventPayload(
                     context, port_id, states=(before, port), request=v, session=session))
                 self.driver.update_port_precommit(PortContext(port, net, before, session))

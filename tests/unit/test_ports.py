@@ -308,3 +308,50 @@ def test_ipam_statements_would_not_lock_on_server_dialects(service, ctx, net, su
         sa.event.remove(service.db.engine, "before_execute", record)
     assert compiled
     assert not [s for s in compiled if "FOR UPDATE" in s.upper() or "FOR SHARE" in s.upper()]
+
+
+# -- updates and missing ports ----------------------------------------------------
+
+
+def test_missing_port(service, ctx):
+    missing = str(uuid.uuid4())
+    for call in (lambda: service.get_port(ctx, missing),
+                 lambda: service.update_port(ctx, missing, name="x"),
+                 lambda: service.delete_port(ctx, missing),
+                 lambda: service.get_port(ctx, None)):
+        with pytest.raises(exc.PortNotFound):
+            call()
+
+
+def test_update_port_attributes(service, ctx, net):
+    port = service.create_port(ctx, network_id=net.id)
+    upd = service.update_port(ctx, port.id, name="eth0", device_owner="compute:nova",
+                              device_id="vm-9")
+    assert (upd.name, upd.device_owner, upd.device_id) == ("eth0", "compute:nova", "vm-9")
+    assert service.get_port(ctx, port.id) == upd
+
+
+def test_admin_down_port_goes_down(make_service, ctx):
+    svc = make_service(host="h1")
+    net = svc.create_network(ctx)
+    port = svc.create_port(ctx, network_id=net.id)
+    svc.attach_port(ctx, port.id, "vif-1")
+    assert svc.get_port(ctx, port.id).status == constants.PORT_STATUS_ACTIVE
+    assert svc.update_port(ctx, port.id, admin_state_up=False).status == \
+        constants.PORT_STATUS_DOWN
+
+
+def test_admin_binds_port_by_update(service, admin_ctx, net):
+    port = service.create_port(admin_ctx, network_id=net.id)
+    bound = service.update_port(admin_ctx, port.id, binding_host_id="compute-7")
+    assert (bound.binding_host_id, bound.binding_vif_type) == ("compute-7",
+                                                               constants.VIF_TYPE_TAP)
+    unbound = service.update_port(admin_ctx, port.id, binding_host_id=None)
+    assert (unbound.binding_host_id, unbound.binding_vif_type) == (
+        None, constants.VIF_TYPE_UNBOUND)
+
+
+def test_bound_port_mac_cannot_change(service, admin_ctx, net):
+    port = service.create_port(admin_ctx, network_id=net.id, binding_host_id="h1")
+    with pytest.raises(exc.Conflict):
+        service.update_port(admin_ctx, port.id, mac_address="fa:16:3e:00:00:01")
