@@ -81,6 +81,7 @@ def test_cli_network_subnet_port_commands(client_env):
     assert net["provider:network_type"] == "vxlan"
     names = [n["Name"] for n in osc_json(client_env, "network", "list")]
     assert f"cli-{tag}" in names
+    assert osc_json(client_env, "network", "show", f"cli-{tag}")["id"] == net["id"]
 
     sub = osc_json(client_env, "subnet", "create", "--network", f"cli-{tag}",
                    "--subnet-range", "10.62.0.0/24", f"cli-sub-{tag}")
