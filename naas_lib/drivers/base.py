@@ -88,6 +88,8 @@ class SyncReport:
     removed: list[str] = dataclasses.field(default_factory=list)
     active_ports: list[str] = dataclasses.field(default_factory=list)
     failed_ports: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Ports realized but administratively down (port or network): DOWN, not ERROR.
+    down_ports: list[str] = dataclasses.field(default_factory=list)
     #: Filled by the service, not the driver: port id -> "OLD -> NEW" status.
     status_changes: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -112,12 +114,15 @@ class DesiredState:
     """What the database says this host should have.
 
     ``ports`` are the ports bound to this host with their networks;
-    ``peers`` maps a network id to the other live hosts that have ports on it.
+    ``peers`` maps a network id to the other live hosts that have ports on it;
+    ``subnets`` maps subnet id to subnet for the ports' fixed IPs (a driver
+    that configures guest addresses needs prefix lengths and gateways).
     """
 
     host: str
     ports: Sequence[tuple[objects.Port, objects.Network]]
     peers: Mapping[str, Sequence[Peer]]
+    subnets: Mapping[str, objects.Subnet] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +145,10 @@ class Driver(abc.ABC):
 
     #: Entry-point name, also the name of the driver's option group.
     name = "base"
+    #: True when ``plug`` wants the port's subnets (``subnets=`` keyword), e.g.
+    #: to configure guest addresses; drivers leaving it False keep the
+    #: two-argument ``plug(port, network)``.
+    needs_subnets = False
 
     def __init__(self, conf: Any, host: str | None) -> None:
         """``conf`` is this driver's own option group (``conf[name]``)."""
@@ -198,8 +207,13 @@ class Driver(abc.ABC):
     # -- host side -----------------------------------------------------------
 
     @abc.abstractmethod
-    def plug(self, port: objects.Port, network: objects.Network) -> None:
-        """Make and wire the port's devices on this host. Idempotent, compensated."""
+    def plug(self, port: objects.Port, network: objects.Network,
+             subnets: Sequence[objects.Subnet] = ()) -> None:
+        """Make and wire the port's devices on this host. Idempotent, compensated.
+
+        ``subnets`` are the subnets of the port's fixed IPs, passed by
+        keyword only to drivers that set :attr:`needs_subnets`.
+        """
 
     @abc.abstractmethod
     def unplug(self, port: objects.Port, network: objects.Network) -> None:

@@ -33,7 +33,7 @@ class NoopDriver(base.Driver):
             },
         )
 
-    def plug(self, port: objects.Port, network: objects.Network) -> None:
+    def plug(self, port: objects.Port, network: objects.Network, subnets=()) -> None:
         self.plugged[port.id] = network.id
 
     def unplug(self, port: objects.Port, network: objects.Network) -> None:

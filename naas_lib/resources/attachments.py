@@ -183,11 +183,18 @@ class AttachmentOps:
                 raise exc.PortNotFound(port_id=port_id)
             port = common.load_ports(session, [row])[0]
             net = common.network_obj(session.get(models.Network, row.network_id), [])
+            subnet_ids = {f.subnet_id for f in port.fixed_ips}
+            subnets = common.load_subnets(session, list(session.scalars(
+                sa.select(models.Subnet).where(models.Subnet.id.in_(subnet_ids))))
+            ) if subnet_ids and self.driver.needs_subnets else []
         if port.binding_host_id != self.host or not self.host:
             raise exc.BindingFailed(port_id=port_id, host=self.host,
                                     reason=f"port is bound to {port.binding_host_id!r}")
         try:
-            self.driver.plug(port, net)
+            if self.driver.needs_subnets:
+                self.driver.plug(port, net, subnets=subnets)
+            else:
+                self.driver.plug(port, net)
         except Exception as e:
             reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
             self.set_port_status(port_id, constants.PORT_STATUS_ERROR, reason[:255])

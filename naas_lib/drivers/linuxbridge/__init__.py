@@ -1,0 +1,1 @@
+"""Linux bridge dataplane driver: one bridge per network, taps and veths for ports."""

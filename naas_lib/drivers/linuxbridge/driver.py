@@ -1,0 +1,474 @@
+"""The Linux bridge driver: one bridge per network, a tap or veth per port.
+
+Device layout on a host, per network N with ports P:
+
+* ``brq<N>``: the network's bridge, made with the first port plugged here
+  and removed with the last one, with the network's MTU;
+* uplink: none for ``local``; for ``flat`` the physical interface mapped to
+  the network's physical network joins the bridge; for ``vxlan`` a device
+  ``vxn<N>`` with the network's VNI over ``vxlan_endpoint``, learning off,
+  whose flooding list (all-zero MAC forwarding entries, head-end
+  replication) is the set of peer hosts ``sync`` is given, never multicast;
+* per port ``tap<P>`` (a libvirt/QEMU guest opens it) or, when the binding
+  profile names a namespace, a veth pair ``nvh<P>`` whose other end lives
+  in that namespace under the requested name with the port's MAC.
+
+All kernel access goes through :mod:`.netlink`. Kernel work of processes on
+one host is serialized by an oslo.concurrency lock (external when
+``lock_path`` is set); correctness across hosts rests on the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import netaddr
+from oslo_concurrency import lockutils
+from oslo_config import cfg
+
+from naas_lib import constants, faults, objects
+from naas_lib import exceptions as exc
+from naas_lib.drivers import base
+from naas_lib.drivers.linuxbridge import names
+from naas_lib.drivers.linuxbridge import netlink as nl
+
+LOG = logging.getLogger(__name__)
+
+#: Largest MTU of a Linux bridge, tap or veth.
+MAX_MTU = 65535
+DEFAULT_GUEST_IFNAME = "eth0"
+
+OPTS = [
+    cfg.ListOpt(
+        "physical_interface_mappings", default=[],
+        help="PHYSNET:INTERFACE pairs: the host interface that carries each physical "
+        "network. A flat network on PHYSNET is served by adding INTERFACE to its bridge. "
+        "Without mappings this host serves no flat networks."),
+    cfg.IPOpt(
+        "vxlan_endpoint", version=4,
+        help="This host's IPv4 address on the underlay, the local end of VXLAN tunnels. "
+        "Without it this host serves no vxlan networks."),
+    cfg.PortOpt("vxlan_udp_port", default=4789,
+                help="UDP destination port of VXLAN packets (IANA: 4789)."),
+    cfg.StrOpt(
+        "lock_path",
+        help="Directory of the external lock that serializes kernel work of several "
+        "processes of this host. Empty: serialize within this process only."),
+    cfg.StrOpt(
+        "netns",
+        help="Named network namespace the driver works in (a simulated or containerised "
+        "host). Empty: the process's own namespace."),
+]
+
+
+def _device_name(port: objects.Port) -> str:
+    return names.veth_host(port.id) if _guest_netns(port) else names.tap(port.id)
+
+
+def _guest_netns(port: objects.Port) -> str | None:
+    netns = port.binding_profile.get("netns") if port.binding_profile else None
+    return netns or None
+
+
+class LinuxBridgeDriver(base.Driver):
+    """Realizes local, flat and vxlan networks with Linux bridges (netlink only)."""
+
+    name = "linuxbridge"
+    needs_subnets = True
+
+    def __init__(self, conf: Any, host: str | None) -> None:
+        super().__init__(conf, host)
+        self.mappings = self._parse_mappings(conf.physical_interface_mappings if conf else [])
+        self.vxlan_endpoint: str | None = (str(conf.vxlan_endpoint)
+                                     if conf is not None and conf.vxlan_endpoint else None)
+        self.udp_port: int = conf.vxlan_udp_port if conf is not None else 4789
+        self.lock_path: str | None = (conf.lock_path or None) if conf is not None else None
+        self.kernel = nl.Kernel(conf.netns if conf is not None else None)
+        self._lock_name = "naas-linuxbridge-" + (self.kernel.netns or "host").replace("/", "_")
+
+    @classmethod
+    def get_opts(cls) -> list[cfg.Opt]:
+        return list(OPTS)
+
+    @staticmethod
+    def _parse_mappings(entries: Iterable[str]) -> dict[str, str]:
+        mappings: dict[str, str] = {}
+        for entry in entries:
+            physnet, sep, iface = entry.partition(":")
+            physnet, iface = physnet.strip(), iface.strip()
+            if not sep or not physnet or not iface or len(iface) > constants.IFNAMSIZ:
+                raise exc.InvalidInput(
+                    field="[linuxbridge] physical_interface_mappings",
+                    reason=f"{entry!r} is not PHYSNET:INTERFACE")
+            if physnet in mappings:
+                raise exc.InvalidInput(field="[linuxbridge] physical_interface_mappings",
+                                       reason=f"physical network {physnet} mapped twice")
+            mappings[physnet] = iface
+        return mappings
+
+    def endpoint(self) -> str | None:
+        """The configured ``vxlan_endpoint``: what other hosts send this host's VXLAN to."""
+        return self.vxlan_endpoint
+
+    def physical_networks(self) -> list[str] | None:
+        """Physical networks this host can serve flat networks on (the mapped ones)."""
+        return sorted(self.mappings)
+
+    def close(self) -> None:
+        self.kernel.close()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with lockutils.lock(self._lock_name, external=bool(self.lock_path),
+                            lock_path=self.lock_path):
+            yield
+
+    # -- negotiation -----------------------------------------------------------
+
+    def describe(self) -> base.Capabilities:
+        """local always, flat with mappings, vxlan with an endpoint; never vlan.
+
+        This driver makes no 802.1Q devices (and the kernels this runs on are
+        built without them), so ``vlan`` is not offered.
+        """
+        types = {constants.TYPE_LOCAL}
+        if self.mappings:
+            types.add(constants.TYPE_FLAT)
+        if self.vxlan_endpoint:
+            types.add(constants.TYPE_VXLAN)
+        return base.Capabilities(
+            network_types=frozenset(types),
+            vif_types=frozenset({constants.VIF_TYPE_TAP, constants.VIF_TYPE_VETH}),
+            max_mtu=MAX_MTU, port_security=False)
+
+    def check_network(self, network: objects.Network) -> str | None:
+        """Why this host cannot serve ``network``, naming the missing option; else None."""
+        kind = network.network_type
+        if kind == constants.TYPE_VXLAN and not self.vxlan_endpoint:
+            return ("this host has no VXLAN endpoint: set [linuxbridge] vxlan_endpoint "
+                    "to serve vxlan networks")
+        if kind == constants.TYPE_FLAT and network.physical_network not in self.mappings:
+            return (f"physical network {network.physical_network} is not mapped to an "
+                    f"interface on this host: add it to [linuxbridge] "
+                    f"physical_interface_mappings")
+        if kind == constants.TYPE_VLAN:
+            return ("network type vlan is not supported by the linuxbridge driver "
+                    "(no 802.1Q support); supported: "
+                    + ", ".join(sorted(self.describe().network_types)))
+        limit = MAX_MTU - constants.ENCAP_OVERHEAD.get(kind, 0)
+        if network.mtu > limit:
+            return f"MTU {network.mtu} exceeds the largest {kind} MTU {limit}"
+        return super().check_network(network)
+
+    def bind_port(self, port: objects.Port, network: objects.Network) -> base.Binding:
+        details: dict[str, Any] = {"bridge_name": names.bridge(network.id),
+                                   "devname": _device_name(port), "mtu": network.mtu}
+        netns = _guest_netns(port)
+        if netns is None:
+            return base.Binding(vif_type=constants.VIF_TYPE_TAP, vif_details=details)
+        ifname = port.binding_profile.get("ifname") or DEFAULT_GUEST_IFNAME
+        if (not isinstance(netns, str) or "/" in netns or not isinstance(ifname, str)
+                or not 0 < len(ifname) <= constants.IFNAMSIZ):
+            raise exc.BindingFailed(port_id=port.id, host=self.host,
+                                    reason="binding_profile needs a namespace name in "
+                                    "'netns' and an 'ifname' of at most 15 characters")
+        details.update(netns=netns, ifname=ifname,
+                       configure_ip=bool(port.binding_profile.get("configure_ip", False)))
+        return base.Binding(vif_type=constants.VIF_TYPE_VETH, vif_details=details)
+
+    # -- plug ------------------------------------------------------------------
+
+    def plug(self, port: objects.Port, network: objects.Network,
+             subnets: Sequence[objects.Subnet] = ()) -> None:
+        """Make the network's bridge and uplink if needed, then the port's device.
+
+        A repeat finds everything in place and changes nothing. A failure
+        part-way removes what this call made and raises DriverError.
+        """
+        made: list[int | str] = []
+        try:
+            with self._locked():
+                try:
+                    bridge = self._ensure_network(network, made)
+                    self._ensure_port(port, network, bridge, subnets, made)
+                except BaseException:
+                    self._undo(made)
+                    raise
+        except exc.NaasError:
+            raise
+        except (nl.NetlinkError, OSError) as e:
+            raise exc.DriverError(driver=self.name, reason=_reason(port, e)) from e
+
+    def _undo(self, made: list[int | str]) -> None:
+        for device in reversed(made):
+            try:
+                if isinstance(device, str):
+                    link = self.kernel.get_link(device)
+                    if link is None:
+                        continue
+                    device = link.index
+                self.kernel.delete_link(device)
+            except Exception:  # keep the original error; sync removes leftovers
+                LOG.exception("Could not remove device %s while undoing a plug", device)
+
+    def _ensure_network(self, network: objects.Network, made: list[int | str],
+                        report: base.SyncReport | None = None) -> nl.Link:
+        """The network's bridge and uplink, made or corrected; returns the bridge."""
+        name = names.bridge(network.id)
+        bridge = self.kernel.get_link(name)
+        if bridge is None:
+            bridge = self.kernel.create_bridge(name, network.mtu)
+            made.append(bridge.index)
+            _note(report, "created", f"bridge {name}")
+        elif bridge.mtu != network.mtu or not bridge.up:
+            self.kernel.set_link(bridge.index, mtu=network.mtu, up=True)
+            _note(report, "fixed", f"bridge {name}")
+        if network.network_type == constants.TYPE_FLAT:
+            self._ensure_physical(network, bridge, report)
+        elif network.network_type == constants.TYPE_VXLAN:
+            self._ensure_vxlan(network, bridge, made, report)
+        return bridge
+
+    def _ensure_physical(self, network: objects.Network, bridge: nl.Link,
+                         report: base.SyncReport | None) -> None:
+        iface = self.mappings.get(network.physical_network or "")
+        if iface is None:
+            raise exc.DriverError(driver=self.name, reason=self.check_network(network))
+        link = self.kernel.get_link(iface)
+        if link is None:
+            raise exc.DriverError(
+                driver=self.name,
+                reason=f"interface {iface} of physical network {network.physical_network} "
+                f"([linuxbridge] physical_interface_mappings) does not exist")
+        if link.master != bridge.index or not link.up:
+            if link.master not in (None, bridge.index):
+                raise exc.DriverError(
+                    driver=self.name,
+                    reason=f"interface {iface} already belongs to another bridge")
+            self.kernel.set_link(link.index, master=bridge.index, up=True)
+            _note(report, "fixed", f"uplink {iface} on {bridge.name}")
+
+    def _ensure_vxlan(self, network: objects.Network, bridge: nl.Link, made: list[int | str],
+                      report: base.SyncReport | None) -> nl.Link:
+        if not self.vxlan_endpoint:
+            raise exc.DriverError(driver=self.name, reason=self.check_network(network))
+        name = names.vxlan(network.id)
+        link = self.kernel.get_link(name)
+        if link is None:
+            link = self.kernel.create_vxlan(name, network.segmentation_id, self.vxlan_endpoint,
+                                            self.udp_port, network.mtu, bridge.index)
+            made.append(link.index)
+            _note(report, "created", f"vxlan {name} vni {network.segmentation_id}")
+        elif link.master != bridge.index or link.mtu != network.mtu or not link.up:
+            self.kernel.set_link(link.index, mtu=network.mtu, master=bridge.index, up=True)
+            _note(report, "fixed", f"vxlan {name}")
+        return link
+
+    def _ensure_port(self, port: objects.Port, network: objects.Network, bridge: nl.Link,
+                     subnets: Sequence[objects.Subnet], made: list[int | str],
+                     report: base.SyncReport | None = None) -> None:
+        up = port.admin_state_up and network.admin_state_up
+        netns = _guest_netns(port)
+        if netns is None:
+            name = names.tap(port.id)
+            if report is None:
+                # Plug path: create (or find) and configure in two kernel calls.
+                if self.kernel.create_tap(name, network.mtu, bridge.index, up):
+                    made.append(name)
+                return
+            link = self.kernel.get_link(name)
+            if link is None:
+                self.kernel.create_tap(name, network.mtu, bridge.index, up)
+                _note(report, "created", f"tap {name}")
+            elif (link.mtu, link.master, link.up) != (network.mtu, bridge.index, up):
+                self.kernel.set_link(link.index, mtu=network.mtu, master=bridge.index, up=up)
+                _note(report, "fixed", f"tap {name}")
+            return
+        name = names.veth_host(port.id)
+        link = self.kernel.get_link(name)
+        if link is not None and link.master != bridge.index:
+            # Made but never attached: a plug died part-way. Start again.
+            self.kernel.delete_link(link.index)
+            _note(report, "removed", f"half-made veth {name}")
+            link = None
+        if link is None:
+            link = self.kernel.create_veth(
+                name, network.mtu, netns, port.binding_profile.get("ifname")
+                or DEFAULT_GUEST_IFNAME, port.mac_address)
+            made.append(link.index)
+            faults.point("mid_plug")  # crash-safety tests: veth made, not yet wired
+            self._configure_guest(port, subnets)
+            self.kernel.set_link(link.index, master=bridge.index, up=up)
+            _note(report, "created", f"veth {name}")
+        elif link.mtu != network.mtu or link.up != up:
+            self.kernel.set_link(link.index, mtu=network.mtu, up=up)
+            _note(report, "fixed", f"veth {name}")
+
+    def _configure_guest(self, port: objects.Port, subnets: Sequence[objects.Subnet]) -> None:
+        profile = port.binding_profile
+        ifname = profile.get("ifname") or DEFAULT_GUEST_IFNAME
+        addresses: list[tuple[str, int]] = []
+        gateways: list[str] = []
+        if profile.get("configure_ip"):
+            by_id = {s.id: s for s in subnets}
+            for fixed in port.fixed_ips:
+                ip = netaddr.IPAddress(fixed.ip_address)
+                subnet = by_id.get(fixed.subnet_id)
+                prefix = (netaddr.IPNetwork(subnet.cidr).prefixlen if subnet
+                          else (32 if ip.version == 4 else 128))
+                addresses.append((str(ip), prefix))
+                if subnet and subnet.gateway_ip:
+                    gateway = netaddr.IPAddress(subnet.gateway_ip)
+                    if gateway.version not in {netaddr.IPAddress(g).version for g in gateways}:
+                        gateways.append(str(gateway))
+        nl.configure_guest(_guest_netns(port), ifname, addresses, gateways)
+
+    # -- unplug ----------------------------------------------------------------
+
+    def unplug(self, port: objects.Port, network: objects.Network) -> None:
+        """Remove the port's device, and the network's bridge with its last port."""
+        self.unplug_many([(port, network)])
+
+    def unplug_many(self, ports: Iterable[tuple[objects.Port, objects.Network]]) -> None:
+        """Remove many ports' devices, and emptied bridges, in one kernel batch."""
+        ports = list(ports)
+        if not ports:
+            return
+        try:
+            with self._locked():
+                self._unplug_locked(ports)
+        except (nl.NetlinkError, OSError) as e:
+            raise exc.DriverError(driver=self.name, reason=f"unplug failed: {e}") from e
+
+    def _unplug_locked(self, ports: list[tuple[objects.Port, objects.Network]]) -> None:
+        if len(ports) == 1:
+            port, network = ports[0]
+            doomed = [link.index for link in map(self.kernel.get_link,
+                                                 (names.tap(port.id), names.veth_host(port.id)))
+                      if link is not None]
+            self.kernel.delete_links(doomed)
+            bridge = self.kernel.get_link(names.bridge(network.id))
+            if bridge is not None and not any(
+                    names.is_port_device(m.name) for m in self.kernel.links(master=bridge.index)):
+                vx = self.kernel.get_link(names.vxlan(network.id))
+                self.kernel.delete_links([i.index for i in (vx, bridge) if i is not None])
+            return
+        links = {link.name: link for link in self.kernel.links()}
+        doomed: set[int] = set()
+        networks = {}
+        for port, network in ports:
+            networks[network.id] = network
+            for name in (names.tap(port.id), names.veth_host(port.id)):
+                if name in links:
+                    doomed.add(links[name].index)
+        for network_id in networks:
+            bridge = links.get(names.bridge(network_id))
+            if bridge is None:
+                continue
+            left = [link for link in links.values() if link.master == bridge.index
+                    and names.is_port_device(link.name) and link.index not in doomed]
+            if not left:
+                doomed.add(bridge.index)
+                vx = links.get(names.vxlan(network_id))
+                if vx is not None:
+                    doomed.add(vx.index)
+        self.kernel.delete_links(doomed)
+
+    def is_plugged(self, port: objects.Port, network: objects.Network) -> bool:
+        """ACTIVE test: the device exists, is up and is on the network's bridge."""
+        link = self.kernel.get_link(_device_name(port))
+        if link is None or not link.up:
+            return False
+        bridge = self.kernel.get_link(names.bridge(network.id))
+        return bridge is not None and link.master == bridge.index
+
+    # -- sync ------------------------------------------------------------------
+
+    def sync(self, desired: base.DesiredState) -> base.SyncReport:
+        """Make this host's devices and VXLAN flooding lists match ``desired``.
+
+        Creates what is missing, corrects MTU, master and state, programs one
+        flooding entry per peer endpoint and drops entries of peers gone, and
+        removes owned devices (by name prefix) the database no longer wants.
+        A port that cannot be realized lands in ``failed_ports`` with the
+        reason; the others are still served.
+        """
+        report = base.SyncReport()
+        subnets = list(getattr(desired, "subnets", {}).values())
+        with self._locked():
+            networks: dict[str, objects.Network] = {}
+            bridges: dict[str, nl.Link] = {}
+            for _port, network in desired.ports:
+                networks.setdefault(network.id, network)
+            for network in networks.values():
+                try:
+                    bridges[network.id] = self._ensure_network(network, [], report)
+                except (exc.NaasError, nl.NetlinkError, OSError) as e:
+                    LOG.warning("Sync could not realize network %s: %s", network.id, e)
+            for port, network in desired.ports:
+                bridge = bridges.get(network.id)
+                if bridge is None:
+                    report.failed_ports[port.id] = (
+                        f"network {network.id} could not be realized on this host")
+                    continue
+                try:
+                    self._ensure_port(port, network, bridge, subnets, [], report)
+                except (exc.NaasError, nl.NetlinkError, OSError) as e:
+                    report.failed_ports[port.id] = _reason(port, e)
+                    continue
+                if port.admin_state_up and network.admin_state_up:
+                    report.active_ports.append(port.id)
+                else:
+                    report.down_ports.append(port.id)
+            for network in networks.values():
+                if network.network_type == constants.TYPE_VXLAN and network.id in bridges:
+                    self._sync_peers(network, desired.peers.get(network.id, ()), report)
+            self._remove_unwanted(desired, report)
+        return report
+
+    def _sync_peers(self, network: objects.Network, peers: Iterable[base.Peer],
+                    report: base.SyncReport) -> None:
+        name = names.vxlan(network.id)
+        link = self.kernel.get_link(name)
+        if link is None:
+            return
+        wanted = {p.endpoint for p in peers if p.endpoint and p.endpoint != self.vxlan_endpoint}
+        present = self.kernel.flood_peers(link.index)
+        for endpoint in sorted(wanted - present):
+            self.kernel.add_flood_peer(link.index, endpoint)
+            report.created.append(f"flood entry {name} -> {endpoint}")
+        for endpoint in sorted(present - wanted):
+            self.kernel.remove_flood_peer(link.index, endpoint)
+            report.removed.append(f"flood entry {name} -> {endpoint}")
+
+    def _remove_unwanted(self, desired: base.DesiredState, report: base.SyncReport) -> None:
+        wanted: set[str] = set()
+        for port, network in desired.ports:
+            wanted.update((_device_name(port), names.bridge(network.id)))
+            if network.network_type == constants.TYPE_VXLAN:
+                wanted.add(names.vxlan(network.id))
+        doomed = [link for link in self.kernel.links()
+                  if names.is_owned(link.name) and link.name not in wanted]
+        if doomed:
+            self.kernel.delete_links(link.index for link in doomed)
+            report.removed.extend(f"{link.kind or 'device'} {link.name}" for link in doomed)
+
+
+def _note(report: base.SyncReport | None, what: str, text: str) -> None:
+    if report is not None:
+        getattr(report, what).append(text)
+
+
+def _reason(port: objects.Port, error: BaseException) -> str:
+    """A readable reason for a failed plug, naming the errno when the kernel gave one."""
+    if isinstance(error, exc.NaasError):
+        return error.message
+    code = getattr(error, "code", None) or getattr(error, "errno", None)
+    text = errno.errorcode.get(code, "") if isinstance(code, int) else ""
+    detail = f"{text} {error}".strip()
+    return f"plugging port {port.id} failed: {detail}"
+
