@@ -167,20 +167,36 @@ def apply_paging(
         # Keyset seek: rows strictly after the marker in the sort order.
         clauses = []
         for i, (key, asc) in enumerate(keys):
-            col = getattr(model, key)
-            value = getattr(marker_row, key)
-            eqs = [getattr(model, k) == getattr(marker_row, k) for k, _ in keys[:i]]
-            cmp = col > value if asc else col < value
-            clauses.append(sa.and_(*eqs, cmp))
+            eqs = [_same(getattr(model, k), getattr(marker_row, k)) for k, _ in keys[:i]]
+            clauses.append(sa.and_(*eqs, _after(getattr(model, key),
+                                                getattr(marker_row, key), asc)))
         query = query.where(sa.or_(*clauses))
-    query = query.order_by(
-        *[getattr(model, k).asc() if asc else getattr(model, k).desc() for k, asc in keys]
-    )
+    order = []
+    for k, asc in keys:
+        col = getattr(model, k)
+        # NULL sorts as the smallest value on every backend (PostgreSQL would
+        # put it last), so pages seek the same way everywhere.
+        nulls = sa.case((col.is_(None), 0), else_=1)
+        order += [nulls.asc(), col.asc()] if asc else [nulls.desc(), col.desc()]
+    query = query.order_by(*order)
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise exc.InvalidInput(field="limit", reason=f"{limit!r} is not a count")
         query = query.limit(limit)
     return query
+
+
+def _same(col: Any, value: Any) -> Any:
+    return col.is_(None) if value is None else col == value
+
+
+def _after(col: Any, value: Any, ascending: bool) -> Any:
+    """``col`` strictly after ``value`` in the order, NULL being the smallest value."""
+    if ascending:
+        return col.is_not(None) if value is None else col > value
+    if value is None:
+        return sa.false()
+    return sa.or_(col < value, col.is_(None))
 
 
 def finish_list(items: list, fields: Sequence[str] | None, page_reverse: bool) -> list:
