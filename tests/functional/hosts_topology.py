@@ -119,6 +119,12 @@ class Topology:
         out = ip("-n", netns, "-j", "link", "show", check=False)
         return {e["ifname"] for e in json.loads(out.stdout or "[]")}
 
+    def master_of(self, netns: str, device: str) -> str | None:
+        """The name of the bridge ``device`` is enslaved to, or None."""
+        out = ip("-n", netns, "-j", "link", "show", "dev", device, check=False)
+        entries = json.loads(out.stdout or "[]")
+        return entries[0].get("master") if entries else None
+
     def cleanup(self) -> None:
         for svc in self.services:
             try:

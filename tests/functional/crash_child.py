@@ -1,0 +1,27 @@
+"""Child process of the crash-safety tests: attach one port on a simulated host.
+
+``python -m tests.functional.crash_child DB_URL HOST NETNS PORT_ID`` builds the
+host's service (linuxbridge driver in NETNS) and attaches PORT_ID to HOST,
+which binds, commits and plugs. With ``NAAS_FAULT_INJECT`` set in its
+environment it is SIGKILLed at that point; otherwise it exits 0.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from naas_lib import NetworkService, RequestContext
+
+
+def main(argv: list[str]) -> int:
+    url, host, netns, port_id = argv
+    svc = NetworkService.from_settings(database_url=url, driver="linuxbridge", host=host,
+                                       linuxbridge={"netns": netns})
+    ctx = RequestContext(project_id="admin", user_id="crash-child", roles=["admin"])
+    svc.attach_port(ctx, port_id, f"vif-{port_id}", host=host)
+    svc.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
