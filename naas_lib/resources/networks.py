@@ -198,9 +198,22 @@ class NetworkOps:
             if not candidates:
                 raise exc.InvalidNetworkType(network_type="(none)",
                                              reason="no tenant_network_types are configured")
-        segs = {t: self._validate_segment(t, provider.get("segmentation_id"),
-                                          provider.get("physical_network"))
-                for t in candidates if provider or t != constants.TYPE_FLAT}
+        segs = {}
+        unusable: exc.InvalidNetworkType | None = None
+        for t in candidates:
+            if not provider and t == constants.TYPE_FLAT:
+                continue
+            try:
+                segs[t] = self._validate_segment(t, provider.get("segmentation_id"),
+                                                 provider.get("physical_network"))
+            except exc.InvalidNetworkType as e:
+                if provider:
+                    raise
+                # A tenant type this deployment cannot serve (no VNI ranges, a VLAN
+                # with no physical network) is skipped like an exhausted one.
+                unusable = unusable or e
+        if not segs and unusable is not None:
+            raise unusable
         if not segs:
             raise exc.InvalidNetworkType(network_type=",".join(candidates),
                                          reason="flat networks need a physical_network")

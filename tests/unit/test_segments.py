@@ -292,3 +292,15 @@ def test_second_host_with_other_settings_refuses(make_service, db_file_url, othe
     option = next(iter(other))
     assert option in str(info.value)
     assert "refusing to start" in str(info.value)
+
+
+def test_without_vni_ranges_tenant_networks_are_local(make_service, ctx):
+    svc = make_service(vni_ranges=[])
+    assert svc.create_network(ctx).network_type == "local"
+
+
+def test_unusable_only_tenant_type_is_an_error(make_service, ctx):
+    svc = make_service(vni_ranges=[], tenant_network_types=["vxlan"])
+    with pytest.raises(exc.InvalidNetworkType, match="vni_ranges"):
+        svc.create_network(ctx)
+    assert svc.list_networks(ctx) == []
