@@ -131,7 +131,7 @@ class SubnetOps:
             net_row = self._network_row(session, context, network_id)
             target = policy_target(net_row)
         project_id = self.owner_project(context, requested_project) if requested_project \
-            else (context.project_id or target["project_id"])
+            else target["project_id"]  # the network's: its owner must see its subnets
         self.enforce(context, "create_subnet", {**target, "project_id": project_id})
         request = {"network_id": network_id, "cidr": str(cidr), "ip_version": version,
                    "gateway_ip": str(gateway) if gateway else None, "project_id": project_id}

@@ -177,3 +177,17 @@ def test_default_policy_without_override(service, ctx):
     service.delete_network(ctx, net.id)
     with pytest.raises(exc.NotAuthorized):
         service.create_network(ctx, shared=True)
+
+
+def test_subnet_added_by_admin_is_visible_to_the_network_owner(service, ctx, admin_ctx):
+    """The owner sees the subnet its network lists and its ports have addresses on."""
+    net = service.create_network(ctx)
+    sub = service.create_subnet(admin_ctx, network_id=net.id, cidr="10.0.0.0/24")
+    assert sub.project_id == "project-a"
+    port = service.create_port(ctx, network_id=net.id)
+    assert port.fixed_ips[0].subnet_id == sub.id
+    assert service.get_subnet(ctx, sub.id).cidr == "10.0.0.0/24"
+    assert [s.id for s in service.list_subnets(ctx)] == [sub.id]
+    explicit = service.create_subnet(admin_ctx, network_id=net.id, cidr="10.1.0.0/24",
+                                     project_id="admin-project")
+    assert explicit.project_id == "admin-project"
