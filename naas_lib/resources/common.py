@@ -126,11 +126,25 @@ def apply_filters(query: sa.Select, model: type, filters: Mapping[str, Any],
         if name not in allowed:
             raise exc.UnknownField(field=name, resource=resource)
         column = getattr(model, name)
-        if isinstance(value, (list, tuple, set, frozenset)):
-            query = query.where(column.in_(list(value)))
-        else:
-            query = query.where(column == value)
+        many = isinstance(value, (list, tuple, set, frozenset))
+        values = [_filter_value(name, column, v) for v in (value if many else [value])]
+        present = [v for v in values if v is not None]
+        matches = [column.in_(present)] if present else []
+        if len(present) < len(values):
+            matches.append(column.is_(None))
+        query = query.where(sa.or_(*matches) if matches else sa.false())
     return query
+
+
+def _filter_value(name: str, column: Any, value: Any) -> Any:
+    """A filter value in its column's type ('true' for a boolean, '7' for an integer)."""
+    if value is None:
+        return None
+    if isinstance(column.type, sa.Boolean):
+        return validation.boolean(name, value)
+    if isinstance(column.type, sa.Integer):
+        return validation.integer(name, value)
+    return value
 
 
 def apply_paging(

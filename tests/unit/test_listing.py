@@ -176,3 +176,22 @@ def test_paging_over_a_nullable_sort_key(service, admin_ctx, ascending):
     back = service.list_networks(admin_ctx, sorts=order, limit=4, marker=full[-1].id,
                                  page_reverse=True)
     assert [n.id for n in back] == [n.id for n in full[-5:-1]]
+
+
+def test_filter_values_are_converted_to_the_attribute_type(service, ctx, nets):
+    """'false' and '1450' (as from a query string) match like False and 1450."""
+    assert sorted(names(service.list_networks(ctx, admin_state_up="false"))) == ["n1", "n3"]
+    assert len(service.list_networks(ctx, mtu="1450")) == 5
+    assert len(service.list_networks(ctx, shared=["False", True])) == 5
+    assert service.list_networks(ctx, name=[]) == []
+    for bad in ({"admin_state_up": "maybe"}, {"mtu": "big"}, {"shared": [True, "x"]}):
+        with pytest.raises(exc.InvalidInput):
+            service.list_networks(ctx, **bad)
+
+
+def test_filter_on_null(service, admin_ctx):
+    local = service.create_network(admin_ctx, network_type="local")
+    vx = service.create_network(admin_ctx)
+    assert [n.id for n in service.list_networks(admin_ctx, segmentation_id=None)] == [local.id]
+    got = service.list_networks(admin_ctx, segmentation_id=[None, vx.segmentation_id])
+    assert {n.id for n in got} == {local.id, vx.id}
