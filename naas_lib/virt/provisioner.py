@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,6 +25,9 @@ from naas_lib.service import NetworkService
 from naas_lib.virt import host_side, network_info
 
 LOG = logging.getLogger(__name__)
+
+#: Attempts at creating one port when every retry of the service lost a race.
+_CREATE_ATTEMPTS = 3
 
 #: Port attributes restored on a pre-existing port when a boot is undone.
 _RESTORED = ("device_id", "device_owner", "binding_profile", "binding_host_id")
@@ -217,10 +221,18 @@ class Provisioner:
                 nic.port, nic.created = port, True
             return
         for nic, a in zip(new, attrs, strict=True):
-            try:
-                nic.port = self.service.create_port(admin, **a)
-            except exc.NaasError as e:
-                raise _NicError(nic.index, e) from e
+            for attempt in range(1, _CREATE_ATTEMPTS + 1):
+                try:
+                    nic.port = self.service.create_port(admin, **a)
+                    break
+                except exc.ConcurrentModification as e:
+                    # The service's own retries lost every race for an address or
+                    # MAC; a fresh attempt after a pause usually wins.
+                    if attempt == _CREATE_ATTEMPTS:
+                        raise _NicError(nic.index, e) from e
+                    time.sleep(random.uniform(0.01, 0.05) * attempt)
+                except exc.NaasError as e:
+                    raise _NicError(nic.index, e) from e
             nic.created = True
 
     def _attach(self, admin: RequestContext, inst: InstanceRef, nic: _Nic, host: str) -> None:

@@ -1,0 +1,87 @@
+"""8 compute hosts boot 100 two-NIC instances each, at once, on a subnet that runs out.
+
+Against PostgreSQL and MariaDB (noop driver): every instance ends with all
+its NICs or none, no address or MAC is handed out twice, and nothing a
+failed boot made is left in the database.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import pytest
+
+from naas_lib import NetworkService, RequestContext
+from naas_lib.tests import boot_race, databases
+
+PROCESSES = 8
+INSTANCES = 100
+SCARCE = 300  # addresses of the second network: enough for 300 of the 800 instances
+
+
+@pytest.fixture(params=["postgresql", "mysql"])
+def server_url(request):
+    try:
+        url, drop = databases.provision(request.param)
+    except databases.ServerUnavailable as e:
+        if databases.in_ci():
+            pytest.fail(f"database server required in CI: {e}")
+        pytest.skip(str(e))
+    yield url
+    drop()
+
+
+def test_concurrent_boots_are_all_or_nothing(server_url):
+    svc = NetworkService.from_settings(database_url=server_url, create_schema=True)
+    ctx = RequestContext(project_id="race", user_id="nova")
+    try:
+        plenty = svc.create_network(ctx, name="plenty")
+        svc.create_subnet(ctx, network_id=plenty.id, cidr="10.80.0.0/22")
+        scarce = svc.create_network(ctx, name="scarce")
+        svc.create_subnet(ctx, network_id=scarce.id, cidr="10.81.0.0/23",
+                          allocation_pools=[{"start": "10.81.0.10",
+                                             "end": f"10.81.{(9 + SCARCE) // 256}."
+                                                    f"{(9 + SCARCE) % 256}"}])
+        start = time.monotonic()
+        outcomes = boot_race.run_boots(server_url, [plenty.id, scarce.id], PROCESSES,
+                                       INSTANCES)
+        elapsed = time.monotonic() - start
+        kinds = collections.Counter(kind for kind, _, _ in outcomes)
+        unexpected = [o for o in outcomes if o[0] == "unexpected"]
+        assert not unexpected, unexpected[:5]
+        assert kinds["ok"] + kinds["failed"] == PROCESSES * INSTANCES
+        # The scarce network is the only limit: exactly its addresses' worth boot.
+        assert kinds["ok"] == SCARCE, (kinds, [o for o in outcomes if o[0] == "failed"][:5])
+        failures = {o[2][:2] for o in outcomes if o[0] == "failed"}
+        assert failures == {(1, "IpAddressGenerationFailure")}, [
+            o for o in outcomes if o[0] == "failed" and o[2][0] != 1][:5]
+
+        admin = ctx.elevated()
+        ports = svc.list_ports(admin)
+        by_instance = collections.defaultdict(list)
+        for att in svc.list_attachments(admin):
+            by_instance[att.instance_id].append(att.port_id)
+        booted = {o[1]: o[2] for o in outcomes if o[0] == "ok"}
+        failed = {o[1] for o in outcomes if o[0] == "failed"}
+        # All NICs or none, and nothing but the booted instances' ports exists.
+        assert {i: sorted(p) for i, p in by_instance.items()} == {
+            i: sorted(p) for i, p in booted.items()}
+        assert not failed & set(by_instance)
+        assert sorted(p.id for p in ports) == sorted(p for ps in booted.values() for p in ps)
+        assert not {p.device_id for p in ports} & failed
+        # No address or MAC twice; each booted instance has one NIC per network.
+        ips = [(f.subnet_id, f.ip_address) for p in ports for f in p.fixed_ips]
+        assert len(ips) == len(set(ips)) == 2 * SCARCE
+        macs = [p.mac_address for p in ports]
+        assert len(macs) == len(set(macs))
+        nets = {p.id: p.network_id for p in ports}
+        assert all(sorted(nets[p] for p in ps) == sorted([plenty.id, scarce.id])
+                   for ps in booted.values())
+        # Each host's driver holds exactly the ports it booted and still has.
+        plugged = [p for kind, _, ps in outcomes if kind == "plugged" for p in ps]
+        assert sorted(plugged) == sorted(nets)
+        print(f"\n{PROCESSES}x{INSTANCES} boots: {kinds['ok']} booted, {kinds['failed']} "
+              f"refused, {elapsed:.1f}s")
+    finally:
+        svc.close()
