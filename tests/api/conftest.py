@@ -124,7 +124,7 @@ class ApiServer:
             return None
         self.proc.terminate()
         try:
-            return self.proc.wait(timeout=15)
+            return self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
