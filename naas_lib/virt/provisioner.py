@@ -158,7 +158,10 @@ class Provisioner:
     def _resolve(self, context: RequestContext, admin: RequestContext, inst: InstanceRef,
                  nics: list[_Nic]) -> None:
         """Check every request against what the caller may see, before writing anything."""
-        seen_networks: set[str] = set()
+        wanted = sorted({n.request.network_id for n in nics if n.request.port_id is None
+                         and isinstance(n.request.network_id, str)})
+        visible = ({n.id for n in self.service.list_networks(context, id=wanted)}
+                   if wanted else set())
         seen_ports: set[str] = set()
         for nic in nics:
             r = nic.request
@@ -180,9 +183,8 @@ class Provisioner:
                         raise exc.PortInUse(port_id=port.id, interface_id=port.device_id)
                     nic.port = nic.before = port
                 elif r.network_id is not None:
-                    if r.network_id not in seen_networks:
-                        self.service.get_network(context, r.network_id)
-                        seen_networks.add(r.network_id)
+                    if r.network_id not in visible:
+                        raise exc.NetworkNotFound(net_id=r.network_id)
                 else:
                     raise exc.InvalidInput(field="requested_nics",
                                            reason="a NIC needs a network_id or a port_id")

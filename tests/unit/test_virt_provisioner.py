@@ -415,3 +415,18 @@ def test_instance_without_uuid_or_host_is_refused(make_service, ctx):
         prov.allocate_for_instance(ctx, {"name": "x", "project_id": "p"}, [], "h")
     with pytest.raises(exc.InvalidInput):
         prov.allocate_for_instance(ctx, inst(), [])
+
+
+def test_wait_for_active_returns_when_the_host_plugs_later(svc, prov, ctx, nets):
+    import threading
+
+    a, _, _, _ = nets
+    info = prov.allocate_for_instance(ctx, inst(), [NicRequest(network_id=a.id)], "compute-2")
+    port_id = info[0]["id"]
+    timer = threading.Timer(0.2, svc.set_port_status, (port_id, constants.PORT_STATUS_ACTIVE))
+    timer.start()
+    try:
+        prov.wait_for_active(ctx, [port_id], timeout=5)
+    finally:
+        timer.join()
+    assert svc.get_port(ctx, port_id).status == constants.PORT_STATUS_ACTIVE
