@@ -77,10 +77,11 @@ network_opts = [
     ),
     cfg.IntOpt(
         "max_allocation_retries",
-        default=10,
+        default=25,
         min=0,
         help="How often an operation that lost a race for an address, MAC or segment id "
-        "is retried before the error is raised.",
+        "is retried (after a short random back-off growing to 0.25 s) before the error is "
+        "raised. Only contention retries: an exhausted pool fails at once.",
     ),
 ]
 
