@@ -110,7 +110,9 @@ class Database:
         if is_sqlite(url) and _sqlite_file(url) is not None and "check_same_thread" not in url:
             # Pooled connections move between threads (never used by two at once).
             url += ("&" if "?" in url else "?") + "check_same_thread=false"
-        options = {"connection": url, "sqlite_fk": True}
+        # thread_checkin makes oslo.db sleep(0) on every connection return, an
+        # eventlet-era yield that only costs a thread scheduler round here.
+        options = {"connection": url, "sqlite_fk": True, "thread_checkin": False}
         options.update(engine_options)
         self._facade.configure(**options)
         if is_sqlite(url):
