@@ -1,7 +1,7 @@
 """Every kind of bad input raises its typed error and leaves the database exactly as it was.
 
 Each case runs against a populated database (a network with an IPv4 subnet
-and a port) and compares every row of every table before and after.
+and two ports) and compares every row of every table before and after.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from naas_lib import NetworkService, RequestContext
 from naas_lib import exceptions as exc
 from tests.unit.conftest import unchanged
 
@@ -28,14 +29,19 @@ class World:
     small_net: Any
 
 
-@pytest.fixture
-def world(service, ctx, admin_ctx):
+@pytest.fixture(scope="module")
+def world():
+    """One populated database for every case: each case proves it changed nothing."""
+    service = NetworkService.from_settings(database_url="sqlite://")
+    ctx = RequestContext(project_id="project-a", user_id="alice", roles=["member"])
+    admin_ctx = RequestContext(project_id="admin-project", user_id="admin", roles=["admin"])
     net = service.create_network(ctx, name="net")
     sub = service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24",
                                 allocation_pools=[{"start": "10.0.0.10", "end": "10.0.0.20"}])
     port, spare = service.create_ports(ctx, [{"network_id": net.id}] * 2)
     small = service.create_network(ctx, name="small", mtu=1000)
-    return World(service, ctx, admin_ctx, net, sub, port, spare, small)
+    yield World(service, ctx, admin_ctx, net, sub, port, spare, small)
+    service.close()
 
 
 def net_create(**kw) -> Callable[[World], Any]:
