@@ -271,43 +271,48 @@ def test_bulk_exhaustion_creates_none(service, ctx, net, db_unchanged):
 
 
 def test_ipam_takes_no_row_locks(service, ctx, net, subnet):
-    statements: list[str] = []
+    """Galera ignores SELECT ... FOR UPDATE across nodes: IPAM must never rely on it.
 
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(service.db.engine, "before_cursor_execute", record)
-    try:
-        p = service.create_port(ctx, network_id=net.id)
-        service.create_port(ctx, network_id=net.id, fixed_ips=[{"ip_address": "10.0.0.99"}])
-        service.update_port(ctx, p.id, fixed_ips=[{"ip_address": "10.0.0.98"}])
-        service.delete_port(ctx, p.id)
-        service.create_port(ctx, network_id=net.id)
-    finally:
-        sa.event.remove(service.db.engine, "before_cursor_execute", record)
-    assert any("ip_allocations" in s for s in statements)  # the recorder saw the IPAM work
-    assert not [s for s in statements if "FOR UPDATE" in s.upper()]
-
-
-def test_ipam_statements_would_not_lock_on_server_dialects(service, ctx, net, subnet):
-    """Compile what IPAM runs for MySQL/PostgreSQL too: SQLite drops FOR UPDATE silently."""
+    SQLite drops FOR UPDATE when it compiles, so every statement is also
+    compiled for PostgreSQL and MySQL, where a lock would show.
+    """
     from sqlalchemy.dialects import mysql, postgresql
 
+    sent: list[str] = []
     compiled: list[str] = []
 
-    def record(conn, clauseelement, multiparams, params, execution_options):
+    def on_cursor(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    def on_execute(conn, clauseelement, multiparams, params, execution_options):
         if isinstance(clauseelement, sa.sql.ClauseElement):
             for dialect in (mysql.dialect(), postgresql.dialect()):
                 compiled.append(str(clauseelement.compile(dialect=dialect)))
 
-    sa.event.listen(service.db.engine, "before_execute", record)
+    def locking(statements: list[str]) -> list[str]:
+        return [s for s in statements if "FOR UPDATE" in s.upper() or "FOR SHARE" in s.upper()
+                or "LOCK IN SHARE MODE" in s.upper()]
+
+    engine = service.db.engine
+    sa.event.listen(engine, "before_cursor_execute", on_cursor)
+    sa.event.listen(engine, "before_execute", on_execute)
     try:
-        service.create_port(ctx, network_id=net.id)
-        service.create_port(ctx, network_id=net.id, fixed_ips=[{"ip_address": "10.0.0.99"}])
+        p = service.create_port(ctx, network_id=net.id)
+        service.create_ports(ctx, [{"network_id": net.id}, {"network_id": net.id,
+                                    "fixed_ips": [{"ip_address": "10.0.0.99"}]}])
+        service.update_port(ctx, p.id, fixed_ips=[{"ip_address": "10.0.0.98"}])
+        service.delete_port(ctx, p.id)
+        service.create_port(ctx, network_id=net.id)  # reuses the released address
+        assert any("ip_allocations" in s for s in sent)  # the recorders saw the IPAM work
+        assert not locking(sent)
+        assert not locking(compiled)
+        # the detector itself works: a locking read is caught
+        with service.db.reader() as session:
+            session.execute(sa.select(sa.literal(1)).with_for_update())
+        assert locking(compiled)
     finally:
-        sa.event.remove(service.db.engine, "before_execute", record)
-    assert compiled
-    assert not [s for s in compiled if "FOR UPDATE" in s.upper() or "FOR SHARE" in s.upper()]
+        sa.event.remove(engine, "before_cursor_execute", on_cursor)
+        sa.event.remove(engine, "before_execute", on_execute)
 
 
 # -- updates and missing ports ----------------------------------------------------
