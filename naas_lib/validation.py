@@ -57,6 +57,8 @@ def string(field: str, value: Any, max_len: int = 255, allow_none: bool = False)
         raise exc.InvalidInput(field=field, reason=f"{value!r} is not a string")
     if len(value) > max_len:
         raise exc.InvalidInput(field=field, reason=f"longer than {max_len} characters")
+    if "\x00" in value:  # PostgreSQL cannot store it: refuse it on every backend
+        raise exc.InvalidInput(field=field, reason="contains a NUL character")
     return value
 
 

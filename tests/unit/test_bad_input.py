@@ -162,6 +162,7 @@ CASES = {
     "driver-chosen vif type": (port_update(binding_vif_type="ovs"), exc.RequestedStateInvalid),
     # wrong type
     "name not a string": (net_create(name=5), exc.InvalidInput),
+    "name with a NUL": (port_update(name="eth\x000"), exc.InvalidInput),
     "admin_state_up not a bool": (net_create(admin_state_up="maybe"), exc.InvalidInput),
     "shared not a bool": (net_create(shared="perhaps"), exc.InvalidInput),
     "mtu not an int": (net_create(mtu="big"), exc.InvalidInput),

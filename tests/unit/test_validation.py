@@ -47,6 +47,8 @@ def test_string_length_and_type():
     with pytest.raises(exc.InvalidInput):
         validation.string("name", 5)
     assert validation.string("name", None, allow_none=True) is None
+    with pytest.raises(exc.InvalidInput, match="NUL"):
+        validation.string("name", "a\x00b")  # PostgreSQL cannot store it
     with pytest.raises(exc.InvalidInput):
         validation.string("name", None)
 
