@@ -360,3 +360,12 @@ def test_bound_port_mac_cannot_change(service, admin_ctx, net):
     port = service.create_port(admin_ctx, network_id=net.id, binding_host_id="h1")
     with pytest.raises(exc.Conflict):
         service.update_port(admin_ctx, port.id, mac_address="fa:16:3e:00:00:01")
+
+
+def test_fixed_ips_emptied_releases_every_address(service, ctx, net):
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")  # one usable address
+    port = service.create_port(ctx, network_id=net.id)
+    with pytest.raises(exc.IpAddressGenerationFailure):
+        service.create_port(ctx, network_id=net.id)
+    assert service.update_port(ctx, port.id, fixed_ips=[]).fixed_ips == ()
+    assert ips(service.create_port(ctx, network_id=net.id)) == ips(port)
