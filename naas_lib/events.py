@@ -86,6 +86,11 @@ class CallbackRegistry:
 
     def subscribe(self, callback: Callback, resource: str, event: str,
                   priority: int = PRIORITY_DEFAULT) -> None:
+        """Call ``callback(resource, event, trigger, payload)`` on every such event.
+
+        Lower ``priority`` runs first; equal priorities run in subscription
+        order. Subscribing the same callback again only moves it.
+        """
         if resource not in RESOURCES:
             raise exc.InvalidInput(field="resource", reason=f"unknown resource {resource!r}")
         if event not in EVENTS:

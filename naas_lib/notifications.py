@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from oslo_config import cfg
 
 from naas_lib import events, wire
+from naas_lib import exceptions as exc
 
 if TYPE_CHECKING:
     from naas_lib.service import NetworkService
@@ -85,7 +86,13 @@ def build_payload(resource: str, payload: events.EventPayload) -> dict[str, Any]
 
 def _register(conf: cfg.ConfigOpts) -> None:
     """Register oslo.messaging's notification options (imports oslo.messaging)."""
-    from oslo_messaging import opts as om_opts
+    try:
+        from oslo_messaging import opts as om_opts
+    except ImportError:
+        raise exc.InvalidInput(
+            field=f"[{GROUP}]",
+            reason="notifications are configured but oslo.messaging is not installed "
+                   "(pip install 'naas_lib[notifications]')") from None
 
     for group, opts in om_opts.list_opts():
         if group == GROUP:
