@@ -166,7 +166,13 @@ def apply_paging(
     for key, ascending in sorts or []:
         if key not in sortable:
             raise exc.InvalidInput(field="sort_key", reason=f"cannot sort {resource}s by {key}")
-        keys.append((key, bool(ascending)))
+        # bool('desc') is True: take Neutron's words, refuse anything else.
+        direction = {"asc": True, "desc": False}.get(ascending, ascending) \
+            if isinstance(ascending, str) else ascending
+        if not isinstance(direction, bool):
+            raise exc.InvalidInput(field="sort_dir",
+                                   reason=f"{ascending!r} is not True/False or 'asc'/'desc'")
+        keys.append((key, direction))
     if not any(k == "id" for k, _ in keys):
         keys.append(("id", True))
     if page_reverse:

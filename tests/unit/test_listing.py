@@ -76,6 +76,15 @@ def test_sorts(service, ctx, nets):
         service.list_networks(ctx, sorts=[("no_such_key", True)])
 
 
+def test_sort_direction_words(service, ctx, nets):
+    assert names(service.list_networks(ctx, sorts=[("name", "desc")])) == \
+        ["n4", "n3", "n2", "n1", "n0"]
+    assert names(service.list_networks(ctx, sorts=[("name", "asc")]))[0] == "n0"
+    for bad in ("down", 0, None):
+        with pytest.raises(exc.InvalidInput, match="sort_dir"):
+            service.list_networks(ctx, sorts=[("name", bad)])
+
+
 def test_limit_and_marker_forward(service, ctx, nets):
     order = [("name", True)]
     page1 = service.list_networks(ctx, sorts=order, limit=2)
