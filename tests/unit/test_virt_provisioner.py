@@ -7,6 +7,8 @@ were), the addresses free again, and no device left "plugged" on the host.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from naas_lib import constants
@@ -418,8 +420,6 @@ def test_instance_without_uuid_or_host_is_refused(make_service, ctx):
 
 
 def test_wait_for_active_returns_when_the_host_plugs_later(svc, prov, ctx, nets):
-    import threading
-
     a, _, _, _ = nets
     info = prov.allocate_for_instance(ctx, inst(), [NicRequest(network_id=a.id)], "compute-2")
     port_id = info[0]["id"]
