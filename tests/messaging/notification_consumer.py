@@ -46,7 +46,8 @@ def main() -> int:
     transport.cleanup()
     import kombu
 
-    with kombu.Connection(url) as conn:
+    # kombu spells the scheme amqp:// where oslo.messaging says rabbit://.
+    with kombu.Connection(url.replace("rabbit://", "amqp://", 1)) as conn:
         channel = conn.channel()
         channel.queue_delete(f"{topic}.info")
         channel.exchange_delete(exchange)

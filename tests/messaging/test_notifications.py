@@ -85,13 +85,14 @@ class Consumer:
             got.append(json.loads(line))
         return got
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """Close its input; it stops, removes its queue and exchange; returns its exit code."""
         try:
             self.proc.stdin.close()
-            self.proc.wait(timeout=30)
+            return self.proc.wait(timeout=30)
         except Exception:
             self.proc.kill()
-            self.proc.wait()
+            return self.proc.wait()
 
 
 @pytest.fixture
@@ -109,7 +110,8 @@ def channel(rabbit, tmp_path):
         consumer.wait_ready()
         yield str(conf), consumer
     finally:
-        consumer.stop()
+        code = consumer.stop()
+    assert code == 0, f"consumer failed to clean up: {consumer.proc.stderr.read()[-2000:]}"
 
 
 def _script(svc, ctx):
