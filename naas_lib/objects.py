@@ -13,6 +13,8 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
+from naas_lib import exceptions as exc
+
 
 def _freeze(value: Any) -> Any:
     if isinstance(value, Mapping) and not isinstance(value, types.MappingProxyType):
@@ -39,6 +41,9 @@ class _Resource:
 
     def to_dict(self, fields: list[str] | None = None) -> dict[str, Any]:
         names = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+        if fields is not None and not (isinstance(fields, (list, tuple, set, frozenset))
+                                       and all(isinstance(f, str) for f in fields)):
+            raise exc.InvalidInput(field="fields", reason="must be a list of attribute names")
         if fields:
             names = [n for n in names if n in fields]
         return {n: _plain(getattr(self, n)) for n in names}

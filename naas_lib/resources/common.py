@@ -143,7 +143,9 @@ def _filter_value(name: str, column: Any, value: Any) -> Any:
     if isinstance(column.type, sa.Boolean):
         return validation.boolean(name, value)
     if isinstance(column.type, sa.Integer):
-        return validation.integer(name, value)
+        return validation.integer(name, value, -(2**63), 2**63 - 1)
+    if not isinstance(value, str):
+        raise exc.InvalidInput(field=name, reason=f"{value!r} is not a string")
     return value
 
 
@@ -163,8 +165,11 @@ def apply_paging(
     """Sort by ``sorts`` ([(key, ascending)]) then id, and seek past ``marker``."""
     sortable = set(sortable)
     keys: list[tuple[str, bool]] = []
+    if sorts is not None and not (isinstance(sorts, (list, tuple)) and all(
+            isinstance(s, (list, tuple)) and len(s) == 2 for s in sorts)):
+        raise exc.InvalidInput(field="sorts", reason="expected [(key, ascending), ...]")
     for key, ascending in sorts or []:
-        if key not in sortable:
+        if not isinstance(key, str) or key not in sortable:
             raise exc.InvalidInput(field="sort_key", reason=f"cannot sort {resource}s by {key}")
         # bool('desc') is True: take Neutron's words, refuse anything else.
         direction = {"asc": True, "desc": False}.get(ascending, ascending) \
@@ -202,7 +207,8 @@ def apply_paging(
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise exc.InvalidInput(field="limit", reason=f"{limit!r} is not a count")
-        query = query.limit(limit)
+        if limit < 2**31:  # anything larger cannot be reached: no limit
+            query = query.limit(limit)
     return query
 
 

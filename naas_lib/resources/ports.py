@@ -187,6 +187,8 @@ class PortOps:
         """Create several ports in one transaction: all of them or none."""
         if not isinstance(ports, (list, tuple)):
             raise exc.InvalidInput(field="ports", reason="must be a list")
+        if not all(isinstance(p, Mapping) for p in ports):
+            raise exc.InvalidInput(field="ports", reason="each entry is a dictionary")
         prepared = [self._prepare_port(context, dict(p)) for p in ports]
         for v in prepared:
             self.publish(events.PORT, events.BEFORE_CREATE,

@@ -221,3 +221,55 @@ def test_every_error_class_has_a_fillable_template():
         assert "%(" not in err.message, name
         assert err.kind in ("internal", "not_found", "conflict", "bad_request", "forbidden",
                             "unavailable"), name
+
+
+JUNK = [None, "", "x", 0, -1, 1.5, True, [], {}, ["x"], {"a": 1}, [{"a": 1}], object(),
+        b"bytes", 2**70, "a" * 300, [None], [{}], [{"start": None, "end": None}],
+        [{"destination": None, "nexthop": None}], [{"ip_address": None}], [{"subnet_id": 5}]]
+
+
+def test_junk_in_any_field_is_a_typed_error_or_accepted(make_service, admin_ctx):
+    """No value of any attribute or list parameter escapes as a raw Python/DB error."""
+    from naas_lib.resources import networks, ports, subnets
+
+    svc = make_service(flat_networks=["physnet1"], network_vlan_ranges=["physnet1:1:10"])
+    c = admin_ctx
+    net = svc.create_network(c)
+    sub = svc.create_subnet(c, network_id=net.id, cidr="10.0.0.0/24")
+    port = svc.create_port(c, network_id=net.id)
+    raw: list[str] = []
+
+    def attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except exc.NaasError:
+            pass
+        except Exception as e:  # noqa: BLE001 - collecting what leaked
+            raw.append(f"{fn.__name__}{args}{kwargs}: {type(e).__name__}: {e}"[:200])
+
+    for n, v in enumerate(JUNK):
+        for f in networks.CREATE_FIELDS:
+            attempt(svc.create_network, c, **{f: v})
+        for f in networks.UPDATE_FIELDS:
+            attempt(svc.update_network, c, net.id, **{f: v})
+        for f in subnets.CREATE_FIELDS:
+            attempt(svc.create_subnet, c, **{"network_id": net.id, "cidr": f"10.{n + 1}.0.0/24",
+                                             f: v})
+        for f in subnets.UPDATE_FIELDS:
+            attempt(svc.update_subnet, c, sub.id, **{f: v})
+        for f in ports.CREATE_FIELDS:
+            attempt(svc.create_port, c, **{"network_id": net.id, f: v})
+        for f in ports.UPDATE_FIELDS:
+            attempt(svc.update_port, c, port.id, **{f: v})
+        attempt(svc.get_network, c, v)
+        attempt(svc.get_port, c, port.id, fields=v)
+        attempt(svc.attach_port, c, port.id, v)
+        attempt(svc.attach_port, c, port.id, f"vif-{n}", host=v)
+        attempt(svc.detach_port, c, port.id)
+        for param in ("limit", "marker", "sorts", "fields", "name", "mtu"):
+            attempt(svc.list_networks, c, **{param: v})
+        attempt(svc.list_ports, c, fixed_ips=v)
+        attempt(svc.create_ports, c, v)
+        attempt(svc.create_ports, c, [v])
+        attempt(svc.delete_port, c, "nope", expected_revision=v)
+    assert raw == []

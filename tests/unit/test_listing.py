@@ -204,3 +204,13 @@ def test_filter_on_null(service, admin_ctx):
     assert [n.id for n in service.list_networks(admin_ctx, segmentation_id=None)] == [local.id]
     got = service.list_networks(admin_ctx, segmentation_id=[None, vx.segmentation_id])
     assert {n.id for n in got} == {local.id, vx.id}
+
+
+def test_malformed_list_parameters(service, ctx, nets):
+    assert len(service.list_networks(ctx, limit=2**40)) == 5  # larger than any page: no limit
+    for bad in ({"sorts": "name"}, {"sorts": [("name",)]}, {"sorts": [(5, True)]},
+                {"fields": "name"}, {"fields": [1]}, {"name": {"a": 1}}, {"mtu": 2**70}):
+        with pytest.raises(exc.InvalidInput):
+            service.list_networks(ctx, **bad)
+    with pytest.raises(exc.InvalidInput):
+        service.get_network(ctx, nets[0].id, fields="name")
