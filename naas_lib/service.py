@@ -17,7 +17,7 @@ from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 
 from naas_lib import conf as naas_conf
-from naas_lib import constants, events, extensions, policy, segments
+from naas_lib import constants, events, extensions, policy, segments, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import api as db_api
@@ -151,7 +151,8 @@ class NetworkService(ServiceRegistryOps, HostOps, NetworkOps, SubnetOps, PortOps
     @staticmethod
     def _check_base_mac(base: str) -> None:
         try:
-            octets = macs.base_octets(base)
+            # validation first: netaddr alone reads 'fa:16:3e' as 00:fa:00:16:00:3e
+            octets = macs.base_octets(validation.mac_address("base_mac", base))
         except Exception:
             raise exc.InvalidInput(field="base_mac", reason=f"{base!r} is not a MAC") from None
         if octets[0] & 0x01:

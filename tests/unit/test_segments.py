@@ -61,6 +61,8 @@ def test_bad_ranges_refuse_to_start(make_service):
         make_service(base_mac="01:00:00:00:00:00")
     with pytest.raises(exc.InvalidInput, match="base_mac"):
         make_service(base_mac="nonsense")
+    with pytest.raises(exc.InvalidInput, match="base_mac"):
+        make_service(base_mac="fa:16:3e")  # truncated, not 00:fa:00:16:00:3e
 
 
 # -- tenant networks ---------------------------------------------------------
