@@ -267,11 +267,12 @@ def run(database_url: str | None = None, driver: str | None = None,
             step("no connectivity matrix without namespaces (records only)")
     except BaseException as e:
         ok = False
-        say(f"FAILED: {getattr(e, 'message', None) or type(e).__name__ + ': ' + str(e)}")
         if not isinstance(e, Exception):
+            say("interrupted: removing everything the demo made")
             teardown(state, say)
             _finish(state)
             raise
+        say(f"FAILED: {getattr(e, 'message', None) or type(e).__name__ + ': ' + str(e)}")
     step("tearing down: deallocating instances, deleting networks and namespaces")
     try:
         teardown(state, say)
