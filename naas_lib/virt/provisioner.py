@@ -152,7 +152,10 @@ class Provisioner:
         if isinstance(request, NicRequest):
             return request
         if isinstance(request, Mapping):
-            return NicRequest(**request)
+            try:
+                return NicRequest(**request)
+            except TypeError as e:
+                raise exc.InvalidInput(field="requested_nics", reason=str(e)) from None
         raise exc.InvalidInput(field="requested_nics", reason=f"{request!r} is not a NIC request")
 
     def _resolve(self, context: RequestContext, admin: RequestContext, inst: InstanceRef,

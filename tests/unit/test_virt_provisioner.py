@@ -430,3 +430,11 @@ def test_wait_for_active_returns_when_the_host_plugs_later(svc, prov, ctx, nets)
     finally:
         timer.join()
     assert svc.get_port(ctx, port_id).status == constants.PORT_STATUS_ACTIVE
+
+
+def test_malformed_request_objects_are_refused_before_anything_is_written(prov, ctx,
+                                                                          admin_ctx, svc):
+    for bad in ([{"network": "x"}], ["net-id"]):
+        with pytest.raises(exc.InvalidInput):
+            prov.allocate_for_instance(ctx, inst(), bad, HOST)
+    _nothing_left(svc, admin_ctx)
