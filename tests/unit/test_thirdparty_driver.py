@@ -13,6 +13,7 @@ import pathlib
 import sys
 
 import pytest
+from stevedore.extension import ExtensionManager
 
 from naas_lib import NetworkService
 from naas_lib import exceptions as exc
@@ -34,6 +35,9 @@ def installed(tmp_path, monkeypatch):
         p.strip() for p in points) + "\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(str(FIXTURE))
+    # stevedore caches a namespace's entry points per process: an earlier test
+    # that loaded "noop" would hide this distribution's driver.
+    monkeypatch.setattr(ExtensionManager, "ENTRY_POINT_CACHE", {})
     yield
     for mod in [m for m in sys.modules if m.startswith("naas_thirdparty")]:
         del sys.modules[mod]
