@@ -132,11 +132,11 @@ class Provisioner:
         admin = context.elevated()
         nics = [_Nic(i, self._checked_request(r)) for i, r in enumerate(requested_nics)]
         try:
-            self._resolve(context, admin, inst, nics)
+            networks = self._resolve(context, admin, inst, nics)
             self._create_new_ports(admin, inst, nics)
             for nic in nics:
                 self._attach(admin, inst, nic, host)
-            return self._network_info(admin, nics)
+            return self._network_info(admin, nics, networks)
         except _NicError as e:
             self._undo(admin, nics)
             err = exc.NicAllocationFailed(index=e.index, reason=_reason(e.cause),
@@ -159,12 +159,15 @@ class Provisioner:
         raise exc.InvalidInput(field="requested_nics", reason=f"{request!r} is not a NIC request")
 
     def _resolve(self, context: RequestContext, admin: RequestContext, inst: InstanceRef,
-                 nics: list[_Nic]) -> None:
-        """Check every request against what the caller may see, before writing anything."""
+                 nics: list[_Nic]) -> dict[str, objects.Network]:
+        """Check every request against what the caller may see, before writing anything.
+
+        Returns the requested networks (reused for the network info).
+        """
         wanted = sorted({n.request.network_id for n in nics if n.request.port_id is None
                          and isinstance(n.request.network_id, str)})
-        visible = ({n.id for n in self.service.list_networks(context, id=wanted)}
-                   if wanted else set())
+        networks = self.service.list_networks(context, id=wanted) if wanted else []
+        visible = {n.id for n in networks}
         seen_ports: set[str] = set()
         for nic in nics:
             r = nic.request
@@ -193,6 +196,7 @@ class Provisioner:
                                            reason="a NIC needs a network_id or a port_id")
             except exc.NaasError as e:
                 raise _NicError(nic.index, e) from e
+        return {n.id: n for n in networks}
 
     def _port_attrs(self, inst: InstanceRef, nic: _Nic) -> dict[str, Any]:
         r = nic.request
@@ -266,13 +270,17 @@ class Provisioner:
             return False
         return att.instance_id == instance_id and att.interface_id == port_id
 
-    def _network_info(self, admin: RequestContext, nics: list[_Nic]) -> list[dict[str, Any]]:
+    def _network_info(self, admin: RequestContext, nics: list[_Nic],
+                      networks: dict[str, objects.Network]) -> list[dict[str, Any]]:
         ids = [n.port_id for n in nics]
         if not ids:
             return []
         ports = {p.id: p for p in self.service.list_ports(admin, id=ids)}
         net_ids = sorted({p.network_id for p in ports.values()})
-        nets = {n.id: n for n in self.service.list_networks(admin, id=net_ids)}
+        nets = dict(networks)
+        missing = [i for i in net_ids if i not in nets]
+        if missing:
+            nets.update((n.id, n) for n in self.service.list_networks(admin, id=missing))
         subnets: dict[str, list[objects.Subnet]] = {}
         for s in self.service.list_subnets(admin, network_id=net_ids):
             subnets.setdefault(s.network_id, []).append(s)
