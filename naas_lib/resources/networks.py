@@ -370,6 +370,10 @@ class NetworkOps:
             if port.binding_host_id and port.binding_host_id == self.host:
                 self._unplug_quietly(port, net)
         self._driver_postcommit(self.driver.delete_network_postcommit, NetworkContext(net))
+        # The ports went with the network: subscribers tracking ports hear of it too.
+        for port in ports:
+            self.publish(events.PORT, events.AFTER_DELETE,
+                         events.EventPayload(context, port.id, states=(port, None)))
         self.publish(events.NETWORK, events.AFTER_DELETE,
                      events.EventPayload(context, network_id, states=(net, None)))
 

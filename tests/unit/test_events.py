@@ -112,3 +112,12 @@ def test_precommit_veto_leaves_nothing(service, ctx, net, db_unchanged):
     with db_unchanged(), pytest.raises(exc.CallbackFailure):
         service.create_port(ctx, network_id=net.id)
     assert service.list_ports(ctx) == []
+
+
+def test_ports_removed_with_their_network_are_announced(service, ctx, net, subnet):
+    ports = [service.create_port(ctx, network_id=net.id) for _ in range(2)]
+    gone = []
+    service.events.subscribe(lambda r, e, t, p: gone.append(p.old.id), events.PORT,
+                             events.AFTER_DELETE)
+    service.delete_network(ctx, net.id)
+    assert sorted(gone) == sorted(p.id for p in ports)
