@@ -79,7 +79,12 @@ class AttachmentOps:
                 other = session.execute(sa.select(models.Attachment.port_id).where(
                     models.Attachment.interface_id == interface_id)).first()
                 if other is not None:
-                    raise exc.InterfaceInUse(interface_id=interface_id, port_id=other[0])
+                    # Name the port only to a caller who may see it (no existence leak).
+                    holder = session.get(models.Port, other[0])
+                    shown = other[0] if holder is not None and self.authorize(
+                        context, "get_port", {"project_id": holder.project_id}) \
+                        else "another port"
+                    raise exc.InterfaceInUse(interface_id=interface_id, port_id=shown)
                 now = models.utcnow()
                 session.execute(sa.insert(models.Attachment.__table__), [{
                     "port_id": port_id, "interface_id": interface_id,

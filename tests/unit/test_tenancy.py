@@ -191,3 +191,18 @@ def test_subnet_added_by_admin_is_visible_to_the_network_owner(service, ctx, adm
     explicit = service.create_subnet(admin_ctx, network_id=net.id, cidr="10.1.0.0/24",
                                      project_id="admin-project")
     assert explicit.project_id == "admin-project"
+
+
+def test_interface_in_use_does_not_name_another_projects_port(service, ctx, other_ctx,
+                                                              private):
+    _, _, theirs = private
+    service.attach_port(other_ctx, theirs.id, "vif-shared-id", host="h1")
+    mine_net = service.create_network(ctx)
+    mine = service.create_port(ctx, network_id=mine_net.id)
+    with pytest.raises(exc.InterfaceInUse) as info:
+        service.attach_port(ctx, mine.id, "vif-shared-id", host="h1")
+    assert theirs.id not in str(info.value)
+    # the owner of both ports is told which one
+    second = service.create_port(other_ctx, network_id=theirs.network_id)
+    with pytest.raises(exc.InterfaceInUse, match=theirs.id):
+        service.attach_port(other_ctx, second.id, "vif-shared-id", host="h1")
