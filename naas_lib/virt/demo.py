@@ -225,8 +225,8 @@ def run(database_url: str | None = None, driver: str | None = None,
             inst = {"uuid": str(uuid.uuid4()), "name": f"vm{i}", "project_id": "demo"}
             netns = f"naas-demo-{tag}-vm{i}" if real else None
             if netns:
+                state.namespaces.append(netns)  # first: an interrupt may land in "add"
                 _ip("netns", "add", netns)
-                state.namespaces.append(netns)
                 prepare_guest(netns)
             requests = [
                 NicRequest(network_id=nets[name].id, binding_profile=(
