@@ -76,14 +76,14 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def ping(netns: str, ifname: str, address: str, mac: str) -> bool:
-    """One echo request from ``ifname`` inside ``netns``, answered by the NIC with ``mac``.
+    """Echo requests from ``ifname`` in ``netns`` (2 s at most), answered by NIC ``mac``.
 
     The ping is bound to the NIC; a reply only counts when the neighbour
     entry it left on that NIC holds the target port's MAC (so another NIC of
     the same instance answering for the address does not count).
     """
-    proc = subprocess.run(["ip", "netns", "exec", netns, "ping", "-n", "-q", "-c", "1",
-                           "-W", "1", "-I", ifname, address],
+    proc = subprocess.run(["ip", "netns", "exec", netns, "ping", "-n", "-q", "-c", "1", "-i", "0.2",
+                           "-w", "2", "-I", ifname, address],
                           capture_output=True, text=True, timeout=15)
     if proc.returncode != 0:
         return False
