@@ -69,8 +69,9 @@ class NetworkService(ServiceRegistryOps, HostOps, NetworkOps, SubnetOps, PortOps
         self.events = events.CallbackRegistry()
         self.policy = policy.Enforcer(conf)
         net = conf[naas_conf.NETWORK_GROUP]
-        self.base_mac = macs_base = net.base_mac
-        self._check_base_mac(macs_base)
+        self._check_base_mac(net.base_mac)
+        # Stored and compared across hosts: one spelling for one MAC.
+        self.base_mac = validation.mac_address("base_mac", net.base_mac)
         self.vni_ranges = segments.parse_vni_ranges(net.vni_ranges)
         self.vlan_ranges, self.vlan_physnets = segments.parse_vlan_ranges(net.network_vlan_ranges)
         self.flat_networks = list(net.flat_networks)

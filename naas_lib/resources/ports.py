@@ -66,15 +66,13 @@ def _validated(attrs: Mapping[str, Any], creating: bool) -> dict[str, Any]:
     return v
 
 
-def duplicate_to_error(e: db_exc.DBDuplicateEntry, mac: str | None, network_id: str,
-                       requested_ips: bool) -> Exception:
-    """A unique-constraint loss: the caller's own value is taken, or retry."""
-    cols = set(e.columns or [])
-    if "mac_address" in cols or any("mac_address" in c for c in cols):
-        if mac is not None:
-            return exc.MacAddressInUse(mac=mac, net_id=network_id)
-    elif requested_ips and ({"ip_address", "subnet_id"} & cols or not cols):
-        return exc.IpAddressInUse(ip_address="requested", subnet_id="requested")
+def lost_race(e: db_exc.DBDuplicateEntry) -> db_exc.RetryRequest:
+    """A unique constraint refused a MAC or address another request just took.
+
+    The operation runs again: a requested value is then found taken by the
+    checks before the insert (MacAddressInUse / IpAddressInUse naming it),
+    and a generated one is chosen afresh.
+    """
     return db_exc.RetryRequest(e)
 
 
@@ -170,7 +168,7 @@ class PortOps:
             conn.execute(_INSERT_PORT, row)
             ips = allocator.allocate(session, v["id"], net_row.id, v.get("fixed_ips"))
         except db_exc.DBDuplicateEntry as e:
-            raise duplicate_to_error(e, mac, net_row.id, "fixed_ips" in v) from e
+            raise lost_race(e) from e
         port = common.port_obj(_RowView(row), ips)
         if v.get("binding_host_id"):
             port = self._bind(session, port, common.network_obj(net_row, []),
@@ -280,6 +278,9 @@ class PortOps:
                 if mac is not None and mac != row.mac_address:
                     if row.binding_host_id:
                         raise exc.Conflict(f"Port {port_id} is bound; its MAC cannot change.")
+                    if session.connection().execute(
+                            _MAC_ON_NETWORK, {"n": row.network_id, "m": mac}).first():
+                        raise exc.MacAddressInUse(mac=mac, net_id=row.network_id)
                     values["mac_address"] = mac
                 if values.get("admin_state_up") is False and row.status in (
                         constants.PORT_STATUS_ACTIVE, constants.PORT_STATUS_BUILD):
@@ -290,7 +291,7 @@ class PortOps:
                     if "fixed_ips" in v:
                         self._replace_ips(session, before, v["fixed_ips"])
                 except db_exc.DBDuplicateEntry as e:
-                    raise duplicate_to_error(e, mac, row.network_id, "fixed_ips" in v) from e
+                    raise lost_race(e) from e
                 session.expire_all()
                 port = common.load_ports(session, [session.get(models.Port, port_id)])[0]
                 if "binding_host_id" in v and v["binding_host_id"] != before.binding_host_id:

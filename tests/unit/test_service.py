@@ -57,3 +57,11 @@ def test_two_services_on_one_file_share_addresses(make_service, tmp_path, ctx):
     port = b.list_ports(ctx)[0]
     a.delete_port(ctx, port.id)
     assert b.create_port(ctx, network_id=net.id).fixed_ips == port.fixed_ips
+
+
+def test_base_mac_spelling_does_not_split_a_deployment(make_service, tmp_path, ctx):
+    url = f"sqlite:///{tmp_path / 'macs.sqlite'}"
+    first = make_service(database_url=url, base_mac="FA-16-3E-00-00-00")
+    second = make_service(database_url=url, base_mac="fa:16:3e:00:00:00")
+    net = first.create_network(ctx, name="n")
+    assert second.create_port(ctx, network_id=net.id).mac_address.startswith("fa:16:3e:")
