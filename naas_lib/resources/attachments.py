@@ -63,15 +63,20 @@ class AttachmentOps:
             raise exc.InvalidInput(field="interface_id", reason="required")
         instance_id = validation.string("instance_id", instance_id, allow_none=True)
         host = validation.string("host", host, allow_none=True) or self.host
-        old = self.get_port(context, port_id)
-        self.enforce(context, "attach_port", {"project_id": old.project_id})
         request = {"interface_id": interface_id, "instance_id": instance_id, "host": host}
-        self.publish(events.ATTACHMENT, events.BEFORE_CREATE,
-                     events.EventPayload(context, port_id, states=(old, None), request=request))
+        if self.events.has_subscribers(events.ATTACHMENT, events.BEFORE_CREATE):
+            # The port as it was is read only for those who listen: a boot
+            # attaches every NIC, and this is its hot path.
+            old = self.get_port(context, port_id)
+            self.enforce(context, "attach_port", {"project_id": old.project_id})
+            self.publish(events.ATTACHMENT, events.BEFORE_CREATE, events.EventPayload(
+                context, port_id, states=(old, None), request=request))
+        plug_here = bool(host) and host == self.host
 
         def txn():
             with self.db.writer() as session:
                 row = self._port_row(session, context, port_id)
+                self.enforce(context, "attach_port", {"project_id": row.project_id})
                 existing = session.get(models.Attachment, port_id)
                 if existing is not None:
                     raise exc.AlreadyAttached(port_id=port_id,
@@ -105,18 +110,19 @@ class AttachmentOps:
                                          owns_port=owns_port, created_at=now)
                 self.publish(events.ATTACHMENT, events.PRECOMMIT_CREATE, events.EventPayload(
                     context, port_id, states=(None, att), request=request, session=session))
-                return att, port, net
+                subnets = self._plug_subnets(session, port) if plug_here else []
+                return att, port, net, subnets
 
         try:
-            att, port, net = self.retrying(txn)()
+            att, port, net, subnets = self.retrying(txn)()
         except db_exc.DBDuplicateEntry as e:
             raise exc.InterfaceInUse(interface_id=interface_id, port_id="another port") from e
         except exc.BindingFailed as e:
             self.set_port_status(port_id, constants.PORT_STATUS_ERROR, e.message)
             raise
-        if host and host == self.host:
+        if plug_here:
             faults.point("after_commit_before_plug")
-            self.plug_port(port_id)
+            self._plug_loaded(port, net, subnets)
         self.publish(events.ATTACHMENT, events.AFTER_CREATE,
                      events.EventPayload(context, port_id, states=(None, att), request=request))
         return att
@@ -175,6 +181,14 @@ class AttachmentOps:
 
         self.retrying(txn)()
 
+    def _plug_subnets(self: NetworkService, session, port: objects.Port) -> list:
+        """The port's subnets, for drivers that configure guest addresses."""
+        subnet_ids = {f.subnet_id for f in port.fixed_ips}
+        if not subnet_ids or not self.driver.needs_subnets:
+            return []
+        return common.load_subnets(session, list(session.scalars(
+            sa.select(models.Subnet).where(models.Subnet.id.in_(subnet_ids)))))
+
     def plug_port(self: NetworkService, port_id: str) -> objects.Port:
         """Make the port's devices on this host and record the outcome.
 
@@ -188,10 +202,12 @@ class AttachmentOps:
                 raise exc.PortNotFound(port_id=port_id)
             port = common.load_ports(session, [row])[0]
             net = common.network_obj(session.get(models.Network, row.network_id), [])
-            subnet_ids = {f.subnet_id for f in port.fixed_ips}
-            subnets = common.load_subnets(session, list(session.scalars(
-                sa.select(models.Subnet).where(models.Subnet.id.in_(subnet_ids))))
-            ) if subnet_ids and self.driver.needs_subnets else []
+            subnets = self._plug_subnets(session, port)
+        return self._plug_loaded(port, net, subnets)
+
+    def _plug_loaded(self: NetworkService, port: objects.Port, net: objects.Network,
+                     subnets: list) -> objects.Port:
+        port_id = port.id
         if port.binding_host_id != self.host or not self.host:
             raise exc.BindingFailed(port_id=port_id, host=self.host,
                                     reason=f"port is bound to {port.binding_host_id!r}")
