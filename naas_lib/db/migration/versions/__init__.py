@@ -1,0 +1,1 @@
+"""Alembic revisions of the naas_lib schema, one module per revision."""
