@@ -58,12 +58,8 @@ class AttachmentOps:
         at once and ACTIVE on return; a port bound elsewhere stays BUILD until
         its host plugs it.
         """
-        interface_id = validation.string("interface_id", interface_id)
-        if not interface_id:
-            raise exc.InvalidInput(field="interface_id", reason="required")
-        instance_id = validation.string("instance_id", instance_id, allow_none=True)
-        host = validation.string("host", host, allow_none=True) or self.host
-        request = {"interface_id": interface_id, "instance_id": instance_id, "host": host}
+        request = self._attach_request(interface_id, instance_id, host)
+        interface_id, host = request["interface_id"], request["host"]
         if self.events.has_subscribers(events.ATTACHMENT, events.BEFORE_CREATE):
             # The port as it was is read only for those who listen: a boot
             # attaches every NIC, and this is its hot path.
@@ -76,42 +72,8 @@ class AttachmentOps:
         def txn():
             with self.db.writer() as session:
                 row = self._port_row(session, context, port_id)
-                self.enforce(context, "attach_port", {"project_id": row.project_id})
-                existing = session.get(models.Attachment, port_id)
-                if existing is not None:
-                    raise exc.AlreadyAttached(port_id=port_id,
-                                              interface_id=existing.interface_id)
-                other = session.execute(sa.select(models.Attachment.port_id).where(
-                    models.Attachment.interface_id == interface_id)).first()
-                if other is not None:
-                    # Name the port only to a caller who may see it (no existence leak).
-                    holder = session.get(models.Port, other[0])
-                    shown = other[0] if holder is not None and self.authorize(
-                        context, "get_port", {"project_id": holder.project_id}) \
-                        else "another port"
-                    raise exc.InterfaceInUse(interface_id=interface_id, port_id=shown)
-                now = models.utcnow()
-                session.execute(sa.insert(models.Attachment.__table__), [{
-                    "port_id": port_id, "interface_id": interface_id,
-                    "instance_id": instance_id, "host": host, "owns_port": owns_port,
-                    "created_at": now}])
-                port = common.load_ports(session, [row])[0]
-                net = common.network_obj(session.get(models.Network, row.network_id), [])
-                values: dict[str, Any] = {}
-                if instance_id and not row.device_id:
-                    values["device_id"] = instance_id
-                if host:
-                    port = self._bind(session, port, net, host)
-                    values["status"] = constants.PORT_STATUS_BUILD
-                common.bump_revision(session, models.Port, "Port", port_id,
-                                     row.revision_number, None, values)
-                att = objects.Attachment(port_id=port_id, interface_id=interface_id,
-                                         instance_id=instance_id, host=host,
-                                         owns_port=owns_port, created_at=now)
-                self.publish(events.ATTACHMENT, events.PRECOMMIT_CREATE, events.EventPayload(
-                    context, port_id, states=(None, att), request=request, session=session))
-                subnets = self._plug_subnets(session, port) if plug_here else []
-                return att, port, net, subnets
+                return self._attach_in_session(session, context, row, request, owns_port,
+                                               plug_here)
 
         try:
             att, port, net, subnets = self.retrying(txn)()
@@ -126,6 +88,65 @@ class AttachmentOps:
         self.publish(events.ATTACHMENT, events.AFTER_CREATE,
                      events.EventPayload(context, port_id, states=(None, att), request=request))
         return att
+
+    def _attach_request(self: NetworkService, interface_id: Any, instance_id: Any,
+                        host: Any) -> dict[str, Any]:
+        """Validated attachment attributes; the host defaults to this service's."""
+        interface_id = validation.string("interface_id", interface_id)
+        if not interface_id:
+            raise exc.InvalidInput(field="interface_id", reason="required")
+        instance_id = validation.string("instance_id", instance_id, allow_none=True)
+        host = validation.string("host", host, allow_none=True) or self.host
+        return {"interface_id": interface_id, "instance_id": instance_id, "host": host}
+
+    def _attach_in_session(self: NetworkService, session, context: RequestContext,
+                           row: models.Port, request: dict[str, Any], owns_port: bool,
+                           plug_here: bool):
+        """Record an attachment and bind its port inside the caller's transaction.
+
+        Returns (attachment, bound port, network, subnets to plug with).
+        """
+        port_id, interface_id = row.id, request["interface_id"]
+        instance_id, host = request["instance_id"], request["host"]
+        self.enforce(context, "attach_port", {"project_id": row.project_id})
+        existing = session.get(models.Attachment, port_id)
+        if existing is not None:
+            raise exc.AlreadyAttached(port_id=port_id,
+                                      interface_id=existing.interface_id)
+        other = session.execute(sa.select(models.Attachment.port_id).where(
+            models.Attachment.interface_id == interface_id)).first()
+        if other is not None:
+            # Name the port only to a caller who may see it (no existence leak).
+            holder = session.get(models.Port, other[0])
+            shown = other[0] if holder is not None and self.authorize(
+                context, "get_port", {"project_id": holder.project_id}) \
+                else "another port"
+            raise exc.InterfaceInUse(interface_id=interface_id, port_id=shown)
+        now = models.utcnow()
+        session.execute(sa.insert(models.Attachment.__table__), [{
+            "port_id": port_id, "interface_id": interface_id,
+            "instance_id": instance_id, "host": host, "owns_port": owns_port,
+            "created_at": now}])
+        port = common.load_ports(session, [row])[0]
+        net = common.network_obj(session.get(models.Network, row.network_id), [])
+        values: dict[str, Any] = {}
+        if instance_id and not row.device_id:
+            values["device_id"] = instance_id
+        if host:
+            port = self._bind(session, port, net, host)
+            values["status"] = constants.PORT_STATUS_BUILD
+        revision = common.bump_revision(session, models.Port, "Port", port_id,
+                                        row.revision_number, None, values)
+        port = port.replace(status=values.get("status", port.status),
+                            device_id=values.get("device_id", port.device_id),
+                            revision_number=revision)
+        att = objects.Attachment(port_id=port_id, interface_id=interface_id,
+                                 instance_id=instance_id, host=host,
+                                 owns_port=owns_port, created_at=now)
+        self.publish(events.ATTACHMENT, events.PRECOMMIT_CREATE, events.EventPayload(
+            context, port_id, states=(None, att), request=request, session=session))
+        subnets = self._plug_subnets(session, port) if plug_here else []
+        return att, port, net, subnets
 
     def detach_port(self: NetworkService, context: RequestContext,
                     port_id: str) -> objects.Attachment | None:

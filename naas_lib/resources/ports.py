@@ -181,22 +181,45 @@ class PortOps:
         return self.create_ports(context, [attrs])[0]
 
     def create_ports(self: NetworkService, context: RequestContext,
-                     ports: Sequence[Mapping[str, Any]]) -> list[objects.Port]:
-        """Create several ports in one transaction: all of them or none."""
+                     ports: Sequence[Mapping[str, Any]],
+                     attachments: Sequence[Mapping[str, Any] | None] | None = None
+                     ) -> list[objects.Port]:
+        """Create several ports in one transaction: all of them or none.
+
+        ``attachments``, one entry per port (``interface_id``, by default the
+        new port's id, ``instance_id``, ``host``; or None), attaches and binds
+        the new ports in that same transaction, owned by their attachment
+        (``owns_port``): a process that dies right after commit leaves attached
+        ports that deallocation finds, never orphans. Plugging is left to the
+        caller (``plug_port``).
+        """
         if not isinstance(ports, (list, tuple)):
             raise exc.InvalidInput(field="ports", reason="must be a list")
         if not all(isinstance(p, Mapping) for p in ports):
             raise exc.InvalidInput(field="ports", reason="each entry is a dictionary")
+        if attachments is not None and (not isinstance(attachments, (list, tuple))
+                                        or len(attachments) != len(ports)):
+            raise exc.InvalidInput(field="attachments", reason="one entry (or None) per port")
         prepared = [self._prepare_port(context, dict(p)) for p in ports]
+        attach_requests = [
+            None if a is None else self._attach_request(
+                # Nova names a VIF after its port: the default interface id.
+                a.get("interface_id") or v["id"], a.get("instance_id"), a.get("host"))
+            for v, a in zip(prepared, attachments or [None] * len(prepared), strict=True)]
         for v in prepared:
             self.publish(events.PORT, events.BEFORE_CREATE,
                          events.EventPayload(context, v["id"], request=v))
+        for v, a in zip(prepared, attach_requests, strict=True):
+            if a is not None:
+                self.publish(events.ATTACHMENT, events.BEFORE_CREATE,
+                             events.EventPayload(context, v["id"], request=a))
 
         def txn() -> list[tuple[objects.Port, objects.Network]]:
             created = []
+            attached.clear()
             with self.db.writer() as session:
                 nets: dict[str, Any] = {}
-                for v in prepared:
+                for v, a in zip(prepared, attach_requests, strict=True):
                     net_row = nets.get(v["network_id"])
                     if net_row is None:
                         net_row = nets[v["network_id"]] = self._network_record(
@@ -207,9 +230,15 @@ class PortOps:
                         self.publish(events.PORT, events.PRECOMMIT_CREATE, events.EventPayload(
                             context, port.id, states=(None, port), request=v, session=session))
                     self.driver.create_port_precommit(PortContext(port, net, session=session))
+                    if a is not None:
+                        att, port, _, _ = self._attach_in_session(
+                            session, context, session.get(models.Port, port.id), a,
+                            owns_port=True, plug_here=False)
+                        attached.append(att)
                     created.append((port, net))
             return created
 
+        attached: list[objects.Attachment] = []
         created = self.retrying(txn)()
         for port, net in created:
             try:
@@ -221,6 +250,9 @@ class PortOps:
         for port, _ in created:
             self.publish(events.PORT, events.AFTER_CREATE,
                          events.EventPayload(context, port.id, states=(None, port)))
+        for att in attached:
+            self.publish(events.ATTACHMENT, events.AFTER_CREATE,
+                         events.EventPayload(context, att.port_id, states=(None, att)))
         return [p for p, _ in created]
 
     # -- binding -----------------------------------------------------------

@@ -133,7 +133,7 @@ class Provisioner:
         nics = [_Nic(i, self._checked_request(r)) for i, r in enumerate(requested_nics)]
         try:
             networks = self._resolve(context, admin, inst, nics)
-            self._create_new_ports(admin, inst, nics)
+            self._create_new_ports(admin, inst, nics, host)
             for nic in nics:
                 self._attach(admin, inst, nic, host)
             return self._network_info(admin, nics, networks)
@@ -214,25 +214,33 @@ class Provisioner:
         return attrs
 
     def _create_new_ports(self, admin: RequestContext, inst: InstanceRef,
-                          nics: list[_Nic]) -> None:
-        """All new ports in one transaction; on failure, one by one to name the culprit."""
+                          nics: list[_Nic], host: str) -> None:
+        """All new ports, attached and bound, in one transaction.
+
+        Created and attached together, a port the provisioner made is never
+        left unattached (and so unknown to ``deallocate_for_instance``) by a
+        process that dies between the two. On failure, one by one to name the
+        culprit.
+        """
         new = [n for n in nics if n.request.port_id is None]
         if not new:
             return
         attrs = [self._port_attrs(inst, n) for n in new]
+        specs = [{"instance_id": inst.uuid, "host": host} for _ in attrs]
         try:
-            ports = self.service.create_ports(admin, attrs)
+            ports = self.service.create_ports(admin, attrs, attachments=specs)
         except exc.NaasError as bulk_error:
             LOG.debug("Bulk port creation for %s failed (%s); creating one by one",
                       inst.uuid, bulk_error)
         else:
             for nic, port in zip(new, ports, strict=True):
-                nic.port, nic.created = port, True
+                nic.port, nic.created, nic.attached = port, True, True
             return
-        for nic, a in zip(new, attrs, strict=True):
+        for nic, a, spec in zip(new, attrs, specs, strict=True):
             for attempt in range(1, _CREATE_ATTEMPTS + 1):
                 try:
-                    nic.port = self.service.create_port(admin, **a)
+                    nic.port = self.service.create_ports(admin, [a], attachments=[spec])[0]
+                    nic.attached = True
                     break
                 except exc.ConcurrentModification as e:
                     # The service's own retries lost every race for an address or
@@ -247,7 +255,12 @@ class Provisioner:
     def _attach(self, admin: RequestContext, inst: InstanceRef, nic: _Nic, host: str) -> None:
         port_id = nic.port_id
         try:
-            if not nic.created and nic.request.binding_profile is not None:
+            if nic.created:
+                # Attached and bound with its creation; the host side is left.
+                if host == self.service.host:
+                    self.service.plug_port(port_id)
+                return
+            if nic.request.binding_profile is not None:
                 self.service.update_port(admin, port_id,
                                          binding_profile=dict(nic.request.binding_profile))
             self.service.attach_port(admin, port_id, interface_id=port_id,

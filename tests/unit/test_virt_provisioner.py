@@ -438,3 +438,38 @@ def test_malformed_request_objects_are_refused_before_anything_is_written(prov, 
         with pytest.raises(exc.InvalidInput):
             prov.allocate_for_instance(ctx, inst(), bad, HOST)
     _nothing_left(svc, admin_ctx)
+
+
+# -- crash between commit and plug ---------------------------------------------
+
+
+def test_new_ports_are_created_attached_so_a_crash_before_plug_leaks_nothing(
+        svc, prov, ctx, admin_ctx, nets):
+    """What a compute process leaves when it dies right after the boot's commit."""
+    a, _, b, _ = nets
+    ports = svc.create_ports(admin_ctx, [
+        {"network_id": a.id, "project_id": "project-a", "device_id": "vm-9"},
+        {"network_id": b.id, "project_id": "project-a", "device_id": "vm-9"}],
+        attachments=[{"instance_id": "vm-9", "host": HOST}] * 2)
+    for port in ports:
+        att = svc.get_attachment(admin_ctx, port.id)
+        assert (att.interface_id, att.instance_id, att.owns_port) == (port.id, "vm-9", True)
+        assert port.binding_host_id == HOST and port.status == constants.PORT_STATUS_BUILD
+    assert svc.driver.plugged == {}
+    prov.deallocate_for_instance(ctx, inst(9))
+    assert svc.list_ports(admin_ctx) == []
+    assert used_ips(svc, admin_ctx) == set()
+
+
+def test_create_with_attachment_is_all_or_nothing(svc, ctx, admin_ctx, nets):
+    a, _, b, _ = nets
+    svc.driver.refused.add(b.id)
+    with pytest.raises(exc.BindingFailed):
+        svc.create_ports(admin_ctx, [
+            {"network_id": a.id, "project_id": "project-a"},
+            {"network_id": b.id, "project_id": "project-a"}],
+            attachments=[{"instance_id": "vm-1", "host": HOST}] * 2)
+    assert svc.list_ports(admin_ctx) == []
+    assert svc.list_attachments(admin_ctx) == []
+    with pytest.raises(exc.InvalidInput):
+        svc.create_ports(admin_ctx, [{"network_id": a.id}], attachments=[])
