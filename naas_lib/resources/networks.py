@@ -320,10 +320,25 @@ class NetworkOps:
         before, net = self.retrying(txn)()
         self._driver_postcommit(self.driver.update_network_postcommit,
                                 NetworkContext(net, before))
+        if self.host and before.admin_state_up != net.admin_state_up:
+            self._replug_local_ports(network_id)
         self.publish(events.NETWORK, events.AFTER_UPDATE,
                      events.EventPayload(context, network_id, states=(before, net),
                                          request=values))
         return net
+
+    def _replug_local_ports(self: NetworkService, network_id: str) -> None:
+        """Apply a network's admin state to its devices on this host now, not at next sync."""
+        with self.db.reader() as session:
+            port_ids = list(session.scalars(sa.select(models.Port.id).where(
+                models.Port.network_id == network_id,
+                models.Port.binding_host_id == self.host)))
+        for port_id in port_ids:
+            try:
+                self.plug_port(port_id)
+            except exc.NaasError as e:
+                LOG.warning("Re-plugging port %s after its network's update failed: %s",
+                            port_id, e)
 
     def _has_v6(self: NetworkService, network_id: str) -> bool:
         with self.db.reader() as session:

@@ -84,6 +84,14 @@ def test_admin_state_down_stops_traffic_and_up_restores_it(lab, admin_ctx):
     assert svc.get_port(admin_ctx, p2.id).status == "ACTIVE"
     assert ping(g1, address(p2, 4))
 
+    # The network's admin state reaches its devices on this host at once.
+    svc.update_network(admin_ctx, net.id, admin_state_up=False)
+    assert {svc.get_port(admin_ctx, p.id).status for p in (p1, p2)} == {"DOWN"}
+    assert not ping(g1, address(p2, 4))
+    svc.update_network(admin_ctx, net.id, admin_state_up=True)
+    assert {svc.get_port(admin_ctx, p.id).status for p in (p1, p2)} == {"ACTIVE"}
+    assert ping(g1, address(p2, 4))
+
 
 def test_tap_port_is_active_on_its_bridge_with_the_network_mtu(lab, admin_ctx):
     svc, host = lab.host(1)

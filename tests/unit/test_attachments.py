@@ -135,3 +135,16 @@ def test_attach_missing_port(service, ctx):
 def test_set_port_status_refuses_unknown(service, port):
     with pytest.raises(exc.RequestedStateInvalid):
         service.set_port_status(port.id, "SLEEPING")
+
+
+def test_network_admin_state_reaches_this_hosts_ports_at_once(make_service, ctx):
+    svc = make_service(host="compute-1")
+    net = svc.create_network(ctx, name="n")
+    svc.create_subnet(ctx, network_id=net.id, cidr="10.5.0.0/24")
+    port = svc.create_port(ctx, network_id=net.id)
+    svc.attach_port(ctx, port.id, "vif-n", instance_id="vm-n")
+    assert svc.get_port(ctx, port.id).status == "ACTIVE"
+    svc.update_network(ctx, net.id, admin_state_up=False)
+    assert svc.get_port(ctx, port.id).status == "DOWN"
+    svc.update_network(ctx, net.id, admin_state_up=True)
+    assert svc.get_port(ctx, port.id).status == "ACTIVE"
