@@ -133,3 +133,14 @@ class Topology:
                 pass
         for name in reversed(self.namespaces):
             ip("netns", "del", name, check=False)
+
+
+@pytest.fixture
+def topo():
+    """A fresh simulated-hosts topology, removed after the test even on failure."""
+    need_root()
+    topology = Topology()
+    try:
+        yield topology
+    finally:
+        topology.cleanup()

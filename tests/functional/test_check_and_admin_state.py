@@ -6,21 +6,11 @@ import pytest
 
 from naas_lib import NetworkService, RequestContext, constants
 from naas_lib.cli import main
-from tests.functional.hosts_topology import Topology, need_root, ping
+from tests.functional.hosts_topology import ping
 
 pytestmark = pytest.mark.functional
 
 ADMIN = RequestContext(project_id="admin", user_id="test", roles=["admin"])
-
-
-@pytest.fixture
-def topo():
-    need_root()
-    topology = Topology()
-    try:
-        yield topology
-    finally:
-        topology.cleanup()
 
 
 @pytest.fixture

@@ -19,22 +19,12 @@ import pytest
 
 from naas_lib import NetworkService, RequestContext, constants
 from naas_lib.drivers.linuxbridge import names
-from tests.functional.hosts_topology import Topology, need_root, ping
+from tests.functional.hosts_topology import Topology, ping
 
 pytestmark = pytest.mark.functional
 
 ADMIN = RequestContext(project_id="admin", user_id="test", roles=["admin"])
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@pytest.fixture
-def topo():
-    need_root()
-    topology = Topology()
-    try:
-        yield topology
-    finally:
-        topology.cleanup()
 
 
 def run_child(url: str, netns: str, port_id: str, fault: str | None) -> int:
