@@ -16,10 +16,9 @@ import uuid
 import os_vif
 import pytest
 from os_vif import objects as osv_objects
-from oslo_config import cfg
-from stevedore import _cache as stevedore_cache
 
 from naas_lib import NetworkService, RequestContext, constants
+from tests.osvif_support import naas_plugin
 
 pytestmark = [
     pytest.mark.functional,
@@ -49,17 +48,9 @@ def url(tmp_path):
 
 @pytest.fixture
 def plugin(url, tmp_path, monkeypatch):
-    monkeypatch.setattr(stevedore_cache, "get_group_all",
-                        stevedore_cache.Cache(str(tmp_path / "ep-cache")).get_group_all)
-    os_vif.initialize(reset=True)
-    overrides = {"connection": url, "host": HOST, "driver": "linuxbridge"}
-    for key, value in overrides.items():
-        cfg.CONF.set_override(key, value, group="os_vif_naas")
-    obj = os_vif._EXT_MANAGER["naas"].obj
-    yield obj
-    obj.close()
-    for key in overrides:
-        cfg.CONF.clear_override(key, group="os_vif_naas")
+    with naas_plugin(monkeypatch, str(tmp_path / "ep-cache"), url, HOST,
+                     "linuxbridge") as obj:
+        yield obj
 
 
 @pytest.fixture

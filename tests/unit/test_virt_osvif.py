@@ -12,11 +12,10 @@ import os_vif
 import pytest
 from os_vif import exception as osv_exc
 from os_vif import objects as osv_objects
-from oslo_config import cfg
-from stevedore import _cache as stevedore_cache
 
 from naas_lib import NetworkService, constants
 from naas_lib.virt.osvif_plugin import NaasPlugin
+from tests.osvif_support import naas_plugin
 
 HOST = "compute-1"
 
@@ -28,22 +27,10 @@ def db_file_url(tmp_path):
 
 @pytest.fixture
 def plugin(db_file_url, tmp_path, monkeypatch):
-    """os-vif initialized with the naas plugin configured for HOST with the noop driver.
-
-    stevedore's entry-point cache is per user and can be stale while the
-    package is reinstalled next to a running test; a private one is read here.
-    """
-    monkeypatch.setattr(stevedore_cache, "get_group_all",
-                        stevedore_cache.Cache(str(tmp_path / "ep-cache")).get_group_all)
-    os_vif.initialize(reset=True)
-    overrides = {"connection": db_file_url, "host": HOST, "driver": "noop"}
-    for key, value in overrides.items():
-        cfg.CONF.set_override(key, value, group="os_vif_naas")
-    obj = os_vif._EXT_MANAGER["naas"].obj
-    yield obj
-    obj.close()
-    for key in overrides:
-        cfg.CONF.clear_override(key, group="os_vif_naas")
+    """os-vif initialized with the naas plugin configured for HOST with the noop driver."""
+    with naas_plugin(monkeypatch, str(tmp_path / "ep-cache"), db_file_url, HOST,
+                     "noop") as obj:
+        yield obj
 
 
 @pytest.fixture
