@@ -59,6 +59,14 @@ class _Resource:
             raise KeyError(key) from None
 
 
+class _Owned(_Resource):
+    """A resource of a project; ``tenant_id`` is Neutron's older name for it."""
+
+    @property
+    def tenant_id(self) -> str:
+        return self.project_id  # type: ignore[attr-defined]
+
+
 @dataclasses.dataclass(frozen=True)
 class AllocationPool(_Resource):
     start: str
@@ -78,7 +86,7 @@ class FixedIp(_Resource):
 
 
 @dataclasses.dataclass(frozen=True)
-class Network(_Resource):
+class Network(_Owned):
     id: str
     project_id: str
     name: str
@@ -95,13 +103,9 @@ class Network(_Resource):
     created_at: datetime.datetime
     updated_at: datetime.datetime
 
-    @property
-    def tenant_id(self) -> str:
-        return self.project_id
-
 
 @dataclasses.dataclass(frozen=True)
-class Subnet(_Resource):
+class Subnet(_Owned):
     id: str
     project_id: str
     network_id: str
@@ -118,13 +122,9 @@ class Subnet(_Resource):
     created_at: datetime.datetime
     updated_at: datetime.datetime
 
-    @property
-    def tenant_id(self) -> str:
-        return self.project_id
-
 
 @dataclasses.dataclass(frozen=True)
-class Port(_Resource):
+class Port(_Owned):
     id: str
     project_id: str
     network_id: str
@@ -148,10 +148,6 @@ class Port(_Resource):
     def __post_init__(self) -> None:
         object.__setattr__(self, "binding_profile", _freeze(self.binding_profile or {}))
         object.__setattr__(self, "binding_vif_details", _freeze(self.binding_vif_details or {}))
-
-    @property
-    def tenant_id(self) -> str:
-        return self.project_id
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,7 +45,7 @@ CAUSE_SERVICE_DELETE = "service_delete"
 
 
 @dataclasses.dataclass(frozen=True)
-class Service(objects._Resource):
+class Service(objects._Owned):
     """A registered higher-layer service and the networks it is associated with."""
 
     id: str
@@ -57,10 +57,6 @@ class Service(objects._Resource):
     revision_number: int
     created_at: datetime.datetime
     updated_at: datetime.datetime
-
-    @property
-    def tenant_id(self) -> str:
-        return self.project_id
 
 
 @dataclasses.dataclass(frozen=True)
