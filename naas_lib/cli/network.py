@@ -8,10 +8,15 @@ from naas_lib import constants
 from naas_lib.cli import common, resource
 from naas_lib.cli.resource import Option
 
-_SHARED = Option("--shared", "Visible to every project (admin only).", type=common.boolean,
-                 metavar="BOOL")
-_STATE = Option("--admin-state-up", "Administrative state (default true).",
-                type=common.boolean, metavar="BOOL")
+#: What ``create`` and ``update`` both accept.
+_CHANGEABLE = (
+    Option("--description", "Free text."),
+    Option("--shared", "Visible to every project (admin only).", type=common.boolean,
+           metavar="BOOL"),
+    Option("--admin-state-up", "Administrative state (default true).", type=common.boolean,
+           metavar="BOOL"),
+    Option("--mtu", "MTU (default: the largest the segment allows).", type=int),
+)
 
 NETWORK = resource.Resource(
     name="network",
@@ -20,32 +25,21 @@ NETWORK = resource.Resource(
              "shared", "status", "subnets"),
     create=(
         Option("name", "Name of the network."),
-        Option("--description", "Free text."),
-        _SHARED,
-        _STATE,
-        Option("--mtu", "MTU (default: the largest the segment allows).", type=int),
+        *_CHANGEABLE,
         Option("--network-type", "Provider network type (admin only).",
                choices=constants.NETWORK_TYPES),
         Option("--segmentation-id", "VNI or VLAN id (admin only).", type=int),
         Option("--physical-network", "Physical network of a flat or vlan network."),
-        Option("--owner", "Project that owns the network (admin only).", attr="project_id",
-               metavar="PROJECT"),
+        resource.owner("Project that owns the network (admin only)."),
     ),
     filters=(
         Option("--name", "Only networks with this name."),
         Option("--network-type", "Only networks of this type."),
         Option("--shared", "Only shared (true) or unshared (false) networks.",
                type=common.boolean, metavar="BOOL"),
-        Option("--owner", "Only networks of this project.", attr="project_id",
-               metavar="PROJECT"),
+        resource.owner("Only networks of this project."),
     ),
-    update=(
-        Option("--name", "New name."),
-        Option("--description", "New description."),
-        _SHARED,
-        _STATE,
-        Option("--mtu", "New MTU.", type=int),
-    ),
+    update=(Option("--name", "New name."), *_CHANGEABLE),
     delete_help="Delete networks (refused while ports are attached).",
 )
 

@@ -77,6 +77,17 @@ class Option:
         parser.add_argument(self.name, **{k: v for k, v in kwargs.items() if v is not None})
 
 
+def owner(help_text: str = "Owning project (admin only).") -> Option:
+    """``--owner PROJECT``, the ``project_id`` of a create call or a list filter."""
+    return Option("--owner", help_text, attr="project_id", metavar="PROJECT")
+
+
+def network_ref(help_text: str, flag: bool = False) -> Option:
+    """The network of a subnet or port (``network`` positional, or ``--network`` with ``flag``)."""
+    return Option("--network" if flag else "network", help_text, attr="network_id",
+                  ref="network")
+
+
 @dataclasses.dataclass(frozen=True)
 class Resource:
     """Everything the generic commands need to know about one resource."""
