@@ -61,6 +61,12 @@ def test_json_and_yaml_lists_are_whole_documents_unless_columns_are_chosen(capsy
     assert narrowed == [{"name": d["name"], "subnets": d["subnets"]} for d in DOCS]
 
 
+def test_yaml_without_pyyaml_says_what_is_missing(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "yaml", None)  # as if PyYAML were not installed
+    with pytest.raises(output.OutputError, match="needs PyYAML"):
+        printed(capsys, "yaml")
+
+
 def test_columns_keep_the_commands_order_and_may_name_any_field(capsys):
     table = printed(capsys, "table", columns=["shared", "name", "nope"]).splitlines()
     assert table[0].split() == ["name", "shared"]
