@@ -54,5 +54,5 @@ BRIDGE_PREFIX = "brq"
 VXLAN_PREFIX = "vxn"
 VETH_HOST_PREFIX = "nvh"
 
-# Kinds of higher-layer service (``naas service create --type``).
+#: Kinds of higher-layer service that register themselves (firewall, NAT, ...).
 SERVICE_TYPES = ("firewall", "nat", "vpn", "load-balancer", "dhcp", "other")
