@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: ping and nft for traffic and filters,
-# iproute2 for namespaces, libvirt's schemas and xmllint for domain XML.
+# iproute2 for namespaces, libvirt's schemas and xmllint for domain XML;
+# dnsmasq for the per-host DHCP/RA responder; QEMU, the distribution kernel,
+# busybox and cpio for the guest image that tests/guests/qemu.py builds.
 set -euo pipefail
-packages=(iputils-ping nftables iproute2 libvirt0 libxml2-utils)
+packages=(iputils-ping nftables iproute2 libvirt0 libxml2-utils
+          dnsmasq-base qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)
 if [ "$(id -u)" != 0 ]; then
   echo "not root: skipping system packages (${packages[*]})" >&2
   exit 0
