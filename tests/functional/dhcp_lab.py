@@ -208,7 +208,7 @@ def new_id() -> str:
 def lab_for(tmp_path: Path):
     """Generator behind each test module's ``dhcp_lab`` fixture: a :class:`DhcpLab`
     whose namespaces and responders go away after the test, also on failure."""
-    need("dnsmasq", "busybox", "nft")
+    need("dnsmasq", "busybox", "nft", "dhclient")
     lab = DhcpLab(tmp_path)
     try:
         yield lab

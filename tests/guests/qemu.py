@@ -6,9 +6,10 @@ packages: the distribution kernel's uncompressed ``vmlinux`` (extracted from
 ``/boot/vmlinuz-*``; it has PVH, so QEMU's ``microvm`` machine boots it in
 about 2 s under TCG) and an initramfs with ``busybox-static`` and the virtio
 network modules. Its init brings every NIC up with DHCP (busybox ``udhcpc``;
-IPv6 by router advertisements, and ``udhcpc6`` when the kernel command line
-says ``naas.dhcp6=1``), prints one parseable line per event on the serial
-console and answers pings (the kernel does).
+IPv6 by router advertisements (SLAAC): Debian's static busybox has no
+``udhcpc6``, so DHCPv6 is proven with namespace guests), prints one
+parseable line per event on the serial console and answers pings (the
+kernel does).
 
 :class:`QemuGuest` starts a guest inside a given network namespace on
 existing tap devices, opened by name as libvirt does for the library's
@@ -76,9 +77,6 @@ for path in /sys/class/net/eth*; do
   nics="$nics${nics:+,}$i"
   ip link set "$i" up
   udhcpc -i "$i" -b -t 20 -T 1 -A 2 -O mtu -O staticroutes -s /lease.sh >/dev/null 2>&1
-  if grep -q naas.dhcp6=1 /proc/cmdline; then
-    udhcpc6 -i "$i" -b -t 20 -T 1 -A 2 -s /lease.sh >/dev/null 2>&1
-  fi
 done
 echo "NAAS-READY nics=$nics"
 seen=""
@@ -96,28 +94,24 @@ while true; do sleep 3600; done
 """
 
 LEASE = r"""#!/bin/sh
-# udhcpc/udhcpc6 hook: apply the lease and report it on the console.
+# udhcpc hook: apply the lease and report it on the console.
 event=$1
 case "$event" in
   bound|renew)
-    if [ -n "$ipv6" ]; then
-      ip -6 addr add "$ipv6/128" dev "$interface" 2>/dev/null
-    else
-      ip addr flush dev "$interface" scope global
-      ip addr add "$ip/$mask" dev "$interface"
-      [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
-      if [ -n "$staticroutes" ]; then
-        set -- $staticroutes
-        while [ $# -ge 2 ]; do ip route replace "$1" via "$2" dev "$interface"; shift 2; done
-      elif [ -n "$router" ]; then
-        ip route replace default via "${router%% *}" dev "$interface"
-      fi
+    ip -4 addr flush dev "$interface" scope global
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
+    if [ -n "$staticroutes" ]; then
+      set -- $staticroutes
+      while [ $# -ge 2 ]; do ip route replace "$1" via "$2" dev "$interface"; shift 2; done
+    elif [ -n "$router" ]; then
+      ip route replace default via "${router%% *}" dev "$interface"
     fi
     ;;
 esac
 echo "NAAS-LEASE if=$interface event=$event ip=$ip mask=$mask router=$(echo $router | tr ' ' ,)\
  mtu=$mtu routes=$(echo $staticroutes | tr ' ' ,) dns=$(echo $dns | tr ' ' ,)\
- ipv6=$ipv6 lease=$lease" > /dev/console
+ lease=$lease" > /dev/console
 """
 
 
@@ -249,7 +243,7 @@ class QemuGuest:
 
     def __init__(self, name: str, netns: str | None, nics: Sequence[Nic], workdir: Path,
                  image: GuestImage | None = None, incoming: str | None = None,
-                 dhcp6: bool = False, memory_mib: int = MEMORY_MIB) -> None:
+                 memory_mib: int = MEMORY_MIB) -> None:
         self.name, self.netns, self.nics = name, netns, list(nics)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -257,14 +251,12 @@ class QemuGuest:
         self.console_path = self.workdir / f"{name}.console"
         self.qmp_path = self.workdir / f"{name}.qmp"
         self.incoming = incoming
-        self.dhcp6 = dhcp6
         self.memory_mib = memory_mib
         self.process: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
         append = (f"console=ttyS0 quiet panic=-1 tsc_early_khz={host_khz()} "
-                  f"rdinit=/init naas.nics={len(self.nics)}"
-                  + (" naas.dhcp6=1" if self.dhcp6 else ""))
+                  f"rdinit=/init naas.nics={len(self.nics)}")
         cmd = [QEMU, "-M", "microvm", "-accel", "tcg", "-m", str(self.memory_mib), "-smp", "1",
                "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
