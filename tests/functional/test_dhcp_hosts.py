@@ -11,6 +11,8 @@ import pytest
 from naas_lib.drivers.linuxbridge.dhcp_config import NetworkSpec, PortSpec
 from tests.functional.dhcp_lab import lab_for, new_id, sh, subnet
 
+pytestmark = pytest.mark.functional
+
 
 @pytest.fixture
 def dhcp_lab(tmp_path):

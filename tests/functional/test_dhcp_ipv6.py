@@ -16,6 +16,8 @@ from tests.functional.hosts_topology import wait_until
 PREFIX = "2001:db8:77::/64"
 MAC = "fa:16:3e:00:06:01"
 
+pytestmark = pytest.mark.functional
+
 
 @pytest.fixture
 def dhcp_lab(tmp_path):

@@ -9,6 +9,8 @@ from naas_lib.drivers.linuxbridge.dhcp_config import NetworkSpec, PortSpec
 from tests.functional.dhcp_lab import lab_for, new_id, sh, subnet
 from tests.guests import qemu
 
+pytestmark = pytest.mark.functional
+
 
 @pytest.fixture
 def dhcp_lab(tmp_path):

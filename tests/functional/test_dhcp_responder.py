@@ -14,6 +14,8 @@ from tests.functional.dhcp_lab import lab_for, new_id, sh, subnet
 MAC1, MAC2, STRANGER = "fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "fa:16:3e:00:00:99"
 
 
+pytestmark = pytest.mark.functional
+
 
 @pytest.fixture
 def dhcp_lab(tmp_path):
