@@ -151,12 +151,17 @@ class DhcpManager:
         args = config.command_line(spec, **paths)
         files_changed = _write_if_changed(directory / "hosts", config.hosts_file(spec))
         files_changed |= _write_if_changed(directory / "opts", config.opts_file(spec))
-        self._ensure_plumbing(spec)
-        pid = self.pid(spec.id)
         state_file = directory / "state.json"
-        digest = hashlib.sha256(json.dumps(args).encode()).hexdigest()
-        previous = _read_json(state_file).get("args")
+        state = _read_json(state_file)
+        plumbing = _digest([spec.bridge, spec.mtu, config.responder_addresses(spec)])
+        if state.get("plumbing") != plumbing or not self._plumbing_intact(spec):
+            self._ensure_plumbing(spec)
+        pid = self.pid(spec.id)
+        digest = _digest(args)
+        previous = state.get("args")
         if pid is not None and previous == digest:
+            if state.get("plumbing") != plumbing:
+                state_file.write_text(json.dumps({**state, "plumbing": plumbing}))
             if files_changed:
                 os.kill(pid, signal.SIGHUP)
                 return "updated"
@@ -165,7 +170,7 @@ class DhcpManager:
         if pid is not None:
             self._stop(spec.id, pid)
         self._start(spec.id, args)
-        state_file.write_text(json.dumps({"args": digest}))
+        state_file.write_text(json.dumps({"args": digest, "plumbing": plumbing}))
         self._apply_nft()
         return outcome
 
@@ -274,6 +279,14 @@ class DhcpManager:
     def _known_ids(self) -> set[str]:
         return {p.name for p in self.state_dir.iterdir() if p.is_dir()}
 
+    def _plumbing_intact(self, spec: config.NetworkSpec) -> bool:
+        """One cheap check for the update path: namespace there, veth up on the bridge."""
+        if self.namespace(spec.id) not in self._namespaces():
+            return False
+        out = self._ip("-o", "link", "show", "dev", veth_name(spec.id), check=False)
+        return out.returncode == 0 and f"master {spec.bridge} " in out.stdout and (
+            "state UP" in out.stdout or ",UP" in out.stdout)
+
     def _ensure_plumbing(self, spec: config.NetworkSpec) -> None:
         namespace = self.namespace(spec.id)
         veth = veth_name(spec.id)
@@ -360,6 +373,10 @@ def _write_if_changed(path: Path, text: str) -> bool:
     tmp.write_text(text)
     os.replace(tmp, path)
     return True
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
 def _read_json(path: Path) -> dict:
