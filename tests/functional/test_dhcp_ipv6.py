@@ -38,6 +38,13 @@ def _serve(lab, mode: str, fixed: str):
     return lab.guest(host, bridge, port.id, MAC)
 
 
+def _link_local_now(netns: str) -> None:
+    """DHCPv6 is sent from the link-local address: make it usable at once (no DAD wait)."""
+    sh("ip", "netns", "exec", netns, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0")
+    sh("ip", "-n", netns, "link", "set", "eth0", "down")
+    sh("ip", "-n", netns, "link", "set", "eth0", "up")
+
+
 def _global_addresses(netns: str) -> set[str]:
     out = sh("ip", "-n", netns, "-j", "-6", "addr", "show", "dev", "eth0", "scope", "global")
     return {a["local"] for e in json.loads(out.stdout or "[]") for a in e.get("addr_info", [])
@@ -63,10 +70,7 @@ def test_stateful_guest_gets_its_port_address_by_dhcpv6(dhcp_lab):
     script.write_text('#!/bin/sh\necho "$reason $new_ip6_address $new_dhcp6_name_servers"'
                       f' >> {log}\n')
     script.chmod(0o755)
-    # DHCPv6 is sent from the link-local address: make it usable at once
-    sh("ip", "netns", "exec", guest.netns, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0")
-    sh("ip", "-n", guest.netns, "link", "set", "eth0", "down")
-    sh("ip", "-n", guest.netns, "link", "set", "eth0", "up")
+    _link_local_now(guest.netns)
     result = subprocess.run(
         ["ip", "netns", "exec", guest.netns, "dhclient", "-6", "-1", "-sf", str(script),
          "-lf", str(dhcp_lab.tmp / "leases6"), "-pf", str(dhcp_lab.tmp / "dhclient6.pid"),
@@ -76,3 +80,24 @@ def test_stateful_guest_gets_its_port_address_by_dhcpv6(dhcp_lab):
              if line.startswith("BOUND6")]
     assert bound and bound[-1][1] == "2001:db8:77::42", log.read_text()
     assert bound[-1][2] == "2001:db8:77::53"
+
+
+def test_stateless_guest_forms_its_address_and_gets_dns_by_dhcpv6(dhcp_lab):
+    eui64 = str(netaddr.EUI(MAC).ipv6(netaddr.IPNetwork(PREFIX).value))
+    guest = _serve(dhcp_lab, dhcp_config.DHCPV6_STATELESS, eui64)
+    _link_local_now(guest.netns)
+    wait_until(lambda: eui64 in _global_addresses(guest.netns), timeout=20)
+    log = dhcp_lab.tmp / "dhclient6.events"
+    script = dhcp_lab.tmp / "dhclient6.sh"
+    script.write_text('#!/bin/sh\necho "$reason $new_dhcp6_name_servers"'
+                      f' >> {log}\n')
+    script.chmod(0o755)
+    result = subprocess.run(
+        ["ip", "netns", "exec", guest.netns, "dhclient", "-6", "-S", "-1", "-sf", str(script),
+         "-lf", str(dhcp_lab.tmp / "leases6"), "-pf", str(dhcp_lab.tmp / "dhclient6.pid"),
+         "eth0"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    # dhclient 4.4 names the reply to an information request INFORM6 or RENEW6
+    answers = [line.split() for line in log.read_text().splitlines()
+               if line.split()[0] in ("INFORM6", "RENEW6") and len(line.split()) > 1]
+    assert answers and answers[-1][1] == "2001:db8:77::53", log.read_text()
