@@ -54,3 +54,35 @@ def test_qemu_guest_gets_both_nics_by_dhcp_and_answers_ping(dhcp_lab, guests):
         assert neighbour.ask()["ip"] == f"{prefix}.0.32"
         assert sh("ip", "netns", "exec", neighbour.netns, "ping", "-c1", "-W3",
                   port.fixed_ips[0][1], check=False).returncode == 0
+
+
+def test_guest_live_migrated_between_hosts_keeps_its_address(dhcp_lab, guests):
+    """The fixture's incoming path: a port bound on both hosts is served on both."""
+    h1, manager1 = dhcp_lab.host(1)
+    h2, manager2 = dhcp_lab.host(2)
+    net_id, sub_id = new_id(), new_id()
+    bridges = {h1: dhcp_lab.network(h1, net_id, vni=4343, peers=(2,)),
+               h2: dhcp_lab.network(h2, net_id, vni=4343, peers=(1,))}
+    sub = subnet(sub_id, "10.43.0.0/24", "10.43.0.2", gateway_ip="10.43.0.1")
+    vm_port = PortSpec(id=new_id(), mac="fa:16:3e:43:00:01", fixed_ips=((sub_id, "10.43.0.31"),))
+    ns_port = PortSpec(id=new_id(), mac="fa:16:3e:43:00:02", fixed_ips=((sub_id, "10.43.0.32"),))
+    tap = names.tap(vm_port.id)
+    manager1.ensure(NetworkSpec(id=net_id, bridge=bridges[h1], mtu=1450, subnets=(sub,),
+                                ports=(vm_port, ns_port)))
+    manager2.ensure(NetworkSpec(id=net_id, bridge=bridges[h2], mtu=1450, subnets=(sub,),
+                                ports=(vm_port,)))
+    for host in (h1, h2):
+        qemu.make_tap(host, tap, bridges[host], 1450)
+    neighbour = dhcp_lab.guest(h1, bridges[h1], ns_port.id, ns_port.mac, mtu=1450)
+    assert neighbour.ask()["ip"] == "10.43.0.32"
+
+    source = guests.start("src", h1, [qemu.Nic(tap, vm_port.mac)])
+    assert source.wait_lease("eth0")["ip"] == "10.43.0.31"
+    destination = guests.start("dst", h2, [qemu.Nic(tap, vm_port.mac)],
+                               incoming=f"unix:{guests.workdir / 'migrate.sock'}")
+    source.migrate_to(destination)
+    source.stop()
+    assert destination.qmp("query-status")["status"] == "running"
+    # now reached across VXLAN on host 2
+    assert sh("ip", "netns", "exec", neighbour.netns, "ping", "-c1", "-W3", "-w", "10",
+              "10.43.0.31", check=False).returncode == 0

@@ -335,6 +335,27 @@ class QemuGuest:
                 raise RuntimeError(f"QMP {command}: {reply['error']}")
             return reply["return"]
 
+    def migrate_to(self, destination: QemuGuest, timeout: float = 60) -> dict:
+        """Live-migrate to ``destination`` (started with ``incoming=``); the final status.
+
+        Returns QMP's ``query-migrate`` answer once it is ``completed``; the source is
+        left paused (stop it).
+        """
+        if not destination.incoming:
+            raise ValueError(f"{destination.name} was not started with incoming=")
+        destination.qmp("query-status")  # its QMP socket is up: it listens
+        self.qmp("migrate", uri=destination.incoming)
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.qmp("query-migrate")
+            if status.get("status") == "completed":
+                return status
+            if status.get("status") in ("failed", "cancelled"):
+                raise AssertionError(f"migration of {self.name} {status['status']}: {status}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"migration of {self.name} not done in {timeout}s")
+            time.sleep(0.1)
+
     def stop(self) -> None:
         """Stop QEMU (quit over QMP, then signals); returns when the process is gone."""
         if self.process is None or self.process.poll() is not None:
