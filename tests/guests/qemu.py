@@ -214,9 +214,12 @@ def guest_image(cache_dir: Path = CACHE_DIR) -> GuestImage:
             subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], cwd=root,
                            input=files, stdout=out, check=True)
         shutil.rmtree(root)
-        if target.exists():
-            shutil.rmtree(target)
-        build.rename(target)
+        if target.exists() and not (image.kernel.exists() and image.initrd.exists()):
+            shutil.rmtree(target)  # a broken earlier build
+        try:
+            build.rename(target)  # atomic: readers see a whole image or none
+        except OSError:
+            pass  # another test process finished the same build first
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return image
