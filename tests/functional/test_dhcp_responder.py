@@ -124,3 +124,24 @@ def test_a_network_without_dhcp_or_ports_runs_no_responder(dhcp_lab):
     assert manager.ensure(NetworkSpec(id=spec.id, bridge=bridge, mtu=1400,
                                       subnets=spec.subnets)) == "removed"
     assert manager.running() == {}
+
+
+def test_option_change_and_port_deletion_reach_the_running_responder(dhcp_lab):
+    host_ns, manager, bridge, spec, port1 = _one_host(dhcp_lab)
+    port2 = PortSpec(id=new_id(), mac=MAC2, fixed_ips=((spec.subnets[0].id, "10.20.0.12"),))
+    manager.ensure(NetworkSpec(id=spec.id, bridge=bridge, mtu=1400, subnets=spec.subnets,
+                               ports=(port1, port2)))
+    pid = manager.pid(spec.id)
+    guest1 = dhcp_lab.guest(host_ns, bridge, port1.id, MAC1)
+    guest2 = dhcp_lab.guest(host_ns, bridge, port2.id, MAC2)
+    assert guest2.ask()["ip"] == "10.20.0.12"
+    # new DNS servers and gateway on the subnet; port 2 deleted
+    sub = dhcp_config.SubnetSpec(**{**spec.subnets[0].__dict__, "gateway_ip": "10.20.0.254",
+                                    "dns_nameservers": ("10.20.0.8", "10.20.0.9"),
+                                    "host_routes": ()})
+    assert manager.ensure(NetworkSpec(id=spec.id, bridge=bridge, mtu=1400, subnets=(sub,),
+                                      ports=(port1,))) == "updated"
+    lease = guest1.ask()
+    assert (lease["router"], lease["dns"]) == ("10.20.0.254", "10.20.0.8 10.20.0.9")
+    assert guest2.ask(timeout=3) is None
+    assert manager.pid(spec.id) == pid
