@@ -137,3 +137,23 @@ def test_nft_table_keeps_responder_frames_between_it_and_port_devices():
         assert f'oifname "dhv*" iifname "{prefix}*" accept' in rules
     assert 'iifname "dhv*" drop' in rules and 'oifname "dhv*" drop' in rules
     assert "flush ruleset" not in rules
+
+
+def test_network_spec_from_library_objects():
+    from types import SimpleNamespace as NS
+    network = NS(id=NET, mtu=1450)
+    v4 = NS(id="sub-v4", cidr="10.0.0.0/24", ip_version=4, gateway_ip="10.0.0.1",
+            dns_nameservers=("10.0.0.53",), enable_dhcp=True,
+            host_routes=(NS(destination="172.16.0.0/12", nexthop="10.0.0.254"),))
+    unreserved = NS(id="sub-x", cidr="10.9.0.0/24", ip_version=4, gateway_ip=None,
+                    dns_nameservers=(), enable_dhcp=True, host_routes=())
+    port = NS(id="p1", network_id=NET, mac_address="fa:16:3e:00:00:01",
+              fixed_ips=(NS(subnet_id="sub-v4", ip_address="10.0.0.11"),))
+    other = NS(id="p2", network_id="another", mac_address="fa:16:3e:00:00:02", fixed_ips=())
+    result = c.network_spec(network, "brq0123abcd-00", [v4, unreserved], [port, other],
+                            {"sub-v4": "10.0.0.2"})
+    assert [s.id for s in result.subnets] == ["sub-v4"]
+    assert result.subnets[0].host_routes == (("172.16.0.0/12", "10.0.0.254"),)
+    assert result.ports == (c.PortSpec(id="p1", mac="fa:16:3e:00:00:01",
+                                       fixed_ips=(("sub-v4", "10.0.0.11"),)),)
+    assert result.mtu == 1450 and result.wanted

@@ -31,6 +31,8 @@ default IPv6 route only from the gateway's own advertisements.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import netaddr
 
@@ -273,3 +275,36 @@ def opts_file(spec: NetworkSpec) -> str:
 def responder_addresses(spec: NetworkSpec) -> list[str]:
     """The responder's addresses with prefix, one per served subnet."""
     return sorted(f"{s.server_address}/{s.prefixlen}" for s in spec.dhcp_subnets)
+
+
+def network_spec(network: Any, bridge: str, subnets: Iterable[Any], ports: Iterable[Any],
+                 server_addresses: Mapping[str, str],
+                 lease_time: int = DEFAULT_LEASE) -> NetworkSpec:
+    """A :class:`NetworkSpec` from the library's objects (what the driver's hooks hold).
+
+    ``network`` is an ``objects.Network``, ``subnets`` its ``objects.Subnet``
+    values, ``ports`` the ``objects.Port`` values with any binding on this host,
+    and ``server_addresses`` maps a subnet id to the responder address reserved
+    from IPAM on it; a subnet without one is not served. The IPv6 modes are read
+    when the subnet carries them.
+    """
+    specs = []
+    for subnet in subnets:
+        server = server_addresses.get(subnet.id)
+        if server is None:
+            continue
+        specs.append(SubnetSpec(
+            id=subnet.id, cidr=str(subnet.cidr), ip_version=subnet.ip_version,
+            server_address=server, gateway_ip=subnet.gateway_ip,
+            dns_nameservers=tuple(subnet.dns_nameservers),
+            host_routes=tuple((r.destination, r.nexthop) for r in subnet.host_routes),
+            enable_dhcp=subnet.enable_dhcp,
+            ipv6_ra_mode=getattr(subnet, "ipv6_ra_mode", None),
+            ipv6_address_mode=getattr(subnet, "ipv6_address_mode", None),
+            lease_time=lease_time))
+    port_specs = tuple(
+        PortSpec(id=p.id, mac=p.mac_address,
+                 fixed_ips=tuple((f.subnet_id, f.ip_address) for f in p.fixed_ips))
+        for p in ports if p.network_id == network.id)
+    return NetworkSpec(id=network.id, bridge=bridge, mtu=network.mtu, subnets=tuple(specs),
+                       ports=port_specs)
