@@ -145,3 +145,18 @@ def test_option_change_and_port_deletion_reach_the_running_responder(dhcp_lab):
     assert (lease["router"], lease["dns"]) == ("10.20.0.254", "10.20.0.8 10.20.0.9")
     assert guest2.ask(timeout=3) is None
     assert manager.pid(spec.id) == pid
+
+
+def test_a_responder_that_cannot_start_leaves_nothing_and_sync_reports_it(dhcp_lab):
+    host_ns, manager, bridge, spec, port1 = _one_host(dhcp_lab)
+    missing = NetworkSpec(id=spec.id, bridge="brqnosuchbrdg", mtu=1400, subnets=spec.subnets,
+                          ports=(port1,))
+    with pytest.raises(dhcp.DhcpError):
+        manager.ensure(missing)
+    assert manager.namespace(spec.id) not in sh("ip", "netns", "list").stdout
+    assert dhcp.veth_name(spec.id) not in sh("ip", "-n", host_ns, "link").stdout
+    assert not (manager.state_dir / spec.id).exists()
+    report = manager.sync([missing])
+    assert "does not exist" in report.errors[spec.id] and not report.changed
+    assert manager.running() == {}
+    assert manager.sync([spec]).started == [spec.id] and manager.pid(spec.id) is not None

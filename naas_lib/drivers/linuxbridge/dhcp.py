@@ -142,6 +142,15 @@ class DhcpManager:
         """
         if not spec.wanted:
             return "removed" if self.remove(spec.id) else "unchanged"
+        new = self.pid(spec.id) is None and not self._dir(spec.id).exists()
+        try:
+            return self._ensure(spec)
+        except BaseException:
+            if new:  # compensate: nothing half-made of a responder that never ran
+                self.remove(spec.id)
+            raise
+
+    def _ensure(self, spec: config.NetworkSpec) -> str:
         directory = self._dir(spec.id)
         directory.mkdir(parents=True, exist_ok=True)
         paths = {"pid_file": str(self._pid_file(spec.id)),
@@ -222,19 +231,15 @@ class DhcpManager:
             self._ip("link", "del", veth, check=False)
             report.removed.append(veth)
         for network_id, spec in sorted(wanted.items()):
-            was_running = self.pid(network_id) is not None
             try:
                 outcome = self.ensure(spec)
-            except (DhcpError, OSError, subprocess.CalledProcessError) as error:
+            except (DhcpError, OSError) as error:
                 report.errors[network_id] = str(error)
                 continue
-            if outcome == "started" or (outcome == "restarted" and not was_running):
-                (report.started if outcome == "started" else report.restarted).append(
-                    network_id)
-            elif outcome == "restarted":
-                report.restarted.append(network_id)
-            elif outcome == "updated":
-                report.updated.append(network_id)
+            changed = {"started": report.started, "restarted": report.restarted,
+                       "updated": report.updated}.get(outcome)
+            if changed is not None:
+                changed.append(network_id)
         if wanted:
             self._apply_nft()
         else:
@@ -291,6 +296,8 @@ class DhcpManager:
         namespace = self.namespace(spec.id)
         veth = veth_name(spec.id)
         inner = config.RESPONDER_IFNAME
+        if self._ip("link", "show", "dev", spec.bridge, check=False).returncode != 0:
+            raise DhcpError(f"bridge {spec.bridge} of network {spec.id} does not exist")
         if namespace not in self._namespaces():
             _run("ip", "netns", "add", namespace)
             _run("ip", "netns", "exec", namespace, "sysctl", "-q", "-w",
@@ -300,8 +307,6 @@ class DhcpManager:
             _run("ip", "-n", namespace, "link", "del", inner, check=False)
             self._ip("link", "add", veth, "type", "veth", "peer", "name", inner,
                      "netns", namespace)
-        if self._ip("link", "show", "dev", spec.bridge, check=False).returncode != 0:
-            raise DhcpError(f"bridge {spec.bridge} of network {spec.id} does not exist")
         self._ip("link", "set", veth, "mtu", str(spec.mtu), "master", spec.bridge, "up")
         _run("ip", "-n", namespace, "link", "set", inner, "address",
              config.responder_mac(spec.id), "mtu", str(spec.mtu), "up")
