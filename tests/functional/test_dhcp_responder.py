@@ -159,4 +159,5 @@ def test_a_responder_that_cannot_start_leaves_nothing_and_sync_reports_it(dhcp_l
     report = manager.sync([missing])
     assert "does not exist" in report.errors[spec.id] and not report.changed
     assert manager.running() == {}
+    assert "naas_dhcp" not in sh("ip", "netns", "exec", host_ns, "nft", "list", "tables").stdout
     assert manager.sync([spec]).started == [spec.id] and manager.pid(spec.id) is not None

@@ -240,7 +240,7 @@ class DhcpManager:
                        "updated": report.updated}.get(outcome)
             if changed is not None:
                 changed.append(network_id)
-        if wanted:
+        if self._known_ids():
             self._apply_nft()
         else:
             self._drop_nft()
@@ -345,9 +345,9 @@ class DhcpManager:
         """Stop dnsmasq processes left in one of our namespaces (e.g. its pid file lost)."""
         out = _run("ip", "netns", "pids", namespace, check=False)
         for word in out.stdout.split():
-            pid = int(word)
-            if _cmdline(pid)[:1] and Path(_cmdline(pid)[0]).name == DNSMASQ:
-                _terminate(pid)
+            argv = _cmdline(int(word))
+            if argv and Path(argv[0]).name == DNSMASQ:
+                _terminate(int(word))
 
     def _apply_nft(self) -> None:
         _run(*self._exec(), "nft", "-f", "-", input_text=nft_ruleset())
