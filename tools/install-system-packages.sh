@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: ping and nft for traffic and filters,
-# iproute2 for namespaces, libvirt's schemas and xmllint for domain XML.
+# iproute2 for namespaces, libvirt's schemas and xmllint for domain XML, busybox (nc,
+# udhcpd) for TCP listeners and DHCP in guest namespaces.
 set -euo pipefail
-packages=(iputils-ping nftables iproute2 libvirt0 libxml2-utils)
+packages=(iputils-ping nftables iproute2 libvirt0 libxml2-utils busybox-static)
 if [ "$(id -u)" != 0 ]; then
   echo "not root: skipping system packages (${packages[*]})" >&2
   exit 0
