@@ -222,11 +222,14 @@ def test_sync_repairs_hand_deleted_rules_and_drops_gone_ports(lab):
                                    c.spec(("other",))), (group, other))
     assert ps.sync(desired).rebuilt
     assert not ps.sync(desired).changed
-    assert not ping(c.ns, a.ip, deadline=1)
-    in_ns(host, "nft", "flush", "chain", "inet", "naas_sg", f"in_{a.device}")
-    assert ping(c.ns, a.ip)  # drift: a's ingress rules are gone
+    sh("ip", "-n", a.ns, "link", "set", "eth0", "address", "fa:16:3e:99:99:99")
+    assert not ping(a.ns, b.ip, deadline=1)
+    in_ns(host, "nft", "flush", "chain", "bridge", "naas_portsec", "spoof")
+    assert ping(a.ns, b.ip)  # drift: the anti-spoofing rules were deleted by hand
     report = ps.sync(desired)
     assert report.repaired and report.rebuilt
+    assert not ping(a.ns, b.ip, deadline=1)
+    sh("ip", "-n", a.ns, "link", "set", "eth0", "address", a.mac)
     assert not ping(c.ns, a.ip, deadline=1)
     # b's port goes away: its rules go with the next sync.
     gone = DesiredPortSecurity(desired.ports[::2], desired.groups)

@@ -132,11 +132,11 @@ def test_pairs_with_other_macs_may_overlap_and_pairs_may_cover_fixed_ips():
     spec = port(allowed_address_pairs=(AddressPair("10.0.0.0/24"),
                                        AddressPair("10.0.0.0/24", "fa:16:3e:00:00:09")))
     R.check_port(spec)
-    text = "\n".join(R.spoof_rules(spec))
+    elements = R.port_elements(spec, 7)
     # The fixed IP inside the pair's CIDR is merged into it (interval sets refuse overlaps).
-    assert f"{MAC} . 10.0.0.0/24" in text and f"{MAC} . 10.0.0.5," not in text
-    assert "fa:16:3e:00:00:09 . 10.0.0.0/24" in text
-    assert "ether saddr != { fa:16:3e:00:00:01, fa:16:3e:00:00:09 } drop" in text
+    assert elements["src4"] == [f'"tapabc" . {MAC} . 10.0.0.0/24',
+                                '"tapabc" . fa:16:3e:00:00:09 . 10.0.0.0/24']
+    assert elements["macs"] == [f'"tapabc" . {MAC}', '"tapabc" . fa:16:3e:00:00:09']
 
 
 def test_link_local_is_the_modified_eui64_of_the_mac():
@@ -144,22 +144,31 @@ def test_link_local_is_the_modified_eui64_of_the_mac():
     assert str(R.link_local("fa:16:3e:00:00:01")) == "fe80::f816:3eff:fe00:1"
 
 
+def test_port_elements_name_its_sources_marks_and_neighbour_targets():
+    elements = R.port_elements(port(), 7)
+    assert elements["ports"] == ['"tapabc"']
+    assert elements["from_mark"] == ['"tapabc" : 0x10000007']
+    assert elements["to_mark"] == ['"tapabc" : 0x20000007']
+    assert elements["src4"] == [f'"tapabc" . {MAC} . 10.0.0.5/32']
+    assert f'"tapabc" . {MAC} . fe80::f816:3eff:fe00:1/128' in elements["src6"]
+    assert f'"tapabc" . {MAC} . 2001:db8::5/128' in elements["src6"]
+    # Neighbour advertisements may announce only the port's own IPv6 addresses.
+    assert '"tapabc" . 0x20010db8000000000000000000000005' in elements["na6"]
+
+
 def test_spoof_chain_allows_dhcp_and_dad_and_forbids_servers():
-    text = "\n".join(R.spoof_rules(port()))
-    assert "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept" in text
+    text = "\n".join(R.bridge_skeleton(TrustedResponders()))
+    assert "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return" in text
     assert "ether type ip meta l4proto udp udp sport 67 drop" in text
     assert "ether type ip6 meta l4proto udp udp sport 547 drop" in text
     assert "icmpv6 type { nd-router-advert, nd-redirect } drop" in text
     assert "ip6 saddr :: icmpv6 type { nd-neighbor-solicit" in text
-    assert f"{MAC} . fe80::f816:3eff:fe00:1" in text
-    assert f"{MAC} . 0.0.0.0" in text  # ARP probes
-    # Neighbour advertisements may announce only the port's own IPv6 addresses.
-    assert "0x20010db8000000000000000000000005" in text
+    assert "arp saddr ip 0.0.0.0 iifname . arp saddr ether @macs return" in text
+    assert "ether type ip iifname . ether saddr . ip saddr != @src4 drop" in text
 
 
-def test_port_without_ipv4_sends_no_ipv4():
-    text = "\n".join(R.spoof_rules(port(fixed_ips=("2001:db8::5",))))
-    assert "ether type ip drop" in text
+def test_port_without_ipv4_has_no_ipv4_source():
+    assert R.port_elements(port(fixed_ips=("2001:db8::5",)), 1)["src4"] == []
 
 
 def test_membership_is_collapsed_and_chunked():
@@ -182,8 +191,8 @@ def test_full_ruleset_replaces_only_its_own_tables():
     assert all("naas_portsec" in c or "naas_sg" in c for c in deleted)
     assert not any("ruleset" in c for c in cmds)
     text = R.script(cmds)
-    assert 'add element bridge naas_portsec from_mark { "tapabc" : 0x00070000 }' in text
-    assert "add element inet naas_sg ingress { 0x00000007 : jump in_tapabc }" in text
+    assert 'add element bridge naas_portsec from_mark { "tapabc" : 0x10000007 }' in text
+    assert "add element inet naas_sg ingress { 0x20000007 : jump in_tapabc }" in text
     assert 'iifname "nsd*" meta mark set meta mark or 0x80000000' in text
 
 
@@ -239,6 +248,20 @@ def test_each_change_is_one_transaction_and_groups_are_rendered_once():
     assert "tapabc" not in rec.scripts[-1]  # a rule change touches no port chain
 
 
+def test_reapplying_a_port_changes_only_the_elements_that_differ():
+    rec = Recorder()
+    ps = PortSecurity(runner=rec)
+    ps.apply_port(port(), [_default()])
+    ps.apply_port(port(allowed_address_pairs=(AddressPair("10.9.0.0/24"),)), [_default()])
+    lines = rec.scripts[-1].splitlines()
+    assert [x for x in lines if x.startswith("delete element")] == []
+    added = [x for x in lines if x.startswith("add element bridge")]
+    assert added == [f'add element bridge naas_portsec src4 {{ "tapabc" . {MAC} . 10.9.0.0/24 }}']
+    ps.apply_port(port(), [_default()])
+    assert f'delete element bridge naas_portsec src4 {{ "tapabc" . {MAC} . 10.9.0.0/24 }}' \
+        in rec.scripts[-1]
+
+
 def test_invalid_input_programs_nothing():
     rec = Recorder()
     ps = PortSecurity(runner=rec)
@@ -257,7 +280,8 @@ def test_remove_is_idempotent_and_port_security_off_removes():
     assert ps.remove_port("tapabc") is False
     ps.apply_port(port(), [_default()])
     ps.apply_port(port(security_groups=(), port_security_enabled=False))
-    assert "delete chain bridge naas_portsec spoof_tapabc" in rec.scripts[-1]
+    assert 'delete element bridge naas_portsec ports { "tapabc" }' in rec.scripts[-1]
+    assert "delete chain inet naas_sg in_tapabc" in rec.scripts[-1]
     assert ps.ports() == {}
     assert ps.remove_port("tapabc") is False
 

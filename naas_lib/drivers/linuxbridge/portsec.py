@@ -7,9 +7,11 @@ transaction that touches only ``bridge naas_portsec`` and ``inet naas_sg``
 another table and never writes a sysctl: :meth:`PortSecurity.capable` reads
 the two br_netfilter settings and says which one is missing.
 
-A port's chains are flushed and refilled in the same transaction, so a
-change is atomic: established connections (conntrack entries) stay, a rule
-that is gone stops new connections at once. :meth:`PortSecurity.sync`
+A port is a handful of set elements in the bridge table and two short
+chains in the inet table; its chains are flushed and refilled in the same
+transaction as everything else of a change, so a change is atomic:
+established connections (conntrack entries) stay, a rule that is gone stops
+new connections at once. :meth:`PortSecurity.sync`
 rebuilds both tables in one transaction when they differ from what was
 programmed last (drift, such as a rule deleted by hand) or from the desired
 state, dropping ports that no longer exist.
@@ -91,6 +93,7 @@ class PortSecurity:
         self._run = runner or nft_runner(self.netns)
         self._ports: dict[str, PortSpec] = {}
         self._indexes: dict[str, int] = {}
+        self._elements: dict[str, dict[str, list[str]]] = {}
         self._groups: dict[str, SecurityGroup] = {}
         self._members: dict[str, tuple[str, ...]] = {}
         self._loaded = False
@@ -129,43 +132,51 @@ class PortSecurity:
         if not port.port_security_enabled:
             self.remove_port(port.device)
             return
-        self._load()
-        cmds = self._skeleton()
-        changed = {}
-        for group in groups:
-            cmds += self._group_commands(group, changed)
-        index = self._index(port.device)
-        cmds += R.bridge_port(port, index) + R.inet_port(port, index)
-        self._commit(cmds)
+        changed: dict[str, SecurityGroup] = {}
+
+        def build() -> list[str]:
+            changed.clear()
+            cmds = []
+            for group in groups:
+                cmds += self._group_commands(group, changed)
+            index = self._index(port.device)
+            new = R.port_elements(port, index)
+            cmds += R.bridge_elements(*_diff(new, self._elements.get(port.device, {})))
+            return cmds + R.inet_port(port, index)
+
+        self._transact(build)
         self._ports[port.device] = port
+        self._elements[port.device] = R.port_elements(port, self._indexes[port.device])
         self._record_groups(changed)
 
     def remove_port(self, device: str) -> bool:
         """Remove a port's rules (idempotent: False when it had none)."""
         self._load()
-        index = self._indexes.get(device)
-        if index is None:
+        if device not in self._indexes:
             return False
-        self._commit(R.bridge_remove(device, index) + R.inet_remove(device, index))
-        self._ports.pop(device, None)
-        self._indexes.pop(device, None)
+
+        def build() -> list[str]:
+            index = self._indexes[device]
+            old = self._elements.get(device, {})
+            return R.bridge_elements({}, old) + R.inet_remove(device, index)
+
+        self._transact(build)
+        self._forget(device)
         return True
 
     def update_group_rules(self, group: SecurityGroup) -> None:
         """Replace a group's rules on this host; every port using it sees them at once."""
         R.check_group(group)
-        self._load()
         changed: dict[str, SecurityGroup] = {}
-        cmds = self._group_commands(group, changed, force=True)
-        self._commit(self._skeleton() + cmds)
+        self._transact(lambda: self._group_commands(group, changed, force=True))
         self._record_groups(changed)
 
     def update_members(self, group_id: str, addresses: Iterable[str]) -> None:
         """Replace a group's membership set (elements only: no chain or rule changes)."""
         R.check_id(group_id, "security_group_id")
         addresses = tuple(addresses)
-        self._load()
-        self._commit(self._skeleton() + R.inet_members(group_id, addresses))
+        R.member_networks(addresses)
+        self._transact(lambda: R.inet_members(group_id, addresses))
         self._members[group_id] = addresses
 
     def sync(self, desired: DesiredPortSecurity) -> PortSecurityReport:
@@ -177,7 +188,7 @@ class PortSecurity:
         self._load()
         wanted = {p.device: p for p in desired.ports if p.port_security_enabled}
         report = PortSecurityReport()
-        in_kernel = self._kernel_devices()
+        in_kernel = set(self._kernel_marks())
         report.added = sorted(set(wanted) - in_kernel)
         report.removed = sorted(in_kernel - set(wanted))
         listing = self._listing()
@@ -188,10 +199,13 @@ class PortSecurity:
             return report
         for device in list(self._indexes):
             if device not in wanted:
-                del self._indexes[device]
+                self._forget(device)
         ordered = [(port, self._index(port.device)) for port in wanted.values()]
-        self._commit(R.full_ruleset(ordered, desired.groups, self.trusted), stale=False)
+        self._fingerprint = None
+        self._run(R.script(R.full_ruleset(ordered, desired.groups, self.trusted)), ("-f", "-"))
+        self._skeleton_done = True
         self._ports = dict(wanted)
+        self._elements = {p.device: R.port_elements(p, i) for p, i in ordered}
         self._groups = {g.id: g for g in desired.groups}
         self._members = {g.id: g.members for g in desired.groups if g.members is not None}
         self._fingerprint = self._listing()
@@ -208,18 +222,19 @@ class PortSecurity:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _commit(self, cmds: list[str], stale: bool = True) -> None:
-        if stale:
-            self._fingerprint = None
+    def _transact(self, build: Callable[[], list[str]]) -> None:
+        """Run ``build()``'s commands as one transaction; on failure re-read the kernel's
+        state (the tables may have been changed by hand) and try once more."""
+        self._load()
+        self._fingerprint = None
         try:
-            self._run(R.script(cmds), ("-f", "-"))
+            self._run(R.script(self._skeleton() + build()), ("-f", "-"))
         except exc.DriverError:
-            if not stale or not self._skeleton_done:
-                raise
-            # The tables may have been deleted by hand: recreate them and retry once.
-            LOG.warning("nft transaction failed; retrying with the base tables recreated")
+            LOG.warning("nft transaction failed; re-reading the kernel's tables and retrying")
+            self._loaded = False
             self._skeleton_done = False
-            self._run(R.script(self._skeleton() + cmds), ("-f", "-"))
+            self._load()
+            self._run(R.script(self._skeleton() + build()), ("-f", "-"))
 
     def _skeleton(self) -> list[str]:
         if self._skeleton_done:
@@ -248,12 +263,17 @@ class PortSecurity:
             if group.members is not None:
                 self._members[gid] = group.members
 
+    def _forget(self, device: str) -> None:
+        self._ports.pop(device, None)
+        self._indexes.pop(device, None)
+        self._elements.pop(device, None)
+
     def _index(self, device: str) -> int:
         index = self._indexes.get(device)
         if index is not None:
             return index
         used = set(self._indexes.values())
-        # Start from a stable point so that a device tends to get the same index.
+        # Start from a point derived from the name so that a device tends to keep its index.
         start = (sum(device.encode()) * 131) % R.MAX_PORT_INDEX + 1
         for offset in range(R.MAX_PORT_INDEX):
             candidate = (start - 1 + offset) % R.MAX_PORT_INDEX + 1
@@ -264,12 +284,30 @@ class PortSecurity:
                               reason=f"more than {R.MAX_PORT_INDEX} filtered ports on a host")
 
     def _load(self) -> None:
-        """Recover port indexes a previous process left in the kernel (once)."""
+        """Learn the ports (indexes and elements) the kernel holds, once per process."""
         if self._loaded:
             return
         self._loaded = True
-        for device, mark in self._kernel_marks().items():
-            self._indexes.setdefault(device, mark >> R.FROM_SHIFT)
+        try:
+            out = self._run("", ("-j", "list", "table", "bridge", R.BRIDGE_TABLE))
+        except exc.DriverError:
+            return
+        elements: dict[str, dict[str, list[str]]] = {}
+        indexes: dict[str, int] = {}
+        for item in json.loads(out or "{}").get("nftables", []):
+            body = item.get("set") or item.get("map")
+            if not body:
+                continue
+            name = body.get("name")
+            for element in body.get("elem", []) or []:
+                device, text = _element_text(element)
+                if device is None:
+                    continue
+                elements.setdefault(device, {}).setdefault(name, []).append(text)
+                if name == "from_mark" and isinstance(element, list):
+                    indexes[device] = int(element[1]) & R.MAX_PORT_INDEX
+        self._indexes = indexes
+        self._elements = {d: e for d, e in elements.items() if d in indexes}
 
     def _kernel_marks(self) -> dict[str, int]:
         try:
@@ -279,13 +317,9 @@ class PortSecurity:
         marks = {}
         for item in json.loads(out or "{}").get("nftables", []):
             for element in item.get("map", {}).get("elem", []) or []:
-                key, value = element if isinstance(element, list) else (None, None)
-                if isinstance(key, str) and isinstance(value, int):
-                    marks[key] = value
+                if isinstance(element, list) and isinstance(element[0], str):
+                    marks[element[0]] = int(element[1])
         return marks
-
-    def _kernel_devices(self) -> set[str]:
-        return set(self._kernel_marks())
 
     def _listing(self) -> str:
         parts = []
@@ -295,3 +329,38 @@ class PortSecurity:
             except exc.DriverError:
                 parts.append("")
         return "\n".join(parts)
+
+
+def _diff(new: dict[str, list[str]], old: dict[str, list[str]]
+          ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(elements to add, elements to delete) to go from ``old`` to ``new``."""
+    add = {k: [e for e in v if e not in old.get(k, [])] for k, v in new.items()}
+    delete = {k: [e for e in v if e not in new.get(k, [])] for k, v in old.items()}
+    # A map element whose value changes must go before it comes back.
+    for name in ("from_mark", "to_mark"):
+        for element in add.get(name, []):
+            key = R.element_key(name, element)
+            for previous in old.get(name, []):
+                if R.element_key(name, previous) == key and previous not in delete[name]:
+                    delete[name].append(previous)
+    return add, delete
+
+
+def _element_text(element) -> tuple[str | None, str]:
+    """A listed (JSON) element of the bridge table as (device, nft element syntax)."""
+    if isinstance(element, str):
+        return element, f'"{element}"'
+    if isinstance(element, list):  # a map element: [key, value]
+        return element[0], f'"{element[0]}" : {int(element[1]):#010x}'
+    parts = element.get("concat") if isinstance(element, dict) else None
+    if not parts or not isinstance(parts[0], str):
+        return None, ""
+    out = [f'"{parts[0]}"']
+    for part in parts[1:]:
+        if isinstance(part, dict) and "prefix" in part:
+            out.append(f"{part['prefix']['addr']}/{part['prefix']['len']}")
+        elif isinstance(part, dict) and "range" in part:
+            out.append(f"{part['range'][0]}-{part['range'][1]}")
+        else:
+            out.append(str(part))
+    return parts[0], " . ".join(out)

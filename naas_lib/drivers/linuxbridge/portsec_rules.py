@@ -8,28 +8,32 @@ into one transaction per change and runs it.
 Two tables, owned by this module and nothing else:
 
 ``bridge naas_portsec``
-    Stateless anti-spoofing on the guest's port device (a ``prerouting``
-    chain at priority -300 jumps, by ``iifname``, to the port's
-    ``spoof_<dev>`` chain), and the packet marks that name the ports of a
-    bridged packet (a ``forward`` chain at priority -300).
+    Stateless anti-spoofing. One ``spoof`` chain for every port, reached from a
+    ``prerouting`` chain (priority -300) for frames whose ``iifname`` is in the
+    ``ports`` set; what a port may send lives in sets keyed by its device
+    (``macs``, ``src4``, ``src6``, ``na6``). The same chains set the packet
+    mark that names the filtered port a frame comes from (``from_mark``, in
+    prerouting) or goes to (``to_mark``, in ``forward`` at priority -300).
+    Plugging a port adds set elements only.
 
 ``inet naas_sg``
-    Stateful security groups in the ``forward`` hook, which bridged IP
-    traffic reaches when the host sets ``net.bridge.bridge-nf-call-iptables``
-    and ``...-ip6tables`` to 1 (this kernel has no conntrack in the bridge
-    family). Interface names there are the bridge's, so the ports are known
-    by the mark only.
+    Stateful security groups, which bridged IP traffic reaches when the host
+    sets ``net.bridge.bridge-nf-call-iptables`` and ``...-ip6tables`` to 1 (this
+    kernel has no conntrack in the bridge family). Interface names there are the
+    bridge's, so ports are known by the mark: the ``prerouting`` chain checks
+    what a port sends (``egress`` verdict map: mark -> ``eg_<dev>``), the
+    ``forward`` chain what reaches it (``ingress``: mark -> ``in_<dev>``). A
+    port's chains jump to its groups' chains ``sg_<id>_in``/``sg_<id>_eg``; a
+    group's members are the interval sets ``m4_<id>``/``m6_<id>``.
 
-Mark layout (32 bits of ``meta mark``, owned by this module for bridged
-frames that enter or leave a filtered port):
+Mark layout (``meta mark`` of frames that enter or leave a filtered port; other
+frames keep theirs):
 
-* bits 16-30: index of the filtered port the frame came from (egress rules);
-* bits 0-14: index of the filtered port the frame goes to (ingress rules);
-* bit 31: the frame came from a trusted responder (DHCP server, RA sender).
-
-Port indexes (1..32767) are allocated by the caller and kept for a
-device's lifetime; they are recorded in the ``from_mark`` map, so a new
-process recovers them from the kernel.
+* bits 0-15: the port's index (1..65535), kept for the device's lifetime and
+  recorded in ``from_mark``, so a new process recovers it from the kernel;
+* bit 28 (``FROM_FLAG``): the frame comes from that port (egress rules);
+* bit 29 (``TO_FLAG``): the frame goes to that port (ingress rules);
+* bit 31: the frame comes from a trusted responder (DHCP server, RA sender).
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ from naas_lib import exceptions as exc
 
 BRIDGE_TABLE = "naas_portsec"
 INET_TABLE = "naas_sg"
-MAX_PORT_INDEX = 0x7FFF
-FROM_SHIFT = 16
+MAX_PORT_INDEX = 0xFFFF
+FROM_FLAG = 0x10000000
+TO_FLAG = 0x20000000
 TRUSTED_BIT = 0x80000000
 PRIORITY = -300
 
@@ -327,25 +332,6 @@ def _v6_int(net: ipaddress.IPv6Network) -> str:
     return f"0x{first:032x}" if first == last else f"0x{first:032x}-0x{last:032x}"
 
 
-def _sources(port: PortSpec) -> tuple[list[str], list[str], list[ipaddress.IPv6Network]]:
-    """(mac . IPv4 elements, mac . IPv6 elements, own IPv6 networks) the port may send from."""
-    by_mac: dict[str, list] = {port.mac.lower(): []}
-    for ip in port.fixed_ips:
-        by_mac[port.mac.lower()].append(ipaddress.ip_network(ip))
-    for pair in port.allowed_address_pairs:
-        mac = (pair.mac_address or port.mac).lower()
-        by_mac.setdefault(mac, []).append(ipaddress.ip_network(pair.ip_address))
-    v4, v6, own6 = [], [], []
-    for mac, nets in by_mac.items():
-        nets6 = [n for n in nets if n.version == 6] + [ipaddress.ip_network(link_local(mac))]
-        for net in ipaddress.collapse_addresses(n for n in nets if n.version == 4):
-            v4.append(f"{mac} . {net}")
-        for net in ipaddress.collapse_addresses(nets6):
-            v6.append(f"{mac} . {net}")
-            own6.append(net)
-    return v4, v6, list(ipaddress.collapse_addresses(own6))
-
-
 def _macs(port: PortSpec) -> list[str]:
     macs = [port.mac.lower()]
     for pair in port.allowed_address_pairs:
@@ -354,12 +340,41 @@ def _macs(port: PortSpec) -> list[str]:
     return macs
 
 
-def spoof_chain(device: str) -> str:
-    return f"spoof_{device}"
+def port_elements(port: PortSpec, index: int) -> dict[str, list[str]]:
+    """The set and map elements that program one port in the bridge table, by set name.
+
+    Per-port state is only elements: the chains are the same for every port, so
+    plugging a port never adds a rule there.
+    """
+    q = _quote(port.device)
+    by_mac: dict[str, list] = {port.mac.lower(): []}
+    for ip in port.fixed_ips:
+        by_mac[port.mac.lower()].append(ipaddress.ip_network(ip))
+    for pair in port.allowed_address_pairs:
+        mac = (pair.mac_address or port.mac).lower()
+        by_mac.setdefault(mac, []).append(ipaddress.ip_network(pair.ip_address))
+    src4, src6, own6 = [], [], []
+    for mac, nets in by_mac.items():
+        nets6 = [n for n in nets if n.version == 6] + [ipaddress.ip_network(link_local(mac))]
+        for net in ipaddress.collapse_addresses(n for n in nets if n.version == 4):
+            src4.append(f"{q} . {mac} . {net}")
+        for net in ipaddress.collapse_addresses(nets6):
+            src6.append(f"{q} . {mac} . {net}")
+            own6.append(net)
+    return {
+        "ports": [q],
+        "from_mark": [f"{q} : {FROM_FLAG | index:#010x}"],
+        "to_mark": [f"{q} : {TO_FLAG | index:#010x}"],
+        "macs": [f"{q} . {mac}" for mac in _macs(port)],
+        "src4": src4,
+        "src6": src6,
+        "na6": [f"{q} . {_v6_int(n)}" for n in ipaddress.collapse_addresses(own6)],
+    }
 
 
-def to_chain(device: str) -> str:
-    return f"to_{device}"
+def element_key(set_name: str, element: str) -> str:
+    """The part of an element ``delete element`` needs (maps: the key only)."""
+    return element.split(" : ")[0] if set_name in ("from_mark", "to_mark") else element
 
 
 def egress_chain(device: str) -> str:
@@ -381,27 +396,64 @@ def member_set(group_id: str, version: int) -> str:
 # -- the bridge table ---------------------------------------------------------------------
 
 
+#: Anti-spoofing, the same for every port: what differs is in the sets.
+SPOOF_RULES = (
+    "iifname . ether saddr != @macs drop",
+    "ether type != { ip, ip6, arp } drop",
+    # ARP: Ethernet/IPv4 only, requests and replies, claiming only the port's own
+    # addresses; 0.0.0.0 is a probe (duplicate address detection) from an own MAC.
+    "arp htype != 1 drop",
+    "arp ptype != ip drop",
+    "arp hlen != 6 drop",
+    "arp plen != 4 drop",
+    "arp operation != { request, reply } drop",
+    "arp saddr ip 0.0.0.0 iifname . arp saddr ether @macs return",
+    "iifname . arp saddr ether . arp saddr ip != @src4 drop",
+    # IPv4: no DHCP server replies; DHCP discover/request from 0.0.0.0; else own sources.
+    "ether type ip meta l4proto udp udp sport 67 drop",
+    "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return",
+    "ether type ip iifname . ether saddr . ip saddr != @src4 drop",
+    # IPv6: no router advertisements, redirects or DHCPv6 server replies.
+    "icmpv6 type { nd-router-advert, nd-redirect } drop",
+    "ether type ip6 meta l4proto udp udp sport 547 drop",
+    # The unspecified address only for duplicate address detection and MLD.
+    "ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, "
+    "mld2-listener-report } return",
+    "ether type ip6 iifname . ether saddr . ip6 saddr != @src6 drop",
+    # A neighbour advertisement may only announce the port's own addresses.
+    "icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @na6 drop",
+)
+
+
 def bridge_skeleton(trusted: TrustedResponders) -> list[str]:
-    """Commands that create (idempotently) the bridge table and refill its base chains."""
+    """Commands that create (idempotently) the bridge table and refill its chains."""
     t = f"bridge {BRIDGE_TABLE}"
     cmds = [
         f"add table {t}",
         f"add set {t} ports {{ type ifname; }}",
         f"add map {t} from_mark {{ type ifname : mark; }}",
-        f"add map {t} to_port {{ type ifname : verdict; }}",
-        f"add map {t} spoof {{ type ifname : verdict; }}",
+        f"add map {t} to_mark {{ type ifname : mark; }}",
+        f"add set {t} macs {{ type ifname . ether_addr; }}",
+        f"add set {t} src4 {{ type ifname . ether_addr . ipv4_addr; flags interval; }}",
+        f"add set {t} src6 {{ type ifname . ether_addr . ipv6_addr; flags interval; }}",
+        f"add set {t} na6 {{ typeof iifname . @th,64,128; flags interval; }}",
         f"add chain {t} prerouting {{ type filter hook prerouting priority {PRIORITY}; "
         "policy accept; }",
         f"add chain {t} forward {{ type filter hook forward priority {PRIORITY}; "
         "policy accept; }",
+        f"add chain {t} spoof",
         f"flush chain {t} prerouting",
         f"flush chain {t} forward",
-        f"add rule {t} prerouting iifname vmap @spoof",
-        # Frames into a filtered port from elsewhere start with a clean mark; frames
-        # from a filtered port get its index in the upper half.
-        f"add rule {t} forward oifname @ports iifname != @ports meta mark set 0",
-        f"add rule {t} forward meta mark set iifname map @from_mark",
+        f"flush chain {t} spoof",
+        # Frames from a filtered port: anti-spoofing, then the port's "from" mark
+        # (read by the egress rules in the inet prerouting hook).
+        f"add rule {t} prerouting iifname @ports jump spoof",
+        f"add rule {t} prerouting iifname @ports meta mark set iifname map @from_mark",
+        # Frames to a filtered port: its "to" mark (read by the ingress rules in the
+        # inet forward hook), plus a flag when they come from a trusted responder.
+        f"add rule {t} forward oifname @ports meta mark set oifname map @to_mark",
     ]
+    cmds += [f"add rule {t} spoof {rule}" for rule in SPOOF_RULES]
     trust = f"meta mark set meta mark or {TRUSTED_BIT:#010x}"
     if trusted.devices:
         cmds.append(f"add rule {t} forward oifname @ports iifname "
@@ -411,78 +463,20 @@ def bridge_skeleton(trusted: TrustedResponders) -> list[str]:
     if trusted.macs:
         cmds.append(f"add rule {t} forward oifname @ports ether saddr "
                     f"{_elements(sorted(m.lower() for m in trusted.macs))} {trust}")
-    cmds.append(f"add rule {t} forward oifname vmap @to_port")
     return cmds
 
 
-def spoof_rules(port: PortSpec) -> list[str]:
-    """The statements of a port's anti-spoofing chain (traffic the guest sends)."""
-    v4, v6, own6 = _sources(port)
-    rules = [
-        f"ether saddr != {_elements(_macs(port))} drop",
-        "ether type != { ip, ip6, arp } drop",
-        # ARP: Ethernet/IPv4 only, requests and replies, claiming only own addresses
-        # (0.0.0.0 is a probe: duplicate address detection).
-        "arp htype != 1 drop",
-        "arp ptype != ip drop",
-        "arp hlen != 6 drop",
-        "arp plen != 4 drop",
-        "arp operation != { request, reply } drop",
-        f"arp saddr ether . arp saddr ip != "
-        f"{_elements(v4 + [f'{m} . 0.0.0.0' for m in _macs(port)])} drop",
-        # IPv4: no DHCP server replies; DHCP discover/request from 0.0.0.0; else own sources.
-        "ether type ip meta l4proto udp udp sport 67 drop",
-        "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept",
-    ]
-    rules.append(f"ether saddr . ip saddr != {_elements(v4)} drop" if v4
-                 else "ether type ip drop")
-    rules += [
-        # IPv6: no router advertisements, redirects or DHCPv6 server replies.
-        "icmpv6 type { nd-router-advert, nd-redirect } drop",
-        "ether type ip6 meta l4proto udp udp sport 547 drop",
-        # The unspecified address only for duplicate address detection and MLD.
-        "ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, "
-        "mld2-listener-report } accept",
-        f"ether saddr . ip6 saddr != {_elements(v6)} drop",
-        # A neighbour advertisement may only announce the port's own addresses.
-        f"icmpv6 type nd-neighbor-advert @th,64,128 != "
-        f"{_elements(_v6_int(n) for n in own6)} drop",
-    ]
-    return rules
-
-
-def bridge_port(port: PortSpec, index: int) -> list[str]:
-    """Commands that (re)program a filtered port in the bridge table."""
+def bridge_elements(add: dict[str, list[str]], delete: dict[str, list[str]]) -> list[str]:
+    """Commands that delete and add bridge-table elements (deletions first)."""
     t = f"bridge {BRIDGE_TABLE}"
-    dev = port.device
-    spoof, to = spoof_chain(dev), to_chain(dev)
-    cmds = [f"add chain {t} {spoof}", f"flush chain {t} {spoof}"]
-    cmds += [f"add rule {t} {spoof} {rule}" for rule in spoof_rules(port)]
-    cmds += [f"add chain {t} {to}", f"flush chain {t} {to}",
-             f"add rule {t} {to} meta mark set meta mark or {index:#06x}"]
-    cmds += [
-        f"add element {t} ports {{ {_quote(dev)} }}",
-        f"add element {t} from_mark {{ {_quote(dev)} : {index << FROM_SHIFT:#010x} }}",
-        f"add element {t} to_port {{ {_quote(dev)} : jump {to} }}",
-        f"add element {t} spoof {{ {_quote(dev)} : jump {spoof} }}",
-    ]
-    return cmds
-
-
-def bridge_remove(device: str, index: int) -> list[str]:
-    """Commands that remove a port from the bridge table whether or not it is there."""
-    t = f"bridge {BRIDGE_TABLE}"
-    q = _quote(device)
-    spoof, to = spoof_chain(device), to_chain(device)
-    elements = [("ports", q), ("from_mark", f"{q} : {index << FROM_SHIFT:#010x}"),
-                ("to_port", f"{q} : jump {to}"), ("spoof", f"{q} : jump {spoof}")]
-    cmds = [f"add chain {t} {spoof}", f"add chain {t} {to}"]
-    for name, element in elements:
-        cmds.append(f"add element {t} {name} {{ {element} }}")
-    for name, _ in elements:
-        cmds.append(f"delete element {t} {name} {{ {q} }}")
-    for chain in (spoof, to):
-        cmds += [f"flush chain {t} {chain}", f"delete chain {t} {chain}"]
+    cmds = []
+    for name, elements in delete.items():
+        if elements:
+            keys = [element_key(name, e) for e in elements]
+            cmds.append(f"delete element {t} {name} {_elements(keys)}")
+    for name, elements in add.items():
+        if elements:
+            cmds.append(f"add element {t} {name} {_elements(elements)}")
     return cmds
 
 
@@ -492,27 +486,37 @@ def bridge_remove(device: str, index: int) -> list[str]:
 def inet_skeleton() -> list[str]:
     """Commands that create (idempotently) the inet table and refill its base chains."""
     t = f"inet {INET_TABLE}"
-    low = MAX_PORT_INDEX
-    high = MAX_PORT_INDEX << FROM_SHIFT
+    flags = 0x70000000
     return [
         f"add table {t}",
         f"add map {t} egress {{ type mark : verdict; }}",
         f"add map {t} ingress {{ type mark : verdict; }}",
+        f"add chain {t} prerouting {{ type filter hook prerouting priority filter; "
+        "policy accept; }",
         f"add chain {t} forward {{ type filter hook forward priority filter; policy accept; }}",
-        f"add chain {t} ingress_check",
         f"add chain {t} from_responder",
+        f"flush chain {t} prerouting",
         f"flush chain {t} forward",
-        f"flush chain {t} ingress_check",
         f"flush chain {t} from_responder",
-        f"add rule {t} forward meta mark and {high | low:#010x} == 0 accept",
+        # Egress: what a filtered port sends, checked where conntrack already ran.
+        f"add rule {t} prerouting meta mark and {flags:#010x} != {FROM_FLAG:#010x} accept",
+        f"add rule {t} prerouting ct state established,related accept",
+        # A guest may always resolve neighbours and ask for an address and a router.
+        f"add rule {t} prerouting icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert, "
+        "nd-router-solicit } accept",
+        f"add rule {t} prerouting udp sport 68 udp dport 67 accept",
+        f"add rule {t} prerouting udp sport 546 udp dport 547 accept",
+        f"add rule {t} prerouting ct state invalid drop",
+        f"add rule {t} prerouting meta mark vmap @egress",
+        f"add rule {t} prerouting drop",
+        # Ingress: what reaches a filtered port.
+        f"add rule {t} forward meta mark and {flags:#010x} != {TO_FLAG:#010x} accept",
         f"add rule {t} forward ct state established,related accept",
         f"add rule {t} forward meta mark and {TRUSTED_BIT:#010x} != 0 jump from_responder",
         f"add rule {t} forward icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert }} accept",
         f"add rule {t} forward ct state invalid drop",
-        f"add rule {t} forward meta mark and {high:#010x} vmap @egress",
-        f"add rule {t} forward goto ingress_check",
-        f"add rule {t} ingress_check meta mark and {low:#010x} vmap @ingress",
-        f"add rule {t} ingress_check accept",
+        f"add rule {t} forward meta mark and {~TRUSTED_BIT & 0xFFFFFFFF:#010x} vmap @ingress",
+        f"add rule {t} forward drop",
         f"add rule {t} from_responder udp sport 67 udp dport 68 accept",
         f"add rule {t} from_responder udp sport 547 udp dport 546 accept",
         f"add rule {t} from_responder icmpv6 type nd-router-advert accept",
@@ -578,49 +582,33 @@ def inet_group(group: SecurityGroup) -> list[str]:
         cmds += inet_member_sets(remote)
     for direction in (INGRESS, EGRESS):
         chain = group_chain(group.id, direction)
-        verdict = "accept" if direction == INGRESS else "goto ingress_check"
         cmds += [f"add chain {t} {chain}", f"flush chain {t} {chain}"]
         for rule in group.rules:
             if rule.direction == direction:
-                cmds.append(f"add rule {t} {chain} {rule_statement(rule)} {verdict}")
+                cmds.append(f"add rule {t} {chain} {rule_statement(rule)} accept")
     if group.members is not None:
         cmds += inet_members(group.id, group.members)
     return cmds
 
 
-def inet_group_remove(group_id: str, keep_sets: bool) -> list[str]:
-    """Commands that remove a group's chains (and its sets unless other rules use them)."""
-    t = f"inet {INET_TABLE}"
-    cmds = []
-    for direction in (INGRESS, EGRESS):
-        chain = group_chain(group_id, direction)
-        cmds += [f"add chain {t} {chain}", f"flush chain {t} {chain}",
-                 f"delete chain {t} {chain}"]
-    if not keep_sets:
-        cmds += inet_member_sets(group_id)
-        cmds += [f"delete set {t} {member_set(group_id, v)}" for v in (4, 6)]
-    return cmds
-
-
 def inet_port(port: PortSpec, index: int) -> list[str]:
-    """Commands that (re)program a port's ingress and egress chains and its map entries."""
+    """Commands that (re)program a port's ingress and egress chains and its map entries.
+
+    A port's chains only jump to its groups' chains, so a rule change rewrites the
+    group's chains once, whatever the number of ports using it.
+    """
     t = f"inet {INET_TABLE}"
     eg, ing = egress_chain(port.device), ingress_chain(port.device)
     cmds = [f"add chain {t} {eg}", f"flush chain {t} {eg}",
             f"add chain {t} {ing}", f"flush chain {t} {ing}"]
-    # A guest may always ask for an address and a router; the reply is checked on
-    # the way back (from the trusted responder).
-    cmds += [f"add rule {t} {eg} udp sport 68 udp dport 67 goto ingress_check",
-             f"add rule {t} {eg} udp sport 546 udp dport 547 goto ingress_check",
-             f"add rule {t} {eg} icmpv6 type nd-router-solicit goto ingress_check"]
     for gid in port.security_groups:
         # A group not (yet) programmed on this host allows nothing until it is.
         cmds += [f"add chain {t} {group_chain(gid, d)}" for d in (INGRESS, EGRESS)]
         cmds.append(f"add rule {t} {eg} jump {group_chain(gid, EGRESS)}")
         cmds.append(f"add rule {t} {ing} jump {group_chain(gid, INGRESS)}")
     cmds += [f"add rule {t} {eg} drop", f"add rule {t} {ing} drop"]
-    cmds += [f"add element {t} egress {{ {index << FROM_SHIFT:#010x} : jump {eg} }}",
-             f"add element {t} ingress {{ {index:#010x} : jump {ing} }}"]
+    cmds += [f"add element {t} egress {{ {FROM_FLAG | index:#010x} : jump {eg} }}",
+             f"add element {t} ingress {{ {TO_FLAG | index:#010x} : jump {ing} }}"]
     return cmds
 
 
@@ -629,10 +617,10 @@ def inet_remove(device: str, index: int) -> list[str]:
     t = f"inet {INET_TABLE}"
     eg, ing = egress_chain(device), ingress_chain(device)
     cmds = [f"add chain {t} {eg}", f"add chain {t} {ing}",
-            f"add element {t} egress {{ {index << FROM_SHIFT:#010x} : jump {eg} }}",
-            f"add element {t} ingress {{ {index:#010x} : jump {ing} }}",
-            f"delete element {t} egress {{ {index << FROM_SHIFT:#010x} }}",
-            f"delete element {t} ingress {{ {index:#010x} }}"]
+            f"add element {t} egress {{ {FROM_FLAG | index:#010x} : jump {eg} }}",
+            f"add element {t} ingress {{ {TO_FLAG | index:#010x} : jump {ing} }}",
+            f"delete element {t} egress {{ {FROM_FLAG | index:#010x} }}",
+            f"delete element {t} ingress {{ {TO_FLAG | index:#010x} }}"]
     for chain in (eg, ing):
         cmds += [f"flush chain {t} {chain}", f"delete chain {t} {chain}"]
     return cmds
@@ -646,9 +634,13 @@ def full_ruleset(ports: Sequence[tuple[PortSpec, int]], groups: Sequence[Securit
     cmds += bridge_skeleton(trusted) + inet_skeleton()
     for group in groups:
         cmds += inet_group(group)
+    elements: dict[str, list[str]] = {}
     for port, index in ports:
         if port.port_security_enabled:
-            cmds += bridge_port(port, index) + inet_port(port, index)
+            for name, items in port_elements(port, index).items():
+                elements.setdefault(name, []).extend(items)
+            cmds += inet_port(port, index)
+    cmds += bridge_elements(elements, {})
     return cmds
 
 
