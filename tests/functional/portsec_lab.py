@@ -75,6 +75,7 @@ class PortsecLab:
         self.namespaces: list[str] = []
         self.guests: dict[str, Guest] = {}
         self.threads: list[socket.socket] = []
+        self.programmers: list[PortSecurity] = []
 
     def netns(self, role: str) -> str:
         name = f"ps-{role}-{self.tag}"
@@ -89,7 +90,9 @@ class PortsecLab:
         sh("ip", "-n", ns, "link", "set", "br0", "up")
         in_ns(ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1",
               "net.bridge.bridge-nf-call-ip6tables=1")
-        return ns, PortSecurity(ns, TrustedResponders(prefixes=prefixes))
+        ps = PortSecurity(ns, TrustedResponders(prefixes=prefixes))
+        self.programmers.append(ps)
+        return ns, ps
 
     def guest(self, host_ns: str, name: str, index: int, device: str | None = None) -> Guest:
         ns = self.netns(f"g{name}")
@@ -161,6 +164,8 @@ class PortsecLab:
                 time.sleep(0.05)
 
     def cleanup(self) -> None:
+        for ps in self.programmers:
+            ps.close()
         for s in self.threads:
             with contextlib.suppress(OSError):
                 s.close()

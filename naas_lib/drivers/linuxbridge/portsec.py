@@ -19,10 +19,13 @@ state, dropping ports that no longer exist.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
 import subprocess
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -67,6 +70,69 @@ class PortSecurityReport:
         return bool(self.added or self.removed or self.repaired or self.rebuilt)
 
 
+class Libnftables:
+    """Runs nft commands in-process through libnftables (no fork and exec per change).
+
+    The library's netlink socket is opened when its context is made, so making
+    it inside ``netns`` binds every later command to that namespace.
+    """
+
+    _JSON = 1 << 4  # NFT_CTX_OUTPUT_JSON
+
+    def __init__(self, netns: str | None) -> None:
+        lib = ctypes.CDLL(ctypes.util.find_library("nftables") or "libnftables.so.1")
+        lib.nft_ctx_new.restype = ctypes.c_void_p
+        lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+        lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_output_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+        lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
+        self._lib = lib
+        self._lock = threading.Lock()
+        with nl.entered(netns):
+            self._ctx = lib.nft_ctx_new(0)
+        if not self._ctx:
+            raise OSError("nft_ctx_new failed")
+        lib.nft_ctx_buffer_output(self._ctx)
+        lib.nft_ctx_buffer_error(self._ctx)
+
+    def __call__(self, script: str, args: Sequence[str] = ("-f", "-")) -> str:
+        as_json = bool(args) and args[0] == "-j"
+        text = script if tuple(args[:2]) == ("-f", "-") else " ".join(
+            a for a in args if a != "-j")
+        with self._lock:
+            if self._ctx is None:
+                raise exc.DriverError(driver="linuxbridge", reason="port security is closed")
+            self._lib.nft_ctx_output_set_flags(self._ctx, self._JSON if as_json else 0)
+            rc = self._lib.nft_run_cmd_from_buffer(self._ctx, text.encode())
+            out = (self._lib.nft_ctx_get_output_buffer(self._ctx) or b"").decode()
+            err = (self._lib.nft_ctx_get_error_buffer(self._ctx) or b"").decode()
+        if rc != 0:
+            raise exc.DriverError(driver="linuxbridge", reason=f"nft failed: {err.strip()[:2000]}")
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            if self._ctx is not None:
+                self._lib.nft_ctx_free(self._ctx)
+                self._ctx = None
+
+
+def default_runner(netns: str | None) -> Runner:
+    """libnftables in-process when it loads, else the ``nft`` command."""
+    try:
+        return Libnftables(netns)
+    except (OSError, AttributeError) as e:
+        LOG.info("libnftables unavailable (%s); running the nft command instead", e)
+        return nft_runner(netns)
+
+
 def nft_runner(netns: str | None, binary: str = "nft") -> Runner:
     """A runner that executes ``nft`` inside ``netns`` (None: this namespace)."""
 
@@ -90,7 +156,7 @@ class PortSecurity:
                  runner: Runner | None = None) -> None:
         self.netns = netns or None
         self.trusted = trusted or TrustedResponders()
-        self._run = runner or nft_runner(self.netns)
+        self._run = runner or default_runner(self.netns)
         self._ports: dict[str, PortSpec] = {}
         self._indexes: dict[str, int] = {}
         self._elements: dict[str, dict[str, list[str]]] = {}
@@ -127,26 +193,47 @@ class PortSecurity:
 
         A port with port security off gets no rules at all (and loses any it had).
         """
-        R.check_port(port)
-        groups = [R.check_group(g) for g in groups]
-        if not port.port_security_enabled:
-            self.remove_port(port.device)
-            return
+        self.apply_ports([(port, groups)])
+
+    def apply_ports(self, items: Iterable[tuple[PortSpec, Iterable[SecurityGroup]]]) -> None:
+        """Program several ports (and their groups) in one transaction.
+
+        For a host's boot or a reconciliation round: the kernel's fixed cost of a
+        transaction is paid once instead of once per port.
+        """
+        checked = []
+        for port, groups in items:
+            R.check_port(port)
+            checked.append((port, [R.check_group(g) for g in groups]))
+        self._load()
         changed: dict[str, SecurityGroup] = {}
+        enabled = [(p, g) for p, g in checked if p.port_security_enabled]
+        disabled = {p.device for p, _ in checked if not p.port_security_enabled}
+        disabled &= set(self._indexes)
+        if not enabled and not disabled:
+            return
 
         def build() -> list[str]:
             changed.clear()
             cmds = []
-            for group in groups:
-                cmds += self._group_commands(group, changed)
-            index = self._index(port.device)
-            new = R.port_elements(port, index)
-            cmds += R.bridge_elements(*_diff(new, self._elements.get(port.device, {})))
-            return cmds + R.inet_port(port, index)
+            for device in sorted(disabled & set(self._indexes)):
+                cmds += self._remove_commands(device)
+            for port, groups in enabled:
+                for group in groups:
+                    if changed.get(group.id) != group:
+                        cmds += self._group_commands(group, changed)
+                index = self._index(port.device)
+                new = R.port_elements(port, index)
+                cmds += R.bridge_elements(*_diff(new, self._elements.get(port.device, {})))
+                cmds += R.inet_port(port, index)
+            return cmds
 
         self._transact(build)
-        self._ports[port.device] = port
-        self._elements[port.device] = R.port_elements(port, self._indexes[port.device])
+        for device in disabled:
+            self._forget(device)
+        for port, _ in enabled:
+            self._ports[port.device] = port
+            self._elements[port.device] = R.port_elements(port, self._indexes[port.device])
         self._record_groups(changed)
 
     def remove_port(self, device: str) -> bool:
@@ -155,12 +242,7 @@ class PortSecurity:
         if device not in self._indexes:
             return False
 
-        def build() -> list[str]:
-            index = self._indexes[device]
-            old = self._elements.get(device, {})
-            return R.bridge_elements({}, old) + R.inet_remove(device, index)
-
-        self._transact(build)
+        self._transact(lambda: self._remove_commands(device))
         self._forget(device)
         return True
 
@@ -212,6 +294,12 @@ class PortSecurity:
         report.rebuilt = True
         return report
 
+    def close(self) -> None:
+        """Release the in-process nft context (the kernel's rules stay)."""
+        close = getattr(self._run, "close", None)
+        if close is not None:
+            close()
+
     def ports(self) -> dict[str, PortSpec]:
         """The ports this object has programmed, by device."""
         return dict(self._ports)
@@ -235,6 +323,11 @@ class PortSecurity:
             self._skeleton_done = False
             self._load()
             self._run(R.script(self._skeleton() + build()), ("-f", "-"))
+
+    def _remove_commands(self, device: str) -> list[str]:
+        index = self._indexes[device]
+        old = self._elements.get(device, {})
+        return R.bridge_elements({}, old) + R.inet_remove(device, index)
 
     def _skeleton(self) -> list[str]:
         if self._skeleton_done:
