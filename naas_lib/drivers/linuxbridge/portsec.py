@@ -202,9 +202,10 @@ class PortSecurity:
         transaction is paid once instead of once per port.
         """
         checked = []
+        seen: dict[str, SecurityGroup] = {}
         for port, groups in items:
             R.check_port(port)
-            checked.append((port, [R.check_group(g) for g in groups]))
+            checked.append((port, [self._checked(g, seen) for g in groups]))
         self._load()
         changed: dict[str, SecurityGroup] = {}
         enabled = [(p, g) for p, g in checked if p.port_security_enabled]
@@ -215,18 +216,24 @@ class PortSecurity:
 
         def build() -> list[str]:
             changed.clear()
-            cmds = []
+            cmds: list[str] = []
+            add: dict[str, list[str]] = {}
+            delete: dict[str, list[str]] = {}
             for device in sorted(disabled & set(self._indexes)):
-                cmds += self._remove_commands(device)
+                _merge(delete, self._elements.get(device, {}))
+                cmds += R.inet_remove(device, self._indexes[device])
             for port, groups in enabled:
                 for group in groups:
                     if changed.get(group.id) != group:
                         cmds += self._group_commands(group, changed)
                 index = self._index(port.device)
                 new = R.port_elements(port, index)
-                cmds += R.bridge_elements(*_diff(new, self._elements.get(port.device, {})))
+                more, fewer = _diff(new, self._elements.get(port.device, {}))
+                _merge(add, more)
+                _merge(delete, fewer)
                 cmds += R.inet_port(port, index)
-            return cmds
+            # One command per set: nft checks interval sets per command, not per element.
+            return R.bridge_elements(add, delete) + cmds
 
         self._transact(build)
         for device in disabled:
@@ -323,6 +330,18 @@ class PortSecurity:
             self._skeleton_done = False
             self._load()
             self._run(R.script(self._skeleton() + build()), ("-f", "-"))
+
+    def _checked(self, group: SecurityGroup, seen: dict[str, SecurityGroup]) -> SecurityGroup:
+        """Validate a group unless it was just validated or is the one already programmed
+        (every plug of a host repeats the same few groups)."""
+        if seen.get(group.id) == group:
+            return group
+        known = self._groups.get(group.id)
+        if known is None or known.rules != group.rules or (
+                group.members is not None and group.members != known.members):
+            R.check_group(group)
+        seen[group.id] = group
+        return group
 
     def _remove_commands(self, device: str) -> list[str]:
         index = self._indexes[device]
@@ -422,6 +441,11 @@ class PortSecurity:
             except exc.DriverError:
                 parts.append("")
         return "\n".join(parts)
+
+
+def _merge(into: dict[str, list[str]], more: dict[str, list[str]]) -> None:
+    for name, elements in more.items():
+        into.setdefault(name, []).extend(elements)
 
 
 def _diff(new: dict[str, list[str]], old: dict[str, list[str]]
