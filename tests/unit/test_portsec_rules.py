@@ -242,10 +242,16 @@ def test_each_change_is_one_transaction_and_groups_are_rendered_once():
         .replace("add chain inet naas_sg sg_default_in", "")
     ps.update_members("default", ["10.0.0.5", "10.0.0.6"])
     members = rec.scripts[-1]
-    assert "flush set inet naas_sg m4_default" in members and "add rule" not in members
-    ps.update_group_rules(_default())
+    # Only the new member is added: no flush, no rule.
+    assert "add element inet naas_sg m4_default { 10.0.0.6/32 }" in members
+    assert "flush" not in members and "add rule" not in members
+    ps.update_members("default", ["10.0.0.6"])
+    assert "delete element inet naas_sg m4_default { 10.0.0.5/32 }" in rec.scripts[-1]
+    ps.update_group_rules(SecurityGroup("default", _default().rules + (rule(protocol="tcp"),),
+                                        ("10.0.0.6",)))
     assert "flush chain inet naas_sg sg_default_in" in rec.scripts[-1]
     assert "tapabc" not in rec.scripts[-1]  # a rule change touches no port chain
+    assert "element inet naas_sg m4_default" not in rec.scripts[-1]  # nor the members
 
 
 def test_reapplying_a_port_changes_only_the_elements_that_differ():

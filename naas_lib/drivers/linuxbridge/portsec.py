@@ -265,7 +265,8 @@ class PortSecurity:
         R.check_id(group_id, "security_group_id")
         addresses = tuple(addresses)
         R.member_networks(addresses)
-        self._transact(lambda: R.inet_members(group_id, addresses))
+        self._transact(lambda: R.inet_members(group_id, addresses,
+                                              self._members.get(group_id)))
         self._members[group_id] = addresses
 
     def sync(self, desired: DesiredPortSecurity) -> PortSecurityReport:
@@ -328,6 +329,7 @@ class PortSecurity:
             LOG.warning("nft transaction failed; re-reading the kernel's tables and retrying")
             self._loaded = False
             self._skeleton_done = False
+            self._members.clear()  # unknown now: membership is flushed and refilled
             self._load()
             self._run(R.script(self._skeleton() + build()), ("-f", "-"))
 
@@ -362,9 +364,13 @@ class PortSecurity:
         if same_rules and same_members and not force:
             return []
         changed[group.id] = group
+        previous = self._members.get(group.id)
         if same_rules and not force:
-            return R.inet_members(group.id, group.members)
-        return R.inet_group(group)
+            return R.inet_members(group.id, group.members, previous)
+        if same_members:  # a rule change: the chains only
+            return R.inet_group(SecurityGroup(group.id, group.rules))
+        return R.inet_group(SecurityGroup(group.id, group.rules)) + R.inet_members(
+            group.id, group.members, previous)
 
     def _record_groups(self, changed: dict[str, SecurityGroup]) -> None:
         for gid, group in changed.items():

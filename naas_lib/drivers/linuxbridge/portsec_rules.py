@@ -559,17 +559,33 @@ def inet_member_sets(group_id: str) -> list[str]:
             f"add set {t} {member_set(group_id, 6)} {{ type ipv6_addr; flags interval; }}"]
 
 
-def inet_members(group_id: str, addresses: Iterable[str]) -> list[str]:
-    """Commands that replace a group's membership sets (atomically, within a transaction)."""
+def inet_members(group_id: str, addresses: Iterable[str],
+                 previous: Iterable[str] | None = None) -> list[str]:
+    """Commands that change a group's membership sets to ``addresses``.
+
+    With the ``previous`` addresses known, only the difference is deleted and
+    added (both sides are collapsed, so no interval overlaps); without, the sets
+    are flushed and refilled. Either way inside the caller's one transaction.
+    """
     t = f"inet {INET_TABLE}"
-    v4, v6 = member_networks(addresses)
+    new4, new6 = member_networks(addresses)
     cmds = inet_member_sets(group_id)
-    for version, nets in ((4, v4), (6, v6)):
+    if previous is None:
+        old4, old6 = None, None
+    else:
+        old4, old6 = member_networks(previous)
+    for version, nets, old in ((4, new4, old4), (6, new6, old6)):
         name = member_set(group_id, version)
-        cmds.append(f"flush set {t} {name}")
-        for start in range(0, len(nets), 500):
-            chunk = nets[start:start + 500]
-            cmds.append(f"add element {t} {name} {_elements(str(n) for n in chunk)}")
+        if old is None:
+            cmds.append(f"flush set {t} {name}")
+            gone, fresh = [], nets
+        else:
+            gone = sorted(set(old) - set(nets))
+            fresh = sorted(set(nets) - set(old))
+        for verb, items in (("delete", gone), ("add", fresh)):
+            for start in range(0, len(items), 500):
+                chunk = items[start:start + 500]
+                cmds.append(f"{verb} element {t} {name} {_elements(str(n) for n in chunk)}")
     return cmds
 
 
