@@ -162,6 +162,7 @@ class PortSecurity:
         self._elements: dict[str, dict[str, list[str]]] = {}
         self._groups: dict[str, SecurityGroup] = {}
         self._members: dict[str, tuple[str, ...]] = {}
+        self._member_nets: dict[str, tuple[list, list]] = {}
         self._loaded = False
         self._skeleton_done = False
         self._fingerprint: str | None = None
@@ -264,10 +265,11 @@ class PortSecurity:
         """Replace a group's membership set (elements only: no chain or rule changes)."""
         R.check_id(group_id, "security_group_id")
         addresses = tuple(addresses)
-        R.member_networks(addresses)
-        self._transact(lambda: R.inet_members(group_id, addresses,
-                                              self._members.get(group_id)))
+        nets = R.member_networks(addresses)
+        self._transact(lambda: R.inet_member_changes(group_id, nets,
+                                                     self._previous_nets(group_id)))
         self._members[group_id] = addresses
+        self._member_nets[group_id] = nets
 
     def sync(self, desired: DesiredPortSecurity) -> PortSecurityReport:
         """Make the kernel match ``desired`` exactly, rebuilding both tables if they differ."""
@@ -298,6 +300,7 @@ class PortSecurity:
         self._elements = {p.device: R.port_elements(p, i) for p, i in ordered}
         self._groups = {g.id: g for g in desired.groups}
         self._members = {g.id: g.members for g in desired.groups if g.members is not None}
+        self._member_nets = {}
         self._fingerprint = self._listing()
         report.rebuilt = True
         return report
@@ -330,6 +333,7 @@ class PortSecurity:
             self._loaded = False
             self._skeleton_done = False
             self._members.clear()  # unknown now: membership is flushed and refilled
+            self._member_nets.clear()
             self._load()
             self._run(R.script(self._skeleton() + build()), ("-f", "-"))
 
@@ -344,6 +348,12 @@ class PortSecurity:
             R.check_group(group)
         seen[group.id] = group
         return group
+
+    def _previous_nets(self, group_id: str) -> tuple[list, list] | None:
+        """The parsed membership this object last programmed for a group, if it knows it."""
+        if group_id not in self._member_nets and group_id in self._members:
+            self._member_nets[group_id] = R.member_networks(self._members[group_id])
+        return self._member_nets.get(group_id)
 
     def _remove_commands(self, device: str) -> list[str]:
         index = self._indexes[device]
@@ -380,6 +390,7 @@ class PortSecurity:
                                               else (known.members if known else None))
             if group.members is not None:
                 self._members[gid] = group.members
+                self._member_nets.pop(gid, None)
 
     def _forget(self, device: str) -> None:
         self._ports.pop(device, None)

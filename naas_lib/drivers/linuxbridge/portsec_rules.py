@@ -567,21 +567,23 @@ def inet_members(group_id: str, addresses: Iterable[str],
     added (both sides are collapsed, so no interval overlaps); without, the sets
     are flushed and refilled. Either way inside the caller's one transaction.
     """
+    old = None if previous is None else member_networks(previous)
+    return inet_member_changes(group_id, member_networks(addresses), old)
+
+
+def inet_member_changes(group_id: str, new: tuple[list, list],
+                        old: tuple[list, list] | None) -> list[str]:
+    """:func:`inet_members` on collapsed (IPv4, IPv6) networks already parsed."""
     t = f"inet {INET_TABLE}"
-    new4, new6 = member_networks(addresses)
     cmds = inet_member_sets(group_id)
-    if previous is None:
-        old4, old6 = None, None
-    else:
-        old4, old6 = member_networks(previous)
-    for version, nets, old in ((4, new4, old4), (6, new6, old6)):
+    for version, nets, before in ((4, new[0], old and old[0]), (6, new[1], old and old[1])):
         name = member_set(group_id, version)
         if old is None:
             cmds.append(f"flush set {t} {name}")
             gone, fresh = [], nets
         else:
-            gone = sorted(set(old) - set(nets))
-            fresh = sorted(set(nets) - set(old))
+            gone = sorted(set(before) - set(nets))
+            fresh = sorted(set(nets) - set(before))
         for verb, items in (("delete", gone), ("add", fresh)):
             for start in range(0, len(items), 500):
                 chunk = items[start:start + 500]
