@@ -163,6 +163,32 @@ class PortsecLab:
                 s.send(frame)
                 time.sleep(0.05)
 
+    def send_na(self, ns: str, sender_mac: str, source_ip6: str, target_ip6: str,
+                dst_mac: str, dst_ip6: str, count: int = 3) -> None:
+        """Unsolicited IPv6 neighbour advertisements (override set) claiming ``target_ip6``."""
+        def mac(text: str) -> bytes:
+            return bytes.fromhex(text.replace(":", ""))
+
+        src = socket.inet_pton(socket.AF_INET6, source_ip6)
+        dst = socket.inet_pton(socket.AF_INET6, dst_ip6)
+        target = socket.inet_pton(socket.AF_INET6, target_ip6)
+        body = (struct.pack("!BBHI", 136, 0, 0, 0x20000000) + target
+                + bytes([2, 1]) + mac(sender_mac))  # target link-layer address option
+        pseudo = src + dst + struct.pack("!I3xB", len(body), 58)
+        total = sum(struct.unpack(f"!{len(pseudo + body) // 2}H", pseudo + body))
+        while total >> 16:
+            total = (total & 0xFFFF) + (total >> 16)
+        body = body[:2] + struct.pack("!H", ~total & 0xFFFF) + body[4:]
+        ip6 = struct.pack("!IHBB", 0x60000000, len(body), 58, 255) + src + dst
+        frame = mac(dst_mac) + mac(sender_mac) + b"\x86\xdd" + ip6 + body
+        with nl.entered(ns):
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        with s:
+            s.bind(("eth0", 0))
+            for _ in range(count):
+                s.send(frame)
+                time.sleep(0.05)
+
     def cleanup(self) -> None:
         for ps in self.programmers:
             ps.close()

@@ -116,6 +116,27 @@ def test_arp_spoofing_does_not_poison_a_neighbour(lab):
     assert spoof_then_look() == b.mac
 
 
+def test_neighbour_advertisement_spoofing_does_not_poison_a_neighbour(lab):
+    host, ps, (a, b, c) = _three(lab)
+
+    def spoof_then_look() -> str | None:
+        sh("ip", "-n", c.ns, "neigh", "flush", "dev", "eth0")
+        assert ping(c.ns, b.ip6)
+        time.sleep(1.1)
+        # a claims b's address for its own MAC, once from b's address and once from its
+        # own (which passes the source check: only the advertisement's target is wrong).
+        lab.send_na(a.ns, a.mac, b.ip6, b.ip6, c.mac, c.ip6)
+        lab.send_na(a.ns, a.mac, a.ip6, b.ip6, c.mac, c.ip6)
+        time.sleep(0.2)
+        out = sh("ip", "-n", c.ns, "neigh", "show", b.ip6, "dev", "eth0").stdout.split()
+        return out[out.index("lladdr") + 1] if "lladdr" in out else None
+
+    ps.apply_port(a.spec(enabled=False))
+    assert spoof_then_look() == a.mac  # control: unfiltered, the cache is poisoned
+    ps.apply_port(a.spec(("open",)), [SecurityGroup("open", OPEN)])
+    assert spoof_then_look() == b.mac
+
+
 def test_dhcp_server_replies_only_from_the_trusted_responder(lab):
     host, ps = lab.host(prefixes=("nsd",))
     a, c = lab.guest(host, "a", 1), lab.guest(host, "c", 3)
