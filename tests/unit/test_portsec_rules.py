@@ -307,3 +307,37 @@ def test_sync_rebuilds_then_stays_quiet():
     ps.apply_port(port(), [_default()])
     again = PortSecurity(runner=rec)
     assert again.remove_port("tapabc") is True
+
+
+JUNK = [None, "", "x", 0, -1, 1.5, True, [], {}, ["x"], {"a": 1}, object(), b"bytes", 2**70,
+        "a" * 300, [None], ("10.0.0.1",), "10.0.0.0/33", "fa:16:3e:00:00:01"]
+
+
+@pytest.mark.parametrize("field_name", ["device", "mac", "fixed_ips", "allowed_address_pairs",
+                                        "port_security_enabled", "security_groups"])
+def test_junk_in_any_port_field_is_a_typed_error_or_accepted(field_name):
+    for junk in JUNK:
+        try:
+            R.check_port(port(**{field_name: junk}))
+        except exc.NaasError:
+            pass
+
+
+@pytest.mark.parametrize("field_name", ["direction", "ethertype", "protocol", "port_range_min",
+                                        "port_range_max", "remote_ip_prefix", "remote_group_id"])
+def test_junk_in_any_rule_field_is_a_typed_error_or_accepted(field_name):
+    for junk in JUNK:
+        values = {"direction": "ingress", field_name: junk}
+        try:
+            group = R.check_group(SecurityGroup("g", (SecurityGroupRule(**values),)))
+        except exc.NaasError:
+            continue
+        R.inet_group(group)  # what validates also renders
+
+
+def test_junk_members_are_a_typed_error():
+    for junk in JUNK:
+        try:
+            R.check_group(SecurityGroup("g", (), junk))
+        except exc.NaasError:
+            pass

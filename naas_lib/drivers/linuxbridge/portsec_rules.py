@@ -162,8 +162,17 @@ def check_port(port: PortSpec) -> PortSpec:
     if not isinstance(port.device, str) or not _DEVICE_RE.match(port.device):
         raise exc.InvalidInput(field="device", reason=f"{port.device!r} is not a device name")
     check_mac(port.mac)
+    if not isinstance(port.fixed_ips, (tuple, list)) or not isinstance(
+            port.allowed_address_pairs, (tuple, list)) or not isinstance(
+            port.security_groups, (tuple, list)):
+        raise exc.InvalidInput(field="port", reason="fixed_ips, allowed_address_pairs and "
+                                                    "security_groups must be lists")
+    if not isinstance(port.port_security_enabled, bool):
+        raise exc.InvalidInput(field="port_security_enabled", reason="true or false expected")
     for ip in port.fixed_ips:
         try:
+            if not isinstance(ip, str):
+                raise ValueError(ip)
             ipaddress.ip_address(ip)
         except ValueError:
             raise exc.InvalidInput(field="fixed_ips", reason=f"{ip!r} is not an IP address") \
@@ -177,6 +186,8 @@ def check_port(port: PortSpec) -> PortSpec:
                    "allowed address pairs")
     seen: dict[str, list[ipaddress._BaseNetwork]] = {}
     for pair in port.allowed_address_pairs:
+        if not isinstance(pair, AddressPair):
+            raise exc.InvalidAllowedAddressPair(pair=repr(pair), reason="not an address pair")
         label = f"{pair.ip_address}" + (f" ({pair.mac_address})" if pair.mac_address else "")
         if not isinstance(pair.ip_address, str):
             raise exc.InvalidAllowedAddressPair(pair=label, reason="ip_address is required")
@@ -251,6 +262,8 @@ def check_rule(rule: SecurityGroupRule) -> SecurityGroupRule:
     if rule.remote_ip_prefix is not None and rule.remote_group_id is not None:
         raise bad(reason="only one of remote_ip_prefix and remote_group_id may be given")
     if rule.remote_ip_prefix is not None:
+        if not isinstance(rule.remote_ip_prefix, str):
+            raise bad(reason=f"remote_ip_prefix {rule.remote_ip_prefix!r} is not a CIDR")
         net = _network(rule.remote_ip_prefix, rule.remote_ip_prefix, True,
                        lambda w, r: bad(reason=f"remote_ip_prefix {w} is not a CIDR without "
                                                f"host bits ({r})"))
@@ -266,12 +279,16 @@ def check_group(group: SecurityGroup) -> SecurityGroup:
     check_id(group.id, "security_group_id")
     seen: dict[tuple, SecurityGroupRule] = {}
     for rule in group.rules:
+        if not isinstance(rule, SecurityGroupRule):
+            raise exc.InvalidSecurityGroupRule(reason=f"{rule!r} is not a rule")
         check_rule(rule)
         key = rule_key(rule)
         if key in seen:
             raise exc.SecurityGroupRuleExists(rule_id=seen[key].id or "(unsaved)")
         seen[key] = rule
     if group.members is not None:
+        if not isinstance(group.members, (tuple, list)):
+            raise exc.InvalidInput(field="members", reason="a list of addresses is expected")
         member_networks(group.members)
     return group
 
@@ -290,6 +307,8 @@ def member_networks(addresses: Iterable[str]) -> tuple[list, list]:
     v4, v6 = [], []
     for address in addresses:
         try:
+            if not isinstance(address, str):
+                raise ValueError(address)
             net = ipaddress.ip_network(address, strict=False)
         except ValueError:
             raise exc.InvalidInput(field="members", reason=f"{address!r} is not an IP address "
