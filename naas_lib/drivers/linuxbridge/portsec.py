@@ -166,6 +166,10 @@ class PortSecurity:
         self._loaded = False
         self._skeleton_done = False
         self._fingerprint: str | None = None
+        # Threads of one process (a plug and the sync loop) take turns on this
+        # object's record of the kernel; processes sharing a host need the
+        # driver's external lock as well.
+        self._lock = threading.RLock()
 
     # -- capability -------------------------------------------------------------------
 
@@ -202,6 +206,10 @@ class PortSecurity:
         For a host's boot or a reconciliation round: the kernel's fixed cost of a
         transaction is paid once instead of once per port.
         """
+        with self._lock:
+            return self._apply_ports(items)
+
+    def _apply_ports(self, items: Iterable[tuple[PortSpec, Iterable[SecurityGroup]]]) -> None:
         checked = []
         seen: dict[str, SecurityGroup] = {}
         for port, groups in items:
@@ -246,6 +254,10 @@ class PortSecurity:
 
     def remove_port(self, device: str) -> bool:
         """Remove a port's rules (idempotent: False when it had none)."""
+        with self._lock:
+            return self._remove_port(device)
+
+    def _remove_port(self, device: str) -> bool:
         self._load()
         if device not in self._indexes:
             return False
@@ -256,6 +268,10 @@ class PortSecurity:
 
     def update_group_rules(self, group: SecurityGroup) -> None:
         """Replace a group's rules on this host; every port using it sees them at once."""
+        with self._lock:
+            return self._update_group_rules(group)
+
+    def _update_group_rules(self, group: SecurityGroup) -> None:
         R.check_group(group)
         changed: dict[str, SecurityGroup] = {}
         self._transact(lambda: self._group_commands(group, changed, force=True))
@@ -263,6 +279,10 @@ class PortSecurity:
 
     def update_members(self, group_id: str, addresses: Iterable[str]) -> None:
         """Replace a group's membership set (elements only: no chain or rule changes)."""
+        with self._lock:
+            return self._update_members(group_id, addresses)
+
+    def _update_members(self, group_id: str, addresses: Iterable[str]) -> None:
         R.check_id(group_id, "security_group_id")
         addresses = tuple(addresses)
         nets = R.member_networks(addresses)
@@ -273,6 +293,10 @@ class PortSecurity:
 
     def sync(self, desired: DesiredPortSecurity) -> PortSecurityReport:
         """Make the kernel match ``desired`` exactly, rebuilding both tables if they differ."""
+        with self._lock:
+            return self._sync(desired)
+
+    def _sync(self, desired: DesiredPortSecurity) -> PortSecurityReport:
         for port in desired.ports:
             R.check_port(port)
         for group in desired.groups:
