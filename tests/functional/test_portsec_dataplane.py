@@ -193,6 +193,12 @@ def test_tcp_port_opened_by_a_rule_and_closed_with_established_connection_kept(l
         ps.update_group_rules(SecurityGroup("web", base))
         assert echoes(conn, b"still up")
         assert lab.connect(a.ns, b.ip, 5000) is None
+        # A reconciliation rebuild (both tables replaced in one transaction) keeps it too.
+        report = ps.sync(DesiredPortSecurity((a.spec(("web",)), b.spec(("web",))),
+                                             (SecurityGroup("web", base),)))
+        assert report.rebuilt
+        assert echoes(conn, b"after the rebuild")
+        assert lab.connect(a.ns, b.ip, 5000) is None
     finally:
         nc.kill()
         nc.wait()
