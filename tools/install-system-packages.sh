@@ -3,7 +3,8 @@
 # iproute2 for namespaces, libvirt's schemas and xmllint for domain XML;
 # dnsmasq for the per-host DHCP/RA responder and dhclient as the DHCPv6 test
 # client; QEMU, the distribution kernel, busybox and cpio for the guest image
-# that tests/guests/qemu.py builds.
+# that tests/guests/qemu.py builds; busybox (nc, udhcpd) also serves TCP
+# listeners and DHCP in guest namespaces.
 set -euo pipefail
 packages=(iputils-ping nftables iproute2 libvirt0 libxml2-utils
           dnsmasq-base isc-dhcp-client qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)
