@@ -84,10 +84,9 @@ class Attachments:
         def write(session: orm.Session) -> list[Outcome]:
             row = self.ports.visible_row(session, context, port_id)
             port = common.load_ports(session, [row])[0]
-            net = common.load_networks(session, [session.get(models.Network,
-                                                             row.network_id)])[0]
+            net = common.network_by_id(session, row.network_id)
             att, port = self.recorder.record(session, context, port, net, request, owns_port)
-            subnets = self.plugging.subnets_of(session, port) if plug_here else []
+            subnets = self.plugging.subnets_of(port) if plug_here else ()
             out.after, out.network, out.extra = att, net, (port, subnets)
             return [out]
 
@@ -119,8 +118,7 @@ class Attachments:
             if att_row is None:
                 return []
             port = common.load_ports(session, [row])[0]
-            net = common.load_networks(session, [session.get(models.Network,
-                                                             row.network_id)])[0]
+            net = common.network_by_id(session, row.network_id)
             return [Outcome(port_id, before=common.attachment_obj(att_row), network=net,
                             extra=(port, row.device_id, row.revision_number))]
 

@@ -45,9 +45,6 @@ _PORT_DELETED = Phases("port", DELETE)
 _LISTING = common.Listing(models.Network, "network", FILTERS, exc.NetworkNotFound, "net_id",
                           common.load_networks)
 
-_NETWORK_BY_ID = sa.select(models.Network.__table__).where(
-    models.Network.__table__.c.id == sa.bindparam("id"))
-
 
 def visible(query: sa.Select, context: RequestContext) -> sa.Select:
     """Non-admins see their own networks and shared ones."""
@@ -113,14 +110,12 @@ class Networks:
         return row
 
     def visible_record(self, session: orm.Session, context: RequestContext,
-                       network_id: str) -> Any:
-        """Like :meth:`visible_row` but a plain row (no ORM identity map), for hot paths."""
-        row = None
-        if isinstance(network_id, str):
-            row = session.connection().execute(_NETWORK_BY_ID, {"id": network_id}).first()
+                       network_id: str) -> tuple[Any, objects.Network]:
+        """A plain row (no ORM identity map) and the complete network, for hot paths."""
+        row, net = common.network_record(session, network_id)
         if row is None or not self.core.authorize(context, "get_network", policy_target(row)):
             raise exc.NetworkNotFound(net_id=network_id)
-        return row
+        return row, net
 
     def get_network(self, context: RequestContext, network_id: str,
                     fields: list[str] | None = None) -> objects.Network | dict[str, Any]:

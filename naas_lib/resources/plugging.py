@@ -11,7 +11,6 @@ import logging
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 
 from naas_lib import constants, objects
 from naas_lib import exceptions as exc
@@ -21,6 +20,35 @@ from naas_lib.resources.core import Core
 
 LOG = logging.getLogger(__name__)
 _ports = models.Port.__table__
+
+
+class SubnetsOnDemand(Sequence[objects.Subnet]):
+    """The complete subnets of a port, read the first time a driver looks at them.
+
+    Most plugs (a tap for Nova) never do, so the common path reads nothing;
+    a driver that configures guest addresses or serves DHCP gets them whole.
+    """
+
+    def __init__(self, core: Core, subnet_ids: set[str]) -> None:
+        self._core = core
+        self._ids = subnet_ids
+        self._items: list[objects.Subnet] | None = None
+
+    def _load(self) -> list[objects.Subnet]:
+        if self._items is None:
+            self._items = []
+            if self._ids:
+                with self._core.db.reader() as session:
+                    self._items = common.load_subnets(session, list(session.scalars(
+                        sa.select(models.Subnet).where(models.Subnet.id.in_(self._ids))
+                        .order_by(models.Subnet.created_at, models.Subnet.id))))
+        return self._items
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - Sequence protocol
+        return self._load()[index]
+
+    def __len__(self) -> int:
+        return len(self._load())
 
 
 class Plugging:
@@ -43,14 +71,9 @@ class Plugging:
 
         self.core.retrying(txn)()
 
-    @staticmethod
-    def subnets_of(session: orm.Session, port: objects.Port) -> list[objects.Subnet]:
+    def subnets_of(self, port: objects.Port) -> SubnetsOnDemand:
         """The subnets of the port's fixed IPs, as the driver's ``plug`` receives them."""
-        subnet_ids = {f.subnet_id for f in port.fixed_ips}
-        if not subnet_ids:
-            return []
-        return common.load_subnets(session, list(session.scalars(
-            sa.select(models.Subnet).where(models.Subnet.id.in_(subnet_ids)))))
+        return SubnetsOnDemand(self.core, {f.subnet_id for f in port.fixed_ips})
 
     def plug_port(self, port_id: str) -> objects.Port:
         """Make the port's devices on this host and record the outcome.
@@ -64,9 +87,8 @@ class Plugging:
             if row is None:
                 raise exc.PortNotFound(port_id=port_id)
             port = common.load_ports(session, [row])[0]
-            net = common.load_networks(session, [session.get(models.Network,
-                                                             row.network_id)])[0]
-            subnets = self.subnets_of(session, port)
+            net = common.network_by_id(session, row.network_id)
+            subnets = self.subnets_of(port)
         return self.plug_loaded(port, net, subnets)
 
     def plug_loaded(self, port: objects.Port, net: objects.Network,

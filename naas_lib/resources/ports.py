@@ -227,9 +227,7 @@ class Ports:
         for out in outs:
             network_id = out.request["network_id"]
             if network_id not in nets:
-                row = self.networks.visible_record(session, context, network_id)
-                nets[network_id] = row, common.network_obj(
-                    row, common.subnet_ids(session, network_id))
+                nets[network_id] = self.networks.visible_record(session, context, network_id)
             net_row, out.network = nets[network_id]
             out.after = self._insert_port(session, context, out.request, net_row, out.network)
         return outs
@@ -282,8 +280,7 @@ class Ports:
         v, port_id = out.request, out.resource_id
         row = self.visible_row(session, context, port_id)
         out.before = before = common.load_ports(session, [row])[0]
-        out.network = common.load_networks(session, [session.get(models.Network,
-                                                                 row.network_id)])[0]
+        out.network = common.network_by_id(session, row.network_id)
         values = self._column_values(session, row, v)
         try:
             common.bump_revision(session, models.Port, "Port", port_id, row.revision_number,
@@ -346,8 +343,7 @@ class Ports:
             if att is not None:
                 raise exc.PortInUse(port_id=port_id, interface_id=att.interface_id)
             out.before = common.load_ports(session, [row])[0]
-            out.network = common.load_networks(session, [session.get(models.Network,
-                                                                     row.network_id)])[0]
+            out.network = common.network_by_id(session, row.network_id)
             return [out]
 
         self.lifecycle.run(
