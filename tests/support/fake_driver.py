@@ -12,6 +12,9 @@
   ``sync_errors = N`` makes the next N syncs raise; ``failed_ports`` maps a
   port id to the reason ``sync`` reports it failed with; ``report_active =
   False`` makes ``sync`` report no port active;
+* **lets a test wait for reconciliation rounds** instead of sleeping:
+  ``syncs_finished`` counts finished ``sync`` calls (failed ones included) and
+  :meth:`wait_for_syncs` blocks until a given number have finished;
 * **a host like the Linux bridge driver's on these machines**: local, flat
   and VXLAN (no VLAN), physical network ``physnet1``, a VXLAN endpoint from
   the ``[fake] endpoint`` option (VXLAN is refused without one), an MTU limit
@@ -25,6 +28,7 @@ registry when the service closes them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -59,6 +63,8 @@ class FakeDriver(NoopDriver):
         self.sync_errors = 0
         self.failed_ports: dict[str, str] = {}
         self.report_active = True
+        self.syncs_finished = 0
+        self._synced = threading.Condition()
         FakeDriver.open_instances.append(self)
 
     @classmethod
@@ -125,18 +131,36 @@ class FakeDriver(NoopDriver):
         super().unplug(port, network)
 
     def sync(self, desired: base.DesiredState) -> base.SyncReport:
-        self._record("sync", desired.host)
-        if self.sync_errors:
-            self.sync_errors -= 1
-            raise RuntimeError("netlink went away")
-        report = super().sync(desired)
-        for port_id, reason in self.failed_ports.items():
-            if port_id in report.active_ports:
-                report.active_ports.remove(port_id)
-                report.failed_ports[port_id] = reason
-        if not self.report_active:
-            report.active_ports.clear()
-        return report
+        try:
+            self._record("sync", desired.host)
+            if self.sync_errors:
+                self.sync_errors -= 1
+                raise RuntimeError("netlink went away")
+            report = super().sync(desired)
+            for port_id, reason in self.failed_ports.items():
+                if port_id in report.active_ports:
+                    report.active_ports.remove(port_id)
+                    report.failed_ports[port_id] = reason
+            if not self.report_active:
+                report.active_ports.clear()
+            return report
+        finally:
+            with self._synced:
+                self.syncs_finished += 1
+                self._synced.notify_all()
+
+    def syncs_started(self) -> int:
+        """How many ``sync`` calls have begun (each reads the desired state first)."""
+        return sum(1 for method, _ in self.calls if method == "sync")
+
+    def wait_for_syncs(self, count: int, timeout: float = 30.0) -> bool:
+        """Block until ``count`` syncs have finished; False when ``timeout`` passed first.
+
+        The timeout only guards against a hang: a test states how many rounds
+        something may take, not how many seconds.
+        """
+        with self._synced:
+            return self._synced.wait_for(lambda: self.syncs_finished >= count, timeout)
 
     def close(self) -> None:
         if self in FakeDriver.open_instances:

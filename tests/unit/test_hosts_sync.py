@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import threading
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -308,15 +307,6 @@ def test_sync_heartbeats(host_service, admin_ctx):
     assert h1.get_host(admin_ctx, "h1").alive
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
 def sync_threads():
     return [t for t in threading.enumerate() if t.name.startswith("naas-sync-")]
 
@@ -330,12 +320,16 @@ def test_start_sync_runs_rounds_survives_errors_and_stops_cleanly(host_service, 
     loop = h1.start_sync(0.05)
     assert h1.start_sync(0.05) is loop  # already running
     port = bound_port(api, ctx, net, "h1")
-    assert wait_for(lambda: api.get_port(ctx, port.id).status == constants.PORT_STATUS_ACTIVE)
+    # Rounds that start after the binding: at most two fail, the next one plugs the
+    # port and records it ACTIVE before the round after it has finished its sync.
+    assert fake.wait_for_syncs(fake.syncs_started() + 4)
+    assert api.get_port(ctx, port.id).status == constants.PORT_STATUS_ACTIVE
     assert loop.failures == 2 and loop.rounds > 2
     h1.stop_sync()
     assert not loop.running and sync_threads() == []
-    rounds = loop.rounds
-    time.sleep(0.15)
+    rounds, syncs = loop.rounds, fake.syncs_finished
+    # No round comes after the stop: none within three intervals.
+    assert not fake.wait_for_syncs(syncs + 1, timeout=3 * loop.interval)
     assert loop.rounds == rounds
     h1.stop_sync()  # a second stop is a no-op
 
