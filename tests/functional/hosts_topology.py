@@ -50,6 +50,30 @@ def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.2)
         time.sleep(step)
 
 
+def within_rounds(loops: list, rounds: int, predicate: Callable[[], bool],
+                  stall_timeout: float = 60.0) -> None:
+    """Wait until ``predicate`` holds, which it must within ``rounds`` rounds of every loop.
+
+    Rounds are counted from the call, per sync loop (``SyncLoop.rounds``); a
+    round already running then counts as the first. This bounds the cost of
+    convergence in reconciliation rounds, which a busy machine does not
+    stretch, instead of seconds. ``stall_timeout`` only catches loops that
+    stopped running rounds at all.
+    """
+    start = [loop.rounds for loop in loops]
+    deadline = time.monotonic() + stall_timeout
+    while True:
+        done = [loop.rounds - first for loop, first in zip(loops, start, strict=True)]
+        if predicate():
+            return
+        if min(done) >= rounds:
+            raise AssertionError(f"condition not met within {rounds} rounds of every loop "
+                                 f"(rounds run since: {done})")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"sync loops stalled: rounds run since {done}")
+        time.sleep(0.05)
+
+
 class Topology:
     """Namespaces of one test, all removed by :meth:`cleanup`."""
 
