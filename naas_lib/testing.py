@@ -5,9 +5,11 @@ are idempotent, ``is_plugged`` tells the truth, ``sync`` converges (a second
 round with nothing to do changes nothing) and removes what is no longer
 wanted, and ``bind_port`` is pure. :func:`check_driver_contract` exercises a
 driver instance on one port and raises :class:`ContractViolation` naming the
-rule a driver broke. Call it from the driver's own tests, with a port and
-network made through a :class:`naas_lib.NetworkService` (see
-``doc/source/drivers.rst``). Only the public driver contract is used.
+rule a driver broke, starting with the contract's current shape (a
+classmethod ``bind_port``, a ``plug`` that takes the subnets). Call it from
+the driver's own tests, with a port and network made through a
+:class:`naas_lib.NetworkService` (see ``doc/source/drivers.rst``). Only the
+public driver contract is used.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from naas_lib import objects
 from naas_lib.drivers import base
+from naas_lib.drivers import manager as driver_manager
 
 
 class ContractViolation(AssertionError):
@@ -37,11 +40,8 @@ def _repeat(rule: str, call: Callable[[], object]) -> None:
 
 def _plug(driver: base.Driver, port: objects.Port, network: objects.Network,
           subnets: Sequence[objects.Subnet]) -> None:
-    """Plug the way the service does: ``subnets=`` only for drivers that ask for them."""
-    if driver.needs_subnets:
-        driver.plug(port, network, subnets=subnets)
-    else:
-        driver.plug(port, network)
+    """Plug the way the service does: always with the port's subnets."""
+    driver.plug(port, network, subnets)
 
 
 def _desired(driver: base.Driver, ports: Sequence[tuple[objects.Port, objects.Network]],
@@ -50,22 +50,36 @@ def _desired(driver: base.Driver, ports: Sequence[tuple[objects.Port, objects.Ne
                              subnets={s.id: s for s in subnets})
 
 
+def check_current_shape(driver: base.Driver) -> None:
+    """``bind_port`` is a classmethod and ``plug`` takes the subnets (today's contract).
+
+    The service still loads a driver of the older shape (an instance-method
+    ``bind_port``, a two-argument ``plug``) with a DeprecationWarning; this
+    check tells its author what to change.
+    """
+    cls = type(driver)
+    _expect(driver_manager.has_pure_binding(cls),
+            f"bind_port of {cls.__name__} must be a classmethod bind_port(cls, port, "
+            "network, host), pure: the instance-method form is deprecated")
+    _expect(driver_manager.takes_subnets(driver.plug),
+            f"plug of {cls.__name__} must accept (port, network, subnets): "
+            "the two-argument form is deprecated")
+
+
 def check_bind_port_is_pure(driver: base.Driver, port: objects.Port,
                             network: objects.Network) -> base.Binding:
-    """``bind_port`` on an instance built without ``__init__`` gives the same answer.
+    """The class binds for the driver's host exactly as the configured instance does.
 
-    A process binding a port for another host builds the driver that way
-    (no configuration, no sockets), so ``bind_port`` may use only its
-    arguments, ``self.host`` and class attributes.
+    A process binding a port for another host calls ``bind_port`` on the
+    class that host recorded, without configuration or sockets.
     """
-    binding = driver.bind_port(port, network)
-    remote = type(driver).__new__(type(driver))
-    base.Driver.__init__(remote, None, driver.host)
+    binding = driver.bind_port(port, network, driver.host)
     try:
-        again = remote.bind_port(port, network)
+        again = type(driver).bind_port(port, network, driver.host)
     except Exception as e:
-        raise ContractViolation(f"bind_port is not pure: on an instance without "
-                                f"configuration it raised {type(e).__name__}: {e}") from e
+        raise ContractViolation(f"bind_port is not pure: on the class it raised "
+                                f"{type(e).__name__}: {e}") from e
+    _expect(isinstance(binding, base.Binding), f"bind_port returned {binding!r}")
     _expect(again == binding, f"bind_port is not pure: {again} instead of {binding}")
     return binding
 
@@ -77,6 +91,7 @@ def check_driver_contract(driver: base.Driver, port: objects.Port, network: obje
     Leaves the port unplugged. ``driver`` is an instance for the port's host;
     ``subnets`` are those of the port's fixed IPs.
     """
+    check_current_shape(driver)
     check_bind_port_is_pure(driver, port, network)
     _plug(driver, port, network, subnets)
     _expect(driver.is_plugged(port, network), "is_plugged is False after plug")

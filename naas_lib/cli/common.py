@@ -141,7 +141,6 @@ def build_conf(args: argparse.Namespace) -> cfg.ConfigOpts:
     it is the noop driver, which touches nothing on the host.
     """
     from naas_lib import conf as naas_conf
-    from naas_lib.drivers import manager as driver_manager
 
     conf = cfg.ConfigOpts()
     naas_conf.register_opts(conf)
@@ -155,11 +154,7 @@ def build_conf(args: argparse.Namespace) -> cfg.ConfigOpts:
         raise CommandError(f"bad configuration: {e}") from None
     if args.database_url:
         conf.set_override("connection", args.database_url, group="database")
-    cls = driver_manager.load_driver_class(conf.driver)
-    opts = cls.get_opts()
-    if opts:
-        conf.register_opts(opts, group=cls.name)
-    return conf
+    return conf  # the service registers its driver's options when it is built
 
 
 def service(args: argparse.Namespace) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 from naas_lib import wire
 from naas_lib.cli import common
-from naas_lib.resources.service_registry import SERVICE_TYPES
+from naas_lib.constants import SERVICE_TYPES
 
 LIST_COLUMNS = ("id", "name", "service_type", "project_id", "network_ids")
 

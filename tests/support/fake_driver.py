@@ -5,7 +5,8 @@
 
 * **records calls**: ``calls`` lists every two-phase hook, ``plug``,
   ``unplug`` and ``sync`` as ``(method, resource id)``; ``plugs`` lists
-  ``(port id, admin state up)`` per plug;
+  ``(port id, admin state up)`` per plug and ``subnets_seen`` the subnet ids
+  each port's last plug received;
 * **fails on demand**: ``fail_next[method] = exception`` makes the next call
   of that method raise it (once); ``fail_on_plug = N`` makes the Nth plug
   raise ``OSError`` (``KeyboardInterrupt`` with ``interrupt = True``);
@@ -56,6 +57,7 @@ class FakeDriver(NoopDriver):
         super().__init__(conf, host)
         self.calls: list[tuple[str, str]] = []
         self.plugs: list[tuple[str, bool]] = []
+        self.subnets_seen: dict[str, list[str]] = {}  # port id -> subnet ids of its last plug
         self.fail_next: dict[str, BaseException] = {}
         self.fail_on_plug: int | None = None
         self.interrupt = False
@@ -107,17 +109,20 @@ class FakeDriver(NoopDriver):
             return f"vxlan needs the [{self.name}] endpoint option"
         return super().check_network(network)
 
-    def bind_port(self, port: objects.Port, network: objects.Network) -> base.Binding:
-        """Pure, as the contract asks: also called on an instance built without ``__init__``."""
-        binding = super().bind_port(port, network)
+    @classmethod
+    def bind_port(cls, port: objects.Port, network: objects.Network,
+                  host: str | None = None) -> base.Binding:
+        """The noop binding, plus who bound it for which host."""
+        binding = super().bind_port(port, network, host)
         return base.Binding(vif_type=binding.vif_type,
-                            vif_details={**binding.vif_details, "bound_by": self.name,
-                                         "host": self.host})
+                            vif_details={**binding.vif_details, "bound_by": cls.name,
+                                         "host": host})
 
     # -- host side -------------------------------------------------------------
 
     def plug(self, port: objects.Port, network: objects.Network,
              subnets: Sequence[objects.Subnet] = ()) -> None:
+        self.subnets_seen[port.id] = [s.id for s in subnets]
         self.plugs.append((port.id, port.admin_state_up and network.admin_state_up))
         self._record("plug", port.id)
         if self.fail_on_plug == len(self.plugs):

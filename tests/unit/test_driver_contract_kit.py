@@ -28,6 +28,7 @@ def test_the_noop_and_fake_drivers_keep_the_contract(make_service, port_net_subn
     fake = FakeDriver.on("h1")
     testing.check_driver_contract(fake, port, net, subnets)
     assert not fake.is_plugged(port, net)  # left unplugged
+    assert fake.subnets_seen[port.id] == [s.id for s in subnets]
     assert [m for m, _ in fake.calls].count("sync") == 4
 
 
@@ -36,9 +37,23 @@ class StrictUnplug(NoopDriver):
         del self.plugged[port.id]  # KeyError the second time
 
 
-class ConfiguredBinding(NoopDriver):
-    def bind_port(self, port, network):
+class InstanceBinding(NoopDriver):
+    def bind_port(self, port, network):  # the deprecated shape, reading configuration
         return base.Binding(vif_type="tap", vif_details={"bridge": self.conf["bridge"]})
+
+
+class TwoArgumentPlug(NoopDriver):
+    def plug(self, port, network):  # the deprecated shape
+        super().plug(port, network)
+
+
+class ClockedBinding(NoopDriver):
+    calls = 0
+
+    @classmethod
+    def bind_port(cls, port, network, host=None):  # not pure: depends on call count
+        cls.calls += 1
+        return base.Binding(vif_type="tap", vif_details={"n": cls.calls})
 
 
 class RestlessSync(NoopDriver):
@@ -66,7 +81,9 @@ class Liar(NoopDriver):
 
 @pytest.mark.parametrize(("driver", "rule"), [
     (StrictUnplug(None, "h1"), "unplug is not idempotent: it raised KeyError"),
-    (ConfiguredBinding({"bridge": "br0"}, "h1"), "bind_port is not pure"),
+    (InstanceBinding({"bridge": "br0"}, "h1"), "bind_port of InstanceBinding must be a classm"),
+    (TwoArgumentPlug(None, "h1"), "plug of TwoArgumentPlug must accept"),
+    (ClockedBinding(None, "h1"), "bind_port is not pure"),
     (RestlessSync(None, "h1"), "a second sync with nothing to do changed"),
     (Hoarder(None, "h1"), "sync left a port that is no longer wanted"),
     (Liar(None, "h1"), "is_plugged is True after unplug"),

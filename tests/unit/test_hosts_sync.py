@@ -19,7 +19,7 @@ from naas_lib import exceptions as exc
 from naas_lib.db import models
 from naas_lib.drivers import base
 from naas_lib.drivers.noop import NoopDriver
-from naas_lib.resources import hosts as hosts_mod
+from naas_lib.resources import binding as hosts_mod
 from tests.support.fake_driver import FakeDriver
 
 
