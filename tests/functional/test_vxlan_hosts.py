@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from naas_lib import NetworkService, RequestContext, connectivity, constants
+from naas_lib import NetworkService, RequestContext, constants
+from naas_lib.cli import connectivity
 from naas_lib.drivers.linuxbridge import names
 from tests.functional.hosts_topology import ping, wait_until, within_rounds
 
