@@ -13,7 +13,7 @@ import time
 import pytest
 
 from naas_lib import NetworkService, RequestContext
-from naas_lib.tests import boot_race
+from tests.support import boot_race
 
 PROCESSES = 8
 INSTANCES = 100
