@@ -148,22 +148,20 @@ class Database:
     def engine(self) -> sa.engine.Engine:
         return self._facade.writer.get_engine()
 
-    @contextlib.contextmanager
-    def writer(self) -> Iterator[orm.Session]:
+    def writer(self) -> contextlib.AbstractContextManager[orm.Session]:
         """A read-write transaction committed on normal exit, rolled back on error."""
-        token = _WRITING.set(True)
-        try:
-            with self._facade.writer.using(_Scope()) as session:
-                yield session
-        finally:
-            _WRITING.reset(token)
+        return self._transaction(writing=True)
+
+    def reader(self) -> contextlib.AbstractContextManager[orm.Session]:
+        """A read-only transaction (on SQLite a deferred one: it takes no write lock)."""
+        return self._transaction(writing=False)
 
     @contextlib.contextmanager
-    def reader(self) -> Iterator[orm.Session]:
-        """A read-only transaction (on SQLite a deferred one: it takes no write lock)."""
-        token = _WRITING.set(False)
+    def _transaction(self, writing: bool) -> Iterator[orm.Session]:
+        token = _WRITING.set(writing)
         try:
-            with self._facade.reader.using(_Scope()) as session:
+            kind = self._facade.writer if writing else self._facade.reader
+            with kind.using(_Scope()) as session:
                 yield session
         finally:
             _WRITING.reset(token)
