@@ -12,6 +12,7 @@ binding is activated; activation makes the old ACTIVE binding INACTIVE.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +31,15 @@ from naas_lib.resources.ports import Ports
 
 _bindings = models.PortBinding.__table__
 _UPDATE = lc.Phases("port", lc.UPDATE)
+
+
+def thaw(value: Any) -> Any:
+    """A plain, JSON-serializable copy of a frozen mapping (nested ones too)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return value
 
 
 def binding_obj(row: models.PortBinding) -> objects.PortBinding:
@@ -124,7 +134,7 @@ class PortBindings:
                     port_id=port_id, host=host, status=BINDING_INACTIVE, active=None,
                     vif_type=binding.vif_type,
                     vif_details=json.dumps(dict(binding.vif_details)),
-                    profile=json.dumps(dict(wanted.binding_profile))))
+                    profile=json.dumps(thaw(wanted.binding_profile))))
                 return port, port, binding_obj(self._row(session, port_id, host))
 
         before, after, binding = self.core.retrying(txn)()
@@ -198,8 +208,8 @@ class PortBindings:
         if self.core.host == host:
             self.plugging.unplug_quietly(port.replace(
                 binding_host_id=host, binding_vif_type=binding.vif_type,
-                binding_vif_details=dict(binding.vif_details),
-                binding_profile=dict(binding.profile)), net)
+                binding_vif_details=thaw(binding.vif_details),
+                binding_profile=thaw(binding.profile)), net)
 
     def _network_of(self, port: objects.Port) -> objects.Network:
         with self.core.db.reader() as session:
