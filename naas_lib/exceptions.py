@@ -200,6 +200,23 @@ class BindingFailed(Conflict):
     msg_fmt = "Binding of port %(port_id)s to host %(host)s failed: %(reason)s."
 
 
+class PortBindingNotFound(NotFound):
+    msg_fmt = "Binding for port %(port_id)s on host %(host)s could not be found."
+
+
+class PortBindingAlreadyExists(Conflict):
+    msg_fmt = "Binding for port %(port_id)s on host %(host)s already exists."
+
+
+class PortBindingAlreadyActive(Conflict):
+    msg_fmt = "Binding for port %(port_id)s on host %(host)s is already active."
+
+
+class PortBindingActive(Conflict):
+    msg_fmt = ("Binding for port %(port_id)s on host %(host)s is active; activate another "
+               "binding or unbind the port first.")
+
+
 class DriverError(NaasError):
     msg_fmt = "Driver %(driver)s failed: %(reason)s."
     kind = "unavailable"

@@ -18,6 +18,7 @@ from oslo_config import cfg
 from naas_lib import exceptions as exc
 from naas_lib import wire
 from naas_lib.api import auth, faults, opts, versions
+from naas_lib.api.bindings import BindingsController
 from naas_lib.api.controllers import Controller, json_response
 from naas_lib.api.ports import PortController
 from naas_lib.service import NetworkService
@@ -28,6 +29,7 @@ _PREFIX = "/" + versions.VERSION
 _ITEM = re.compile(r"^/v2\.0/(networks|subnets|ports)/([^/]+)$")
 _COLLECTION = re.compile(r"^/v2\.0/(networks|subnets|ports)$")
 _EXTENSION = re.compile(r"^/v2\.0/extensions/([^/]+)$")
+_BINDINGS = re.compile(r"^/v2\.0/ports/([^/]+)/bindings(?:/([^/]+)(/activate)?)?$")
 
 # (path template, methods) of everything the application serves; the OpenAPI
 # document is checked against this table by the tests.
@@ -38,6 +40,9 @@ ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/v2.0/extensions/{alias}", ("GET",)),
     *((f"/v2.0/{c}", ("GET", "POST")) for _, c in versions.COLLECTIONS),
     *((f"/v2.0/{c}/{{id}}", ("GET", "PUT", "DELETE")) for _, c in versions.COLLECTIONS),
+    ("/v2.0/ports/{id}/bindings", ("GET", "POST")),
+    ("/v2.0/ports/{id}/bindings/{host}", ("DELETE",)),
+    ("/v2.0/ports/{id}/bindings/{host}/activate", ("PUT",)),
 )
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
@@ -55,6 +60,7 @@ class NaasAPI:
             "subnets": Controller(service, wire.SUBNET, "subnets", max_limit, max_body),
             "ports": PortController(service, wire.PORT, "ports", max_limit, max_body),
         }
+        self.bindings = BindingsController(service, max_body)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = webob.Request(environ)
@@ -111,6 +117,9 @@ class NaasAPI:
             if method == "GET":
                 return controller.index(request, ctx)
             return controller.create(request, ctx)
+        m = _BINDINGS.match(path)
+        if m:
+            return self._bindings(request, ctx, *m.groups())
         m = _ITEM.match(path)
         if m:
             controller = self.controllers[m.group(1)]
@@ -122,6 +131,21 @@ class NaasAPI:
                 return controller.update(request, ctx, rid)
             return controller.delete(request, ctx, rid)
         raise faults.HTTPError(404, "HTTPNotFound", f"No resource at {path}.")
+
+    def _bindings(self, request: webob.Request, ctx: Any, port_id: str, host: str | None,
+                  activate: str | None) -> webob.Response:
+        """``/v2.0/ports/{id}/bindings[/{host}[/activate]]``."""
+        method = request.method
+        if host is None:
+            self._allow(method, ("GET", "POST"))
+            if method == "GET":
+                return self.bindings.index(request, ctx, port_id)
+            return self.bindings.create(request, ctx, port_id)
+        if activate:
+            self._allow(method, ("PUT",))
+            return self.bindings.activate(ctx, port_id, host)
+        self._allow(method, ("DELETE",))
+        return self.bindings.delete(ctx, port_id, host)
 
     @staticmethod
     def _allow(method: str, allowed: tuple[str, ...]) -> None:

@@ -194,10 +194,50 @@ class Port(_Standard, Base):
     status_reason: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), nullable=True)
     device_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="", index=True)
     device_owner: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
-    binding_host_id: orm.Mapped[str | None] = orm.mapped_column(NAME, nullable=True, index=True)
-    binding_profile: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
-    binding_vif_type: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
-    binding_vif_details: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
+
+
+class PortBinding(Base):
+    """A port bound to a host, as Neutron's port bindings extension has it.
+
+    Every port has exactly one ACTIVE binding (``host`` is "" while the port
+    is unbound, as in Neutron) and may have INACTIVE bindings on other hosts
+    while it moves. "At most one ACTIVE per port" is a database constraint:
+    ``active`` is True on the ACTIVE row and NULL on the others, and
+    (port_id, active) is unique; NULLs never collide on SQLite, PostgreSQL
+    or MariaDB.
+    """
+
+    __tablename__ = "port_bindings"
+    __table_args__ = (sa.UniqueConstraint("port_id", "active"),)
+
+    port_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    host: orm.Mapped[str] = orm.mapped_column(NAME, primary_key=True, index=True)
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16), nullable=False)
+    active: orm.Mapped[bool | None] = orm.mapped_column(sa.Boolean, nullable=True)
+    vif_type: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
+    vif_details: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
+    profile: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
+
+
+def _active_binding(column: sa.Column) -> orm.ColumnProperty:
+    """A port's attribute read from its ACTIVE binding (a correlated subquery)."""
+    return orm.column_property(
+        sa.select(column).where(PortBinding.port_id == Port.id, PortBinding.active.is_(True))
+        .correlate_except(PortBinding).scalar_subquery())
+
+
+# The port's binding attributes keep their names; they read the ACTIVE binding
+# (filters, sorting and loading work as on columns). The unbound port's host
+# is stored as "" and read as None.
+Port.binding_host_id = orm.column_property(sa.func.nullif(
+    sa.select(PortBinding.host).where(PortBinding.port_id == Port.id,
+                                      PortBinding.active.is_(True))
+    .correlate_except(PortBinding).scalar_subquery(), ""))
+Port.binding_vif_type = _active_binding(PortBinding.vif_type)
+Port.binding_vif_details = _active_binding(PortBinding.vif_details)
+Port.binding_profile = _active_binding(PortBinding.profile)
 
 
 class IpAllocation(Base):

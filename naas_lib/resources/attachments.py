@@ -134,6 +134,7 @@ class Attachments:
             att, (_, device_id, revision) = out.before, out.extra
             session.execute(sa.delete(models.Attachment)
                             .where(models.Attachment.port_id == out.resource_id))
+            self.binder.unbind(session, out.resource_id)
             values: dict[str, Any] = self.binder.unbind_values()
             if att.instance_id and device_id == att.instance_id:
                 values["device_id"] = ""

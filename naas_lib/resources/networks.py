@@ -385,6 +385,8 @@ class Networks:
         network_id = out.resource_id
         for port in out.extra:
             allocator.release(session, port.id)
+        session.execute(sa.delete(models.PortBinding).where(models.PortBinding.port_id.in_(
+            sa.select(models.Port.id).where(models.Port.network_id == network_id))))
         session.execute(sa.delete(models.Port).where(models.Port.network_id == network_id))
         session.execute(sa.delete(models.Subnet).where(models.Subnet.network_id == network_id))
         self.core.types.get(out.before.network_type).release(session, network_id)

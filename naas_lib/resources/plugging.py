@@ -7,6 +7,7 @@ methods themselves. A service without a host plugs nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 
@@ -51,6 +52,13 @@ class SubnetsOnDemand(Sequence[objects.Subnet]):
         return len(self._load())
 
 
+def as_bound_here(port: objects.Port, binding: models.PortBinding) -> objects.Port:
+    """The port as ``binding``'s host sees it: that host's VIF type, details and profile."""
+    return port.replace(binding_host_id=binding.host, binding_vif_type=binding.vif_type,
+                        binding_vif_details=json.loads(binding.vif_details),
+                        binding_profile=json.loads(binding.profile))
+
+
 class Plugging:
     """Plug and unplug this host's ports and record what became of them."""
 
@@ -89,11 +97,24 @@ class Plugging:
             port = common.load_ports(session, [row])[0]
             net = common.network_by_id(session, row.network_id)
             subnets = self.subnets_of(port)
+            inactive = None
+            if self.core.host and port.binding_host_id != self.core.host:
+                inactive = session.get(models.PortBinding, (port_id, self.core.host))
+        if inactive is not None:
+            # An INACTIVE binding here (a port moving in): plug with this host's
+            # binding; the port's status belongs to its ACTIVE host.
+            return self.plug_loaded(as_bound_here(port, inactive), net, subnets,
+                                    record_status=False)
         return self.plug_loaded(port, net, subnets)
 
     def plug_loaded(self, port: objects.Port, net: objects.Network,
-                    subnets: Sequence[objects.Subnet]) -> objects.Port:
-        """Plug a port whose data the caller already holds; the port with its new status."""
+                    subnets: Sequence[objects.Subnet], record_status: bool = True
+                    ) -> objects.Port:
+        """Plug a port whose data the caller already holds; the port with its new status.
+
+        ``record_status`` False plugs for an INACTIVE binding: the port's
+        status (its ACTIVE host's) is left as it is.
+        """
         host = self.core.host
         if port.binding_host_id != host or not host:
             raise exc.BindingFailed(port_id=port.id, host=host,
@@ -103,10 +124,13 @@ class Plugging:
             driver.plug(port, net, subnets)
         except Exception as e:
             reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
-            self.set_port_status(port.id, constants.PORT_STATUS_ERROR, reason[:255])
+            if record_status:
+                self.set_port_status(port.id, constants.PORT_STATUS_ERROR, reason[:255])
             if isinstance(e, exc.DriverError):
                 raise
             raise exc.DriverError(driver=driver.name, reason=reason) from e
+        if not record_status:
+            return port
         up = port.admin_state_up and net.admin_state_up
         status = constants.PORT_STATUS_ACTIVE if up else constants.PORT_STATUS_DOWN
         self.set_port_status(port.id, status)
@@ -145,9 +169,11 @@ class Plugging:
         if not self.core.host:
             return
         with self.core.db.reader() as session:
-            port_ids = list(session.scalars(sa.select(models.Port.id).where(
-                models.Port.network_id == network_id,
-                models.Port.binding_host_id == self.core.host)))
+            port_ids = list(session.scalars(
+                sa.select(models.Port.id).join(models.PortBinding,
+                                               models.PortBinding.port_id == models.Port.id)
+                .where(models.Port.network_id == network_id,
+                       models.PortBinding.host == self.core.host)))
         for port_id in port_ids:
             try:
                 self.plug_port(port_id)

@@ -162,16 +162,18 @@ class Ports:
             "admin_state_up": v.get("admin_state_up", True),
             "status": constants.PORT_STATUS_DOWN, "status_reason": None,
             "device_id": v.get("device_id", ""), "device_owner": v.get("device_owner", ""),
-            "binding_host_id": None, "binding_profile": json.dumps(v.get("binding_profile", {})),
-            "binding_vif_type": constants.VIF_TYPE_UNBOUND, "binding_vif_details": "{}",
             "revision_number": 1, "created_at": now, "updated_at": now,
         }
+        profile = json.dumps(v.get("binding_profile", {}))
         try:
             conn.execute(_INSERT_PORT, row)
+            self.binder.insert_unbound(session, [{"id": v["id"], "binding_profile": profile}])
             ips = allocator.allocate(session, v["id"], net_row.id, v.get("fixed_ips"))
         except db_exc.DBDuplicateEntry as e:
             raise lost_race(e) from e
-        port = common.port_obj(_RowView(row), ips)
+        port = common.port_obj(_RowView({
+            **row, "binding_host_id": None, "binding_profile": profile,
+            "binding_vif_type": constants.VIF_TYPE_UNBOUND, "binding_vif_details": "{}"}), ips)
         if v.get("binding_host_id"):
             port = self.binder.bind(session, port, net, v["binding_host_id"])
         return port
@@ -295,6 +297,7 @@ class Ports:
             if v["binding_host_id"]:
                 port = self.binder.bind(session, port, out.network, v["binding_host_id"])
             else:
+                self.binder.unbind(session, port_id)
                 session.execute(sa.update(_port_table).where(_port_table.c.id == port_id)
                                 .values(**self.binder.unbind_values()))
                 # populate_existing: the row in the session predates the UPDATE.
@@ -309,7 +312,7 @@ class Ports:
         values = {k: v[k] for k in ("name", "description", "admin_state_up",
                                     "device_id", "device_owner") if k in v}
         if "binding_profile" in v:
-            values["binding_profile"] = json.dumps(v["binding_profile"])
+            Binder.set_profile(session, row.id, v["binding_profile"])
         mac = v.get("mac_address")
         if mac is not None and mac != row.mac_address:
             if row.binding_host_id:
@@ -362,6 +365,7 @@ class Ports:
 
 def _purge(session: orm.Session, port_id: str) -> None:
     allocator.release(session, port_id)
+    session.execute(sa.delete(models.PortBinding).where(models.PortBinding.port_id == port_id))
     session.execute(sa.delete(models.Attachment).where(models.Attachment.port_id == port_id))
     session.execute(sa.delete(models.Port).where(models.Port.id == port_id))
 
