@@ -16,7 +16,8 @@ from naas_lib import exceptions as exc
 from naas_lib.drivers.noop import NoopDriver
 from naas_lib.resources import binding as binding_mod
 from naas_lib.virt import nova_api, nova_hook
-from tests.unit.test_hosts_sync import REAL_LOAD, FakeDriver
+from tests.support.fake_driver import FakeDriver
+from tests.unit.test_hosts_sync import REAL_LOAD
 
 NOVA_ADMIN = types.SimpleNamespace(project_id="p1", user_id="nova", roles=["admin"],
                                    is_admin=True)
@@ -31,8 +32,8 @@ def fake_entry_point(monkeypatch):
 @pytest.fixture
 def cloud(make_service, tmp_path):
     url = f"sqlite:///{tmp_path}/naas.sqlite"
-    svc = {h: make_service(database_url=url, host=h, driver="fakevx", driver_cls=FakeDriver,
-                           fakevx={"endpoint": ep})
+    svc = {h: make_service(database_url=url, host=h, driver="fake", driver_cls=FakeDriver,
+                           fake={"endpoint": ep})
            for h, ep in (("src", "192.0.2.1"), ("dst", "192.0.2.2"))}
     svc["conductor"] = make_service(database_url=url, driver="noop", driver_cls=NoopDriver)
     apis = {h: nova_api.API(s) for h, s in svc.items()}

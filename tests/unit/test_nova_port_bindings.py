@@ -16,7 +16,8 @@ from naas_lib import exceptions as exc
 from naas_lib.db import models
 from naas_lib.drivers.noop import NoopDriver
 from naas_lib.resources import binding as binding_mod
-from tests.unit.test_hosts_sync import REAL_LOAD, FakeDriver
+from tests.support.fake_driver import FakeDriver
+from tests.unit.test_hosts_sync import REAL_LOAD
 
 
 @pytest.fixture(autouse=True)
@@ -28,10 +29,10 @@ def fake_entry_point(monkeypatch):
 @pytest.fixture
 def hosts(make_service, tmp_path):
     url = f"sqlite:///{tmp_path}/naas.sqlite"
-    src = make_service(database_url=url, host="src", driver="fakevx", driver_cls=FakeDriver,
-                       fakevx={"endpoint": "192.0.2.1"})
-    dst = make_service(database_url=url, host="dst", driver="fakevx", driver_cls=FakeDriver,
-                       fakevx={"endpoint": "192.0.2.2"})
+    src = make_service(database_url=url, host="src", driver="fake", driver_cls=FakeDriver,
+                       fake={"endpoint": "192.0.2.1"})
+    dst = make_service(database_url=url, host="dst", driver="fake", driver_cls=FakeDriver,
+                       fake={"endpoint": "192.0.2.2"})
     api = make_service(database_url=url, driver="noop", driver_cls=NoopDriver)
     return src, dst, api
 
@@ -54,7 +55,7 @@ def test_a_new_port_has_no_bindings_and_binding_it_lists_one_active(hosts, admin
     assert api.list_port_bindings(admin_ctx, port.id) == []
     b = api.create_port_binding(admin_ctx, port.id, "dst", profile={"k": "v"})
     assert (b.host, b.status, b.vif_type) == ("dst", "ACTIVE", "tap")
-    assert b.vif_details["bound_by"] == "fakevx"
+    assert b.vif_details["bound_by"] == "fake"
     port = api.get_port(admin_ctx, port.id)
     assert (port.binding_host_id, port.binding_vif_type) == ("dst", "tap")
     assert dict(port.binding_profile) == {"k": "v"}
