@@ -17,6 +17,9 @@ import sqlalchemy as sa
 from oslo_db.sqlalchemy import enginefacade
 from sqlalchemy import orm
 
+from naas_lib import exceptions as exc
+from naas_lib.db import retry as db_retry
+
 
 @enginefacade.transaction_context_provider
 class _Scope:
@@ -100,6 +103,25 @@ def _tune_sqlite(engine: sa.engine.Engine) -> None:
         cur.close()
 
 
+@contextlib.contextmanager
+def typed_outages() -> Iterator[None]:
+    """Turn a lost or refused database connection into ``DatabaseUnavailable``.
+
+    Classified by what the driver reports (see :mod:`naas_lib.db.retry`), so
+    a caller sees a ``NaasError`` that says the request is safe to retry; a
+    retry decorator around the transaction still recognises it. Lost races
+    keep their oslo.db types here: the retry decorator needs them as they are.
+    """
+    try:
+        yield
+    except exc.NaasError:
+        raise
+    except Exception as e:
+        if db_retry.classify(e) == db_retry.UNAVAILABLE:
+            raise db_retry.translate(e) from e
+        raise
+
+
 class Database:
     """Transactions against one database URL."""
 
@@ -128,12 +150,12 @@ class Database:
     @contextlib.contextmanager
     def writer(self) -> Iterator[orm.Session]:
         """A read-write transaction committed on normal exit, rolled back on error."""
-        with self._facade.writer.using(_Scope()) as session:
+        with typed_outages(), self._facade.writer.using(_Scope()) as session:
             yield session
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[orm.Session]:
-        with self._facade.reader.using(_Scope()) as session:
+        with typed_outages(), self._facade.reader.using(_Scope()) as session:
             yield session
 
     def dispose(self) -> None:
