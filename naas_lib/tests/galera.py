@@ -61,9 +61,13 @@ class _Node:
         self.port, self.gcomm, self.ist, self.sst = ports
         self.proc: subprocess.Popen | None = None
 
-    def url(self, database: str = "") -> str:
-        return (f"mysql+pymysql://root@127.0.0.1:{self.port}/{database}"
-                "?charset=utf8mb4")
+    def url(self, database: str = "", sync_wait: bool = False) -> str:
+        """A client URL; ``sync_wait`` makes every read wait until the node has
+        applied what the cluster committed before it (``wsrep_sync_wait=1``)."""
+        url = f"mysql+pymysql://root@127.0.0.1:{self.port}/{database}?charset=utf8mb4"
+        if sync_wait:
+            url += "&init_command=SET%20SESSION%20wsrep_sync_wait%3D1"
+        return url
 
 
 class GaleraCluster:
@@ -126,8 +130,12 @@ class GaleraCluster:
 
     # -- databases ---------------------------------------------------------
 
-    def provision(self) -> tuple[list[str], Callable[[], None]]:
-        """A fresh database; returns one URL per node and a function that drops it."""
+    def provision(self, sync_wait: bool = True) -> tuple[list[str], Callable[[], None]]:
+        """A fresh database; returns one URL per node and a function that drops it.
+
+        By default the URLs read with ``wsrep_sync_wait=1``: a read on one node
+        sees every write committed on any node before it.
+        """
         name = f"naas_test_{uuid.uuid4().hex[:12]}"
         admin = sa.create_engine(self.nodes[0].url(), isolation_level="AUTOCOMMIT",
                                  poolclass=sa.pool.NullPool)
@@ -139,7 +147,7 @@ class GaleraCluster:
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
             admin.dispose()
 
-        return [n.url(name) for n in self.nodes], drop
+        return [n.url(name, sync_wait) for n in self.nodes], drop
 
     # -- internals ---------------------------------------------------------
 
