@@ -12,6 +12,7 @@ import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from oslo_db.sqlalchemy import enginefacade
@@ -122,6 +123,27 @@ def typed_outages() -> Iterator[None]:
         raise
 
 
+def _tolerate_rollback_after_abort(engine: sa.engine.Engine) -> None:
+    """Let a ROLLBACK that fails with a lost-race error count as done.
+
+    On Galera a transaction aborted by a conflicting write set (brute-force
+    abort, error 1213) reports the abort again on the client's ROLLBACK. The
+    server has rolled it back already; raising would make oslo.db's
+    enginefacade log the original, retryable error as an ERROR traceback
+    ("Original exception being dropped") and replace it with the rollback's.
+    """
+    rollback = engine.dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        except Exception as e:
+            if db_retry.classify(e) != db_retry.CONFLICT:
+                raise
+
+    engine.dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
 class Database:
     """Transactions against one database URL."""
 
@@ -142,6 +164,8 @@ class Database:
         self._facade.configure(**options)
         if is_sqlite(url):
             self._facade.append_on_engine_create(_tune_sqlite)
+        else:
+            self._facade.append_on_engine_create(_tolerate_rollback_after_abort)
 
     @property
     def engine(self) -> sa.engine.Engine:
