@@ -7,6 +7,9 @@ time. Nothing here reads a row ``FOR UPDATE``.
 
 from __future__ import annotations
 
+import collections
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +24,7 @@ from naas_lib.ipam import addresses
 from naas_lib.ipam.ranges import RangeAllocator
 
 _pools = RangeAllocator(models.AllocationPool.__table__, models.IpFree.__table__,
-                        "pool_id", "ip_key")
+                        "pool_id", "ip_key", models.IpLane.__table__)
 _alloc = models.IpAllocation.__table__
 _S, _P = models.Subnet.__table__, models.AllocationPool.__table__
 
@@ -43,6 +46,57 @@ _PORT_ADDRESSES = (sa.select(_alloc.c.subnet_id, _alloc.c.ip_address)
                    .where(_alloc.c.port_id == sa.bindparam("port_id")))
 _DELETE_ADDRESS = sa.delete(_alloc).where(_alloc.c.subnet_id == sa.bindparam("s"),
                                           _alloc.c.ip_address == sa.bindparam("ip"))
+
+
+class _Contention:
+    """Which allocations of this process run contended, so they should spread out.
+
+    A transaction that allocates for a port whose earlier allocation never
+    committed is a retry: it lost a race. Its network is then "hot" for
+    ``HOT_SECONDS``, and allocations there pick a random lane and free
+    value instead of the lowest (see :mod:`naas_lib.ipam.ranges`). A writer
+    that never loses keeps getting the lowest free address. Process-local
+    and advisory: correctness stays with the database's constraints.
+    """
+
+    HOT_SECONDS = 2.0
+    REMEMBERED = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._hot_until: dict[str, float] = {}
+
+    def committed(self, port_ids: Sequence[str]) -> None:
+        with self._lock:
+            for port_id in port_ids:
+                self._seen.pop(port_id, None)
+
+    def spread(self, port_id: str, network_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            retry = port_id in self._seen
+            self._seen[port_id] = None
+            self._seen.move_to_end(port_id)
+            while len(self._seen) > self.REMEMBERED:
+                self._seen.popitem(last=False)
+            if retry:
+                self._hot_until[network_id] = now + self.HOT_SECONDS
+                if len(self._hot_until) > self.REMEMBERED:
+                    self._hot_until = {k: v for k, v in self._hot_until.items() if v > now}
+                return True
+            return self._hot_until.get(network_id, 0.0) > now
+
+
+_contention = _Contention()
+_ALLOCATED = "naas_allocated_ports"
+
+
+@sa.event.listens_for(orm.Session, "after_commit")
+def _forget_committed(session: orm.Session) -> None:
+    ports = session.info.pop(_ALLOCATED, None)
+    if ports:
+        _contention.committed(ports)
 
 
 class _Subnet:
@@ -110,6 +164,8 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
     """
     subnets = _subnets(session, network_id)
     by_id = {s.id: s for s in subnets}
+    spread = _contention.spread(port_id, network_id)
+    session.info.setdefault(_ALLOCATED, []).append(port_id)
     chosen: list[tuple[str, str]] = []
     if request is None:
         for version in (4, 6):
@@ -117,7 +173,7 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
             if not candidates:
                 continue
             for sub in candidates:
-                ip = _auto(session, sub)
+                ip = _auto(session, sub, spread)
                 if ip is not None:
                     chosen.append((sub.id, ip))
                     break
@@ -129,7 +185,7 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
             if "ip_address" in entry:
                 ip = _specific(session, sub, entry["ip_address"])
             else:
-                ip = _auto(session, sub)
+                ip = _auto(session, sub, spread)
                 if ip is None:
                     raise exc.IpAddressGenerationFailure(net_id=network_id)
             if any(s == sub.id and i == ip for s, i in chosen):
@@ -158,11 +214,11 @@ def _subnet_for(entry: Mapping[str, Any], subnets, by_id, network_id: str):
                            reason=f"{addr} is in no subnet of network {network_id}")
 
 
-def _auto(session: orm.Session, sub: _Subnet) -> str | None:
+def _auto(session: orm.Session, sub: _Subnet, spread: bool) -> str | None:
     # The prefetched pool rows are valid once: a second allocation from the
     # same subnet in this transaction must see the moved mark.
     pools, sub.pools = sub.pools or _pool_rows(session, sub.id), []
-    found = _pools.allocate(session, pools, _taken(session, sub.id, sub.ip_version))
+    found = _pools.allocate(session, pools, _taken(session, sub.id, sub.ip_version), spread)
     if found is None:
         return None
     return str(netaddr.IPAddress(found[1], sub.ip_version))
