@@ -8,6 +8,7 @@ time. Nothing here reads a row ``FOR UPDATE``.
 from __future__ import annotations
 
 import collections
+import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -49,30 +50,33 @@ _DELETE_ADDRESS = sa.delete(_alloc).where(_alloc.c.subnet_id == sa.bindparam("s"
 
 
 class _Contention:
-    """Which allocations of this process run contended, so they should spread out.
+    """Which allocations of this process run contended, and where they should go.
 
     A transaction that allocates for a port whose earlier allocation never
     committed is a retry: it lost a race. Its network is then "hot" for
-    ``HOT_SECONDS``, and allocations there pick a random lane and free
-    value instead of the lowest (see :mod:`naas_lib.ipam.ranges`). A writer
-    that never loses keeps getting the lowest free address. Process-local
-    and advisory: correctness stays with the database's constraints.
+    ``HOT_SECONDS``, and allocations there use this process's preferred lane
+    and free value instead of the lowest (see :mod:`naas_lib.ipam.ranges`).
+    The preference is random and kept while it wins; each lost race draws a
+    new one, so contending writers settle on different lanes. A writer that
+    never loses keeps getting the lowest free address. Process-local and
+    advisory: correctness stays with the database's constraints.
     """
 
-    HOT_SECONDS = 2.0
+    HOT_SECONDS = 5.0
     REMEMBERED = 256
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._hot_until: dict[str, float] = {}
+        self._hot: dict[str, tuple[float, int]] = {}
 
     def committed(self, port_ids: Sequence[str]) -> None:
         with self._lock:
             for port_id in port_ids:
                 self._seen.pop(port_id, None)
 
-    def spread(self, port_id: str, network_id: str) -> bool:
+    def preference(self, port_id: str, network_id: str) -> int | None:
+        """None (take the lowest) or this process's pick for a hot network."""
         now = time.monotonic()
         with self._lock:
             retry = port_id in self._seen
@@ -81,11 +85,13 @@ class _Contention:
             while len(self._seen) > self.REMEMBERED:
                 self._seen.popitem(last=False)
             if retry:
-                self._hot_until[network_id] = now + self.HOT_SECONDS
-                if len(self._hot_until) > self.REMEMBERED:
-                    self._hot_until = {k: v for k, v in self._hot_until.items() if v > now}
-                return True
-            return self._hot_until.get(network_id, 0.0) > now
+                pick = random.randrange(1 << 30)
+                if len(self._hot) > self.REMEMBERED:
+                    self._hot = {k: v for k, v in self._hot.items() if v[0] > now}
+                self._hot[network_id] = (now + self.HOT_SECONDS, pick)
+                return pick
+            until, pick = self._hot.get(network_id, (0.0, 0))
+            return pick if until > now else None
 
 
 _contention = _Contention()
@@ -164,7 +170,7 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
     """
     subnets = _subnets(session, network_id)
     by_id = {s.id: s for s in subnets}
-    spread = _contention.spread(port_id, network_id)
+    spread = _contention.preference(port_id, network_id)
     session.info.setdefault(_ALLOCATED, []).append(port_id)
     chosen: list[tuple[str, str]] = []
     if request is None:
@@ -214,7 +220,7 @@ def _subnet_for(entry: Mapping[str, Any], subnets, by_id, network_id: str):
                            reason=f"{addr} is in no subnet of network {network_id}")
 
 
-def _auto(session: orm.Session, sub: _Subnet, spread: bool) -> str | None:
+def _auto(session: orm.Session, sub: _Subnet, spread: int | None) -> str | None:
     # The prefetched pool rows are valid once: a second allocation from the
     # same subnet in this transaction must see the moved mark.
     pools, sub.pools = sub.pools or _pool_rows(session, sub.id), []

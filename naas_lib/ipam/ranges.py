@@ -12,8 +12,8 @@ Why lanes: with a single mark every writer of a pool updates the same row,
 and on Galera (which certifies whole write sets at COMMIT) concurrent
 writers on different nodes then fail and retry in a queue. A writer alone
 takes the lowest lane, so it still gets the lowest address never handed
-out; writers that know they are contending (``spread``) take a random lane
-and a random one of the lowest free values, so they update different rows.
+out; writers that know they are contending (``spread``) take the lane and
+the free value their own pick points to, so they update different rows.
 
 No row is ever read ``FOR UPDATE`` (Galera does not honour it across nodes):
 the loser of a race sees ``rowcount == 0`` and the whole operation is
@@ -23,7 +23,6 @@ constraint remains the final judge; the ranges only find a candidate quickly.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -38,7 +37,7 @@ _UNKNOWN = object()
 
 #: Marks per range. More lanes spread contending writers over more rows; a
 #: writer alone reads them all once per allocation (one indexed query).
-LANES = 8
+LANES = 16
 
 
 def _lost_race(what: str) -> exc.ConcurrentModification:
@@ -94,7 +93,7 @@ class RangeAllocator:
         session: orm.Session,
         ranges: Iterable[Any],
         is_taken: Callable[[int], bool],
-        spread: bool = False,
+        spread: int | None = None,
     ) -> tuple[Any, int] | None:
         """Take a free value from the first range that has one.
 
@@ -103,9 +102,9 @@ class RangeAllocator:
         value or None) in the order to try. ``is_taken`` says whether a
         candidate is held already (a value requested explicitly above the
         mark, or a stale free row); such candidates are skipped. ``spread``
-        (the caller is contending with other writers) picks a random lane and
-        free value instead of the lowest. Returns (range id, value) or None
-        when every range is exhausted.
+        (the caller is contending with other writers) is an arbitrary number
+        choosing a lane and one of the lowest free values instead of the
+        lowest. Returns (range id, value) or None when every range is exhausted.
         """
         conn = session.connection()
         for rng in ranges:
@@ -115,7 +114,7 @@ class RangeAllocator:
         return None
 
     def _allocate_from(self, conn: sa.engine.Connection, rng: Any, is_taken,
-                       spread: bool) -> int | None:
+                       spread: int | None) -> int | None:
         # Released values first, so addresses are reused before a mark moves.
         key = self._pick_free(conn, rng, spread)
         while key is not None:
@@ -128,7 +127,10 @@ class RangeAllocator:
         lanes = self._lanes_of(conn, rng)
         while lanes:
             # Alone: the lowest value never handed out. Contending: any lane.
-            lane, next_key = random.choice(lanes) if spread else min(lanes, key=lambda x: x[1])
+            if spread is None:
+                lane, next_key = min(lanes, key=lambda x: x[1])
+            else:
+                lane, next_key = sorted(lanes)[spread % len(lanes)]
             value = from_key(next_key)
             step = self._step
             new_key = None if value + step > last else to_key(value + step)
@@ -143,10 +145,11 @@ class RangeAllocator:
                 lanes.append((lane, new_key))
         return None
 
-    def _pick_free(self, conn: sa.engine.Connection, rng: Any, spread: bool) -> str | None:
-        if spread:
+    def _pick_free(self, conn: sa.engine.Connection, rng: Any,
+                   spread: int | None) -> str | None:
+        if spread is not None:
             keys = conn.execute(self._lowest_free, {"r": rng.id}).scalars().all()
-            return random.choice(keys) if keys else None
+            return keys[spread % len(keys)] if keys else None
         key = getattr(rng, "free_key", _UNKNOWN)
         if key is _UNKNOWN:
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
