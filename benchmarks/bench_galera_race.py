@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import signal
+import sys
 import time
 
 from benchmarks import _util
@@ -31,6 +33,8 @@ def main() -> None:
     parser.add_argument("--attempts", type=int, default=50)
     parser.add_argument("--cidr", default="10.50.0.0/22")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the cluster is stopped and removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     t0 = time.monotonic()
     with GaleraCluster() as cluster:
         print(f"cluster Synced in {time.monotonic() - t0:.1f}s")
