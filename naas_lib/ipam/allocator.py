@@ -29,12 +29,13 @@ _pools = RangeAllocator(models.AllocationPool.__table__, models.IpFree.__table__
 _alloc = models.IpAllocation.__table__
 _S, _P = models.Subnet.__table__, models.AllocationPool.__table__
 
-# Every subnet of a network with its pools, their marks and lowest free
-# address, in one round trip: the whole input of an automatic allocation.
+# Every subnet of a network with its pools, their lowest lane mark and lowest
+# free address, in one round trip: the whole input of an automatic allocation.
 _NETWORK_POOLS = (
     sa.select(_S.c.id.label("subnet_id"), _S.c.cidr, _S.c.ip_version, _S.c.gateway_ip,
               _P.c.id, _P.c.first_key, _P.c.last_key, _P.c.next_key,
-              _pools.first_free_of(_P.c.id).label("free_key"))
+              _pools.first_free_of(_P.c.id).label("free_key"),
+              _pools.lowest_lane_of(_P.c.id).label("lane_key"))
     .select_from(_S).outerjoin(_P, _P.c.subnet_id == _S.c.id)
     .where(_S.c.network_id == sa.bindparam("network_id"))
     .order_by(_S.c.created_at, _S.c.id, _P.c.first_key))

@@ -74,6 +74,12 @@ class RangeAllocator:
                              .order_by(free_key).limit(LANES))
         self._lane_table = lane_table
         self._step = 1 if lane_table is None else LANES
+        if lane_table is not None:
+            #: For the caller's prefetch: the lowest open lane's next value (NULL
+            #: when the range has no lanes yet or all of them are used up).
+            self.lowest_lane_of = lambda range_id_col: (
+                sa.select(sa.func.min(lane_table.c.next_key))
+                .where(lane_table.c.pool_id == range_id_col).scalar_subquery())
         if lane_table is None:
             self._move_mark = (sa.update(range_table)
                                .where(range_table.c.id == sa.bindparam("r"),
@@ -124,7 +130,9 @@ class RangeAllocator:
                 return from_key(key)
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
         last = from_key(rng.last_key)
-        lanes = self._lanes_of(conn, rng)
+        lanes = self._prefetched_lane(rng) if spread is None else []
+        if not lanes:
+            lanes = self._lanes_of(conn, rng)
         while lanes:
             # Alone: the lowest value never handed out. Contending: any lane.
             if spread is None:
@@ -140,6 +148,9 @@ class RangeAllocator:
                 raise db_exc.RetryRequest(_lost_race(f"lane {lane} of range {rng.id}"))
             if not is_taken(value):
                 return value
+            if len(lanes) == 1 and self._lane_table is not None:
+                lanes = self._lanes_of(conn, rng)  # all of them now, the moved mark included
+                continue
             lanes = [x for x in lanes if x[0] != lane]
             if new_key is not None:
                 lanes.append((lane, new_key))
@@ -154,6 +165,18 @@ class RangeAllocator:
         if key is _UNKNOWN:
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
         return key
+
+    def _prefetched_lane(self, rng: Any) -> list[tuple[int, str]]:
+        """The lowest lane from the caller's prefetch (``lane_key``): no query needed.
+
+        A lane's number follows from its value: lanes interleave from the
+        range's ``next_key``. Should that lane be used up on the way, the
+        caller reads all lanes as usual.
+        """
+        key = getattr(rng, "lane_key", None)
+        if key is None or self._lane_table is None or rng.next_key is None:
+            return []
+        return [((from_key(key) - from_key(rng.next_key)) % LANES, key)]
 
     def _lanes_of(self, conn: sa.engine.Connection, rng: Any) -> list[tuple[int, str]]:
         """The range's open lanes as (lane, next key); made on first use from ``next_key``."""
