@@ -157,6 +157,9 @@ class GaleraCluster:
             f"gmcast.listen_addr=tcp://127.0.0.1:{node.gcomm}",
             f"ist.recv_addr=127.0.0.1:{node.ist}",
             "gcache.size=16M",
+            # Three nodes share a few loaded cores: let appliers lag a little
+            # before flow control pauses every writer (default limit 16).
+            "gcs.fc_limit=256", "gcs.fc_factor=0.9",
             # Loopback never partitions: detect a stopped peer quickly.
             "evs.suspect_timeout=PT3S", "evs.inactive_timeout=PT5S",
             "evs.install_timeout=PT5S",
