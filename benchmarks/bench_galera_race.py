@@ -1,6 +1,6 @@
 """Benchmark: writers on every node of a 3-node Galera cluster create ports at once.
 
-Starts a private cluster on loopback (naas_lib.tests.galera), then
+Starts a private cluster on loopback (tests.support.galera), then
 ``--writers`` processes spread over the nodes each create ``--attempts``
 ports on one network, one transaction each. Prints call latency
 percentiles, retries per call and ERROR records logged, and checks from
@@ -20,9 +20,9 @@ import time
 
 from benchmarks import _util
 from naas_lib import NetworkService, RequestContext
-from naas_lib.tests import galera
-from naas_lib.tests.galera import GaleraCluster
-from naas_lib.tests.race import run_race
+from tests.support import galera
+from tests.support.galera import GaleraCluster
+from tests.support.race import run_race
 
 TARGET_P99 = 0.050
 TARGET_MAX_RETRIES = 5

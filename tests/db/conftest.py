@@ -1,6 +1,6 @@
 """DB-contract fixtures: a migrated service on each backend, Galera included.
 
-The Galera cluster (3 MariaDB nodes on loopback, naas_lib.tests.galera) is
+The Galera cluster (3 MariaDB nodes on loopback, tests.support.galera) is
 started once per session, on first use, and stopped at the session's end.
 Each contract test on it writes through one node (a different one per test)
 and, when it is done, every node must show the same networks, subnets and
@@ -14,7 +14,7 @@ import itertools
 import pytest
 
 from naas_lib import NetworkService, RequestContext
-from naas_lib.tests import databases, galera
+from tests.support import ci, databases, galera
 
 GALERA = "galera"
 _next_node = itertools.count()
@@ -27,9 +27,7 @@ def galera_cluster():
     try:
         cluster = galera.GaleraCluster().start()
     except galera.GaleraUnavailable as e:
-        if databases.in_ci():
-            pytest.fail(f"Galera cluster required in CI: {e}")
-        pytest.skip(str(e))
+        ci.unavailable(f"a 3-node Galera cluster: {e}")
     yield cluster
     cluster.stop()
 
@@ -83,9 +81,7 @@ def db_url_of():
         try:
             url, drop = databases.provision(backend)
         except databases.ServerUnavailable as e:
-            if databases.in_ci():
-                pytest.fail(f"database server required in CI: {e}")
-            pytest.skip(str(e))
+            ci.unavailable(f"database server: {e}")
         drops.append(drop)
         return url
 

@@ -1,7 +1,7 @@
 """A database that goes away: typed errors, nothing half-applied, recovery at restart.
 
 Each backend runs on a private server the test starts, stops and restarts
-(naas_lib.tests.servers), never on the machine's shared ones.
+(tests.support.servers), never on the machine's shared ones.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from naas_lib import NetworkService, RequestContext
 from naas_lib import exceptions as exc
 from naas_lib.db import api as db_api
 from naas_lib.db import retry as db_retry
-from naas_lib.tests import databases, servers
+from tests.support import ci, servers
 
 CTX = RequestContext(project_id="tenant-1", user_id="u1")
 
@@ -28,9 +28,7 @@ def private_server(request):
     try:
         server = cls()
     except servers.ServerUnavailable as e:
-        if databases.in_ci():
-            pytest.fail(f"private {request.param} server required in CI: {e}")
-        pytest.skip(str(e))
+        ci.unavailable(f"a private {request.param} server: {e}")
     yield server
     server.close()
 

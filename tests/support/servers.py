@@ -23,7 +23,7 @@ import time
 
 import sqlalchemy as sa
 
-from naas_lib.tests.galera import _env, _free_ports, _give_to
+from tests.support.galera import _env, _free_ports, _give_to
 
 START_TIMEOUT = 60.0
 
