@@ -13,10 +13,14 @@ import contextvars
 import os
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from oslo_db.sqlalchemy import enginefacade
 from sqlalchemy import orm
+
+from naas_lib import exceptions as exc
+from naas_lib.db import retry as db_retry
 
 
 @enginefacade.transaction_context_provider
@@ -123,6 +127,46 @@ def _tune_sqlite(engine: sa.engine.Engine) -> None:
         cur.close()
 
 
+@contextlib.contextmanager
+def typed_outages() -> Iterator[None]:
+    """Turn a lost or refused database connection into ``DatabaseUnavailable``.
+
+    Classified by what the driver reports (see :mod:`naas_lib.db.retry`), so
+    a caller sees a ``NaasError`` that says the request is safe to retry; a
+    retry decorator around the transaction still recognises it. Lost races
+    keep their oslo.db types here: the retry decorator needs them as they are.
+    """
+    try:
+        yield
+    except exc.NaasError:
+        raise
+    except Exception as e:
+        if db_retry.classify(e) == db_retry.UNAVAILABLE:
+            raise db_retry.translate(e) from e
+        raise
+
+
+def _tolerate_rollback_after_abort(engine: sa.engine.Engine) -> None:
+    """Let a ROLLBACK that fails with a lost-race error count as done.
+
+    On Galera a transaction aborted by a conflicting write set (brute-force
+    abort, error 1213) reports the abort again on the client's ROLLBACK. The
+    server has rolled it back already; raising would make oslo.db's
+    enginefacade log the original, retryable error as an ERROR traceback
+    ("Original exception being dropped") and replace it with the rollback's.
+    """
+    rollback = engine.dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        except Exception as e:
+            if db_retry.classify(e) != db_retry.CONFLICT:
+                raise
+
+    engine.dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
 class Database:
     """Transactions against one database URL."""
 
@@ -143,6 +187,8 @@ class Database:
         self._facade.configure(**options)
         if is_sqlite(url):
             self._facade.append_on_engine_create(_tune_sqlite)
+        else:
+            self._facade.append_on_engine_create(_tolerate_rollback_after_abort)
 
     @property
     def engine(self) -> sa.engine.Engine:
@@ -161,7 +207,7 @@ class Database:
         token = _WRITING.set(writing)
         try:
             kind = self._facade.writer if writing else self._facade.reader
-            with kind.using(_Scope()) as session:
+            with typed_outages(), kind.using(_Scope()) as session:
                 yield session
         finally:
             _WRITING.reset(token)

@@ -129,8 +129,9 @@ class AllocationPool(Base):
     """An allocation pool of a subnet and its allocator state.
 
     Keys are fixed-width hex (32 digits) so IPv4 and IPv6 sort and compare
-    as strings on every backend; ``next_key`` is the high-water mark, the
-    lowest address of the pool never handed out (NULL when passed the end).
+    as strings on every backend. ``next_key`` is where the pool's lanes
+    (:class:`IpLane`) start: the lowest address never handed out when they
+    were made (NULL when past the end); it no longer moves after that.
     """
 
     __tablename__ = "allocation_pools"
@@ -143,6 +144,24 @@ class AllocationPool(Base):
     last_ip: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
     first_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
     last_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
+    next_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), nullable=True)
+
+
+class IpLane(Base):
+    """One of several high-water marks of a pool, so writers do not all update one row.
+
+    Lane ``j`` of a pool whose lanes start at ``B`` hands out ``B + j``,
+    ``B + j + n``, ``B + j + 2n``, ... (``n`` lanes); ``next_key`` is its
+    lowest value never handed out, NULL when past the pool's end.
+    """
+
+    __tablename__ = "ip_lanes"
+
+    pool_id: orm.Mapped[int] = orm.mapped_column(
+        sa.Integer, sa.ForeignKey("allocation_pools.id", ondelete="CASCADE"), primary_key=True
+    )
+    lane: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                              autoincrement=False)
     next_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), nullable=True)
 
 
