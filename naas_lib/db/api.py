@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,24 +41,6 @@ def default_url() -> str:
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
-
-
-def is_sqlite_busy(error: BaseException) -> bool:
-    """Whether ``error`` is SQLite refusing a write because another one committed first.
-
-    In WAL mode a transaction that read a snapshot and then tries to write
-    after another connection committed gets "database is locked" at once
-    (the busy timeout cannot help: its snapshot is stale). Running the whole
-    transaction again is the cure, as for a deadlock on a server database.
-    """
-    seen = 0
-    while error is not None and seen < 5:
-        if isinstance(error, (sa.exc.OperationalError, sqlite3.OperationalError)) and \
-                "database is locked" in str(error):
-            return True
-        error = getattr(error, "inner_exception", None) or error.__cause__
-        seen += 1
-    return False
 
 
 def _sqlite_file(url: str) -> str | None:

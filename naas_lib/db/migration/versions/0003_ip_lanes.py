@@ -1,7 +1,7 @@
 """ip_lanes: several high-water marks per allocation pool
 
-Revision ID: 0002_ip_lanes
-Revises: 0001_initial
+Revision ID: 0003_ip_lanes
+Revises: 0002_port_bindings
 Create Date: 2026-12-04 23:55:00
 
 Each pool gets its lanes lazily, on its first automatic allocation, starting
@@ -11,8 +11,8 @@ from ``allocation_pools.next_key`` (which stops moving): no data to convert.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002_ip_lanes'
-down_revision = '0001_initial'
+revision = '0003_ip_lanes'
+down_revision = '0002_port_bindings'
 branch_labels = None
 depends_on = None
 
