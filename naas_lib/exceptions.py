@@ -267,3 +267,13 @@ class PortsNotActive(NaasError):
             f"{pid} is {st}" + (f" ({why})" if why else "") for pid, (st, why) in ports.items()))
         super().__init__(message, **kwargs)
         self.ports: dict[str, tuple[str, str | None]] = ports
+
+
+# -- the database ------------------------------------------------------------------
+
+
+class DatabaseUnavailable(NaasError):
+    """The database could not be reached within the retry budget; nothing changed, retry later."""
+
+    msg_fmt = "The database is unavailable: %(reason)s. Retry the request later."
+    kind = "unavailable"

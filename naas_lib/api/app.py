@@ -17,7 +17,7 @@ from oslo_config import cfg
 
 from naas_lib import exceptions as exc
 from naas_lib import wire
-from naas_lib.api import auth, faults, opts, versions
+from naas_lib.api import auth, errors, opts, versions
 from naas_lib.api.controllers import Controller, json_response
 from naas_lib.api.ports import PortController
 from naas_lib.service import NetworkService
@@ -68,13 +68,13 @@ class NaasAPI:
         precondition = "If-Match" in request.headers
         try:
             return self.dispatch(request)
-        except faults.HTTPError as e:
-            return faults.from_http_error(e)
+        except errors.HTTPError as e:
+            return errors.from_http_error(e)
         except exc.NaasError as e:
-            return faults.from_service_error(e, precondition)
+            return errors.from_service_error(e, precondition)
         except Exception:
             LOG.exception("Unexpected error serving %s %s", request.method, request.path)
-            return faults.internal_error()
+            return errors.internal_error()
 
     def dispatch(self, request: webob.Request) -> webob.Response:
         path = request.path_info
@@ -86,7 +86,7 @@ class NaasAPI:
             self._allow(method, ("GET",))
             return json_response(versions.versions(app_url))
         if not (path == _PREFIX or path.startswith(_PREFIX + "/")):
-            raise faults.HTTPError(404, "HTTPNotFound", f"No resource at {path}.")
+            raise errors.HTTPError(404, "HTTPNotFound", f"No resource at {path}.")
         if self.noauth_project is None and not auth.confirmed(request):
             return auth.unauthorized()
         ctx = auth.context_from_headers(request, self.noauth_project)
@@ -101,7 +101,7 @@ class NaasAPI:
             self._allow(method, ("GET",))
             doc = versions.extension(m.group(1))
             if doc is None:
-                raise faults.HTTPError(404, "ExtensionNotFound",
+                raise errors.HTTPError(404, "ExtensionNotFound",
                                        f"Extension with alias {m.group(1)} does not exist.")
             return json_response(doc)
         m = _COLLECTION.match(path)
@@ -121,12 +121,12 @@ class NaasAPI:
             if method == "PUT":
                 return controller.update(request, ctx, rid)
             return controller.delete(request, ctx, rid)
-        raise faults.HTTPError(404, "HTTPNotFound", f"No resource at {path}.")
+        raise errors.HTTPError(404, "HTTPNotFound", f"No resource at {path}.")
 
     @staticmethod
     def _allow(method: str, allowed: tuple[str, ...]) -> None:
         if method not in allowed:
-            raise faults.HTTPError(405, "HTTPMethodNotAllowed",
+            raise errors.HTTPError(405, "HTTPMethodNotAllowed",
                                    f"Method {method} is not allowed here; use "
                                    f"{', '.join(allowed)}.",
                                    headers={"Allow": ", ".join(allowed)})

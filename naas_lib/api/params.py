@@ -15,7 +15,7 @@ import webob
 
 from naas_lib import exceptions as exc
 from naas_lib import validation, wire
-from naas_lib.api.faults import HTTPError
+from naas_lib.api.errors import HTTPError
 
 # Filter values arrive as strings; these attributes are compared as other types.
 _BOOLEAN_FILTERS = {"admin_state_up", "shared", "enable_dhcp"}
