@@ -16,7 +16,7 @@ import webob
 from oslo_config import cfg
 
 from naas_lib import exceptions as exc
-from naas_lib import wire
+from naas_lib import validation, wire
 from naas_lib.api import auth, errors, opts, versions
 from naas_lib.api.controllers import Controller, json_response
 from naas_lib.api.ports import PortController
@@ -77,7 +77,12 @@ class NaasAPI:
             return errors.internal_error()
 
     def dispatch(self, request: webob.Request) -> webob.Response:
-        path = request.path_info
+        try:  # webob decodes lazily; an invalid URL is the client's error
+            path = request.path_info
+            request.GET  # noqa: B018
+        except UnicodeDecodeError:
+            raise errors.HTTPError(400, "HTTPBadRequest",
+                                   "The request URL is not valid UTF-8.") from None
         if path.endswith(".json"):
             path = path[: -len(".json")]
         method = request.method
@@ -114,7 +119,7 @@ class NaasAPI:
         m = _ITEM.match(path)
         if m:
             controller = self.controllers[m.group(1)]
-            rid = m.group(2)
+            rid = validation.lookup("id", m.group(2))
             self._allow(method, ("GET", "PUT", "DELETE"))
             if method == "GET":
                 return controller.show(request, ctx, rid)
