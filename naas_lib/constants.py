@@ -53,3 +53,6 @@ TAP_PREFIX = "tap"
 BRIDGE_PREFIX = "brq"
 VXLAN_PREFIX = "vxn"
 VETH_HOST_PREFIX = "nvh"
+
+#: Kinds of higher-layer service that register themselves (firewall, NAT, ...).
+SERVICE_TYPES = ("firewall", "nat", "vpn", "load-balancer", "dhcp", "other")

@@ -269,6 +269,40 @@ class PortsNotActive(NaasError):
         self.ports: dict[str, tuple[str, str | None]] = ports
 
 
+# -- port security and security groups -----------------------------------------
+
+
+class SecurityGroupNotFound(NotFound):
+    msg_fmt = "Security group %(id)s does not exist."
+
+
+class SecurityGroupRuleNotFound(NotFound):
+    msg_fmt = "Security group rule %(id)s does not exist."
+
+
+class SecurityGroupRuleExists(Conflict):
+    msg_fmt = "Security group rule already exists. Rule id is %(rule_id)s."
+
+
+class SecurityGroupInUse(Conflict):
+    msg_fmt = "Security Group %(id)s in use: %(reason)s."
+
+
+class InvalidSecurityGroupRule(BadRequest):
+    msg_fmt = "Invalid security group rule: %(reason)s."
+
+
+class InvalidAllowedAddressPair(BadRequest):
+    msg_fmt = "Invalid allowed address pair %(pair)s: %(reason)s."
+
+
+class PortSecurityUnavailable(NaasError):
+    """The host cannot enforce port security (a kernel setting is missing)."""
+
+    msg_fmt = "Port security cannot be enforced on this host: %(reason)s."
+    kind = "unavailable"
+
+
 # -- the database ------------------------------------------------------------------
 
 

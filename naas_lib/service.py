@@ -1,100 +1,108 @@
 """``NetworkService``: the one public door of naas_lib.
 
-Validation, tenancy, transactions, events and driver calls meet here; callers
-never touch a database session or a driver. The operations live in
-``naas_lib.resources`` (one module per resource) and are composed below.
+A thin facade: it builds the parts (``naas_lib.resources``: networks,
+subnets, ports, attachments, hosts, sync, higher-layer services, each a
+class with its dependencies handed in, see ``resources/assembly.py``) and
+delegates each public method to the part that owns it. Callers never touch
+a database session, a driver or anything inside ``resources/``.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from oslo_config import cfg
-from oslo_db import api as oslo_db_api
-from oslo_db import exception as db_exc
 
 from naas_lib import conf as naas_conf
-from naas_lib import constants, events, extensions, policy, segments, validation
 from naas_lib import exceptions as exc
-from naas_lib.context import RequestContext
+from naas_lib import extensions
 from naas_lib.db import api as db_api
 from naas_lib.db import migration
 from naas_lib.db import settings as db_settings
 from naas_lib.drivers import base as driver_base
 from naas_lib.drivers import manager as driver_manager
-from naas_lib.ipam import macs
-from naas_lib.resources.attachments import AttachmentOps
-from naas_lib.resources.hosts import HostOps
-from naas_lib.resources.networks import NetworkOps
-from naas_lib.resources.ports import PortOps
-from naas_lib.resources.service_registry import ServiceRegistryOps
-from naas_lib.resources.subnets import SubnetOps
+from naas_lib.network_types import segment_pool
+from naas_lib.resources.assembly import Parts, assemble
+from naas_lib.resources.core import Hooks
 
 LOG = logging.getLogger(__name__)
-T = TypeVar("T")
 
 _CORE_GROUPS = (None, naas_conf.NETWORK_GROUP, naas_conf.HOSTS_GROUP)
 
 
-class NetworkService(ServiceRegistryOps, HostOps, NetworkOps, SubnetOps, PortOps, AttachmentOps):
+class _Delegate:
+    """A public method of the service that is a method of one of its parts."""
+
+    def __init__(self, part: str, name: str) -> None:
+        self.part = part
+        self.name = name
+        self.__doc__ = f"See ``resources.{part}``: ``{name}``."
+
+    def __get__(self, service: Any, owner: type | None = None) -> Any:
+        if service is None:
+            return self
+        return getattr(getattr(service.parts, self.part), self.name)
+
+
+class NetworkService:
     """Networks, subnets, ports and attachments of one deployment.
 
-    Build it from an oslo.config ``ConfigOpts`` (the full form) or with
-    :meth:`from_settings` in one line. A service built with ``host=H`` is the
-    one that plugs ports attached to H.
+    ``NetworkService(conf)`` gives a ready service: built, then started
+    (schema, settings, host record, extensions). ``NetworkService.build(conf)``
+    builds the parts without that I/O; ``start()`` does it. A service built
+    with ``host=H`` is the one that plugs ports attached to H.
     """
 
-    def __init__(
-        self,
-        conf: cfg.ConfigOpts,
-        driver_cls: type[driver_base.Driver] | None = None,
-        create_schema: bool | None = None,
-    ) -> None:
-        naas_conf.register_opts(conf)
+    def __init__(self, conf: cfg.ConfigOpts, driver_cls: type[driver_base.Driver] | None = None,
+                 create_schema: bool | None = None, hooks: Hooks | None = None,
+                 start: bool = True) -> None:
         self.conf = conf
-        self.host: str | None = conf.host or None
-        url = conf.database.connection or db_api.default_url()
-        self.db = db_api.Database(url)
+        self.parts: Parts = assemble(conf, driver_cls, hooks, trigger=self)
+        core = self.parts.core
+        self.host, self.db, self.events, self.policy = core.host, core.db, core.events, \
+            core.policy
+        self.create_schema = create_schema
+        self._extensions: extensions.Extensions | None = None
+        if start:
+            self.start()
+
+    @classmethod
+    def build(cls, conf: cfg.ConfigOpts, driver_cls: type[driver_base.Driver] | None = None,
+              create_schema: bool | None = None, hooks: Hooks | None = None) -> NetworkService:
+        """The service's parts, built without touching the database; call :meth:`start`."""
+        return cls(conf, driver_cls, create_schema, hooks, start=False)
+
+    def start(self) -> NetworkService:
+        """Migrate (embedded file) or check the schema, store settings, record the host,
+        start extensions (notifications, service plugins: last, they see a ready service)."""
+        db = self.db
+        create_schema = self.create_schema
         if create_schema is None:
-            create_schema = db_api.is_sqlite(url)
+            create_schema = db_api.is_sqlite(db.url)
         if create_schema:
-            migration.upgrade(self.db.engine)
+            migration.upgrade(db.engine)
         else:
-            current, head = migration.current_revision(self.db.engine), migration.head_revision()
+            current, head = migration.current_revision(db.engine), migration.head_revision()
             if current != head:
                 raise exc.SchemaOutOfDate(current=current or "empty", head=head)
-        self.events = events.CallbackRegistry()
-        self.policy = policy.Enforcer(conf)
-        net = conf[naas_conf.NETWORK_GROUP]
-        self._check_base_mac(net.base_mac)
-        # Stored and compared across hosts: one spelling for one MAC.
-        self.base_mac = validation.mac_address("base_mac", net.base_mac)
-        self.vni_ranges = segments.parse_vni_ranges(net.vni_ranges)
-        self.vlan_ranges, self.vlan_physnets = segments.parse_vlan_ranges(net.network_vlan_ranges)
-        self.flat_networks = list(net.flat_networks)
-        for t in net.tenant_network_types:
-            if t not in constants.NETWORK_TYPES:
-                raise exc.InvalidInput(field="tenant_network_types",
-                                       reason=f"unknown network type {t!r}")
-        self._retry = oslo_db_api.wrap_db_retry(
-            max_retries=net.max_allocation_retries,
-            retry_interval=0.005,
-            inc_retry_interval=True,
-            max_retry_interval=0.25,
-            retry_on_deadlock=True,
-            jitter=True,
-            exception_checker=lambda e: (isinstance(e, exc.ConcurrentModification)
-                                         or db_api.is_sqlite_busy(e)),
-        )
-        self._bootstrap()
-        self.driver = driver_manager.build_driver(conf, conf.driver, self.host, driver_cls)
-        self.register_host()
-        extensions.start(self)  # notifications, service plugins (last: they see a ready service)
+        self._store_settings()
+        self.parts.hosts.register_host()
+        self._extensions = extensions.start(self)
+        return self
 
-    # -- construction --------------------------------------------------------
+    def _store_settings(self) -> None:
+        """Store deployment settings on first start; refuse to run on disagreement."""
+        core = self.parts.core
+        wanted = {"base_mac": core.base_mac, **core.types.settings()}
+
+        def run() -> None:
+            with core.db.writer() as session:
+                db_settings.reconcile(session, wanted)
+                segment_pool.ensure_ranges(session, core.types.id_ranges())
+
+        core.retrying(run)()
 
     @classmethod
     def from_settings(
@@ -105,6 +113,7 @@ class NetworkService(ServiceRegistryOps, HostOps, NetworkOps, SubnetOps, PortOps
         config_files: list[str] | None = None,
         driver_cls: type[driver_base.Driver] | None = None,
         create_schema: bool | None = None,
+        hooks: Hooks | None = None,
         **options: Any,
     ) -> NetworkService:
         """A ready service in one line.
@@ -119,13 +128,14 @@ class NetworkService(ServiceRegistryOps, HostOps, NetworkOps, SubnetOps, PortOps
         """
         conf = build_conf(database_url=database_url, driver=driver, host=host,
                           config_files=config_files, driver_cls=driver_cls, **options)
-        return cls(conf, driver_cls=driver_cls, create_schema=create_schema)
+        return cls(conf, driver_cls=driver_cls, create_schema=create_schema, hooks=hooks)
 
     def close(self) -> None:
-        """Release the driver's sockets and the database pool."""
-        extensions.stop(self)
-        self.stop_sync()
-        self.driver.close()
+        """Stop extensions and the sync loop; release the driver's sockets and the pool."""
+        extensions.stop(self._extensions)
+        self._extensions = None
+        self.parts.sync.stop_sync()
+        self.parts.core.driver.close()
         self.db.dispose()
 
     def __enter__(self) -> NetworkService:
@@ -134,76 +144,47 @@ class NetworkService(ServiceRegistryOps, HostOps, NetworkOps, SubnetOps, PortOps
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _bootstrap(self) -> None:
-        """Store deployment settings on first start; refuse to run on disagreement."""
-        wanted = {
-            "base_mac": self.base_mac,
-            "vni_ranges": ",".join(r.as_text() for r in self.vni_ranges),
-            "network_vlan_ranges": ",".join(r.as_text() for r in self.vlan_ranges),
-        }
+    # -- what callers and tests may look at ------------------------------------
 
-        def run() -> None:
-            with self.db.writer() as session:
-                db_settings.reconcile(session, wanted)
-                segments.ensure_ranges(session, self.vni_ranges + self.vlan_ranges)
+    @property
+    def driver(self) -> driver_base.Driver:
+        """The dataplane driver (tests and diagnostics; callers go through methods)."""
+        return self.parts.core.driver
 
-        self._retry(run)()
+    @property
+    def driver_name(self) -> str:
+        """The name of this service's dataplane driver."""
+        return self.parts.core.driver.name
 
-    @staticmethod
-    def _check_base_mac(base: str) -> None:
-        try:
-            # validation first: netaddr alone reads 'fa:16:3e' as 00:fa:00:16:00:3e
-            octets = macs.base_octets(validation.mac_address("base_mac", base))
-        except Exception:
-            raise exc.InvalidInput(field="base_mac", reason=f"{base!r} is not a MAC") from None
-        if octets[0] & 0x01:
-            raise exc.InvalidInput(field="base_mac", reason="must be a unicast MAC")
+    @property
+    def notifier(self) -> Any:
+        return self._extensions.notifier if self._extensions else None
 
-    # -- helpers shared by the operations ------------------------------------
+    @property
+    def service_plugins(self) -> list[Any]:
+        return self._extensions.plugins if self._extensions else []
 
-    def retrying(self, fn: Callable[..., T]) -> Callable[..., T]:
-        """Run ``fn`` again when it lost a race (deadlock, RetryRequest)."""
-        wrapped = self._retry(fn)
 
-        @functools.wraps(fn)
-        def call(*args: Any, **kwargs: Any) -> T:
-            try:
-                return wrapped(*args, **kwargs)
-            except db_exc.RetryRequest as e:  # retries exhausted on an unexpected kind
-                raise exc.ConcurrentModification(resource="resource", resource_id="?") from e
-
-        return call
-
-    def authorize(self, context: RequestContext, rule: str, target: Mapping[str, Any]) -> bool:
-        return self.policy.check(rule, dict(target), context.policy_credentials())
-
-    def enforce(self, context: RequestContext, rule: str, target: Mapping[str, Any]) -> None:
-        if not self.authorize(context, rule, target):
-            raise exc.NotAuthorized(action=rule)
-
-    def publish(self, resource: str, event: str, payload: events.EventPayload) -> None:
-        self.events.publish(resource, event, self, payload)
-
-    def owner_project(self, context: RequestContext, attrs: dict[str, Any]) -> str:
-        """The project a new resource belongs to: the caller's, or another for admins."""
-        project = attrs.pop("project_id", None)
-        tenant = attrs.pop("tenant_id", None)
-        if project is not None and tenant is not None and project != tenant:
-            raise exc.InvalidInput(field="project_id", reason="differs from tenant_id")
-        project = project if project is not None else tenant
-        if project is not None:
-            if not isinstance(project, str) or not project or len(project) > 255:
-                raise exc.InvalidInput(field="project_id", reason=f"{project!r} is not valid")
-            if project != context.project_id and not context.is_admin:
-                raise exc.NotAuthorized(action="create resources for another project")
-            return project
-        if not context.project_id:
-            raise exc.InvalidInput(field="project_id",
-                                   reason="required when the context has no project")
-        return context.project_id
-
-    def generate_mac(self) -> str:
-        return macs.generate(self.base_mac)
+#: The public operations, each owned by one part (``service.parts.<part>``).
+OPERATIONS: Mapping[str, tuple[str, ...]] = {
+    "networks": ("get_network", "list_networks", "create_network", "update_network",
+                 "delete_network"),
+    "subnets": ("get_subnet", "list_subnets", "create_subnet", "update_subnet",
+                "delete_subnet"),
+    "ports": ("get_port", "list_ports", "create_port", "create_ports", "update_port",
+              "delete_port"),
+    "attachments": ("get_attachment", "list_attachments", "attach_port", "detach_port"),
+    "plugging": ("plug_port", "set_port_status", "after_port_update", "unplug_ports"),
+    "binder": ("binding_driver",),
+    "hosts": ("register_host", "heartbeat", "get_host", "list_hosts"),
+    "sync": ("desired_state", "sync", "start_sync", "stop_sync"),
+    "services": ("get_service", "list_services", "list_service_networks", "create_service",
+                 "delete_service", "associate_service", "disassociate_service"),
+    "core": ("authorize", "enforce", "publish", "retrying", "owner_project", "generate_mac"),
+}
+for _part, _names in OPERATIONS.items():
+    for _name in _names:
+        setattr(NetworkService, _name, _Delegate(_part, _name))
 
 
 def build_conf(
@@ -223,10 +204,7 @@ def build_conf(
     conf.set_override("driver", driver)
     if host is not None:
         conf.set_override("host", host)
-    cls = driver_cls or driver_manager.load_driver_class(driver)
-    driver_opts = cls.get_opts()
-    if driver_opts:
-        conf.register_opts(driver_opts, group=cls.name)
+    driver_manager.register_driver_opts(conf, driver, driver_cls)
     for key, value in options.items():
         if isinstance(value, Mapping) and key in conf:
             for opt, opt_value in value.items():

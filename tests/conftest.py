@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from naas_lib import NetworkService, RequestContext
-from naas_lib.tests import databases
+from tests.support import databases
+from tests.support.ci import unavailable
 
 
 @pytest.fixture
@@ -50,9 +51,7 @@ def db_url(request):
     try:
         url, drop = databases.provision(request.param)
     except databases.ServerUnavailable as e:
-        if databases.in_ci():
-            pytest.fail(f"database server required in CI: {e}")
-        pytest.skip(str(e))
+        unavailable(f"database server {e}")
     yield url
     drop()
 
@@ -63,9 +62,7 @@ def module_db_url(request):
     try:
         url, drop = databases.provision(request.param)
     except databases.ServerUnavailable as e:
-        if databases.in_ci():
-            pytest.fail(f"database server required in CI: {e}")
-        pytest.skip(str(e))
+        unavailable(f"database server {e}")
     yield url
     drop()
 

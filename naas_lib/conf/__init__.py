@@ -34,6 +34,12 @@ core_opts = [
 
 network_opts = [
     cfg.ListOpt(
+        "type_drivers",
+        default=["local", "flat", "vxlan", "vlan"],
+        help="Network types this deployment offers, loaded by name from the "
+        "naas_lib.network_types entry-point namespace (only these are loaded).",
+    ),
+    cfg.ListOpt(
         "tenant_network_types",
         default=["vxlan", "local"],
         help="Network types tried in order for a network created without provider "
@@ -108,13 +114,9 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
-    """Options for oslo-config-generator (entry point ``oslo.config.opts``)."""
-    from naas_lib.api import opts as api_opts  # the REST API's own groups
-
-    api = dict(api_opts.list_opts())
+    """naas's own core groups (the API and drivers list theirs through their entry points)."""
     return [
-        ("DEFAULT", list(core_opts) + api["DEFAULT"]),
+        ("DEFAULT", list(core_opts)),
         (NETWORK_GROUP, list(network_opts)),
         (HOSTS_GROUP, list(host_opts)),
-        (api_opts.API_GROUP, api[api_opts.API_GROUP]),
     ]

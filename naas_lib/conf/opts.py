@@ -10,39 +10,28 @@ and the option group of every installed dataplane driver (``[linuxbridge]``
 from __future__ import annotations
 
 import importlib.metadata
-import logging
 
 from oslo_config import cfg
 
 from naas_lib import conf as naas_conf
 
-LOG = logging.getLogger(__name__)
-
-DRIVER_NAMESPACE = "naas_lib.drivers"
+#: The ``oslo.config.opts`` entry points of the layers above conf (found, not imported).
+DRIVERS_ENTRY_POINT = "naas_lib.drivers"
+API_ENTRY_POINT = "naas_lib.api"
 NOTIFICATIONS_GROUP = "oslo_messaging_notifications"
 
 
+def _part_opts(name: str) -> list[tuple[str, list[cfg.Opt]]]:
+    """The options of the ``oslo.config.opts`` entry point ``name`` (another layer's own)."""
+    for ep in importlib.metadata.entry_points(group="oslo.config.opts"):
+        if ep.name == name:
+            return [(g, list(o)) for g, o in ep.load()()]
+    return []
+
+
 def driver_opts() -> list[tuple[str, list[cfg.Opt]]]:
-    """``(driver name, options)`` of every installed driver that has options, by name.
-
-    A driver that cannot be imported is left out with a warning, so one
-    broken third-party package does not prevent the sample of the others.
-    """
-    from naas_lib import exceptions as exc
-    from naas_lib.drivers import manager as driver_manager
-
-    names = sorted({ep.name for ep in importlib.metadata.entry_points(group=DRIVER_NAMESPACE)})
-    out: list[tuple[str, list[cfg.Opt]]] = []
-    for name in names:
-        try:
-            cls = driver_manager.load_driver_class(name)
-        except exc.DriverNotFound as e:
-            LOG.warning("Driver %s left out of the sample: %s", name, e)
-            continue
-        opts = list(cls.get_opts())
-        if opts:
-            out.append((cls.name, opts))
-    return out
+    """``(driver name, options)`` of every installed driver that has options, by name."""
+    return _part_opts(DRIVERS_ENTRY_POINT)
 
 
 def library_opts() -> list[tuple[str, list[cfg.Opt]]]:
@@ -58,5 +47,8 @@ def library_opts() -> list[tuple[str, list[cfg.Opt]]]:
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
-    """The whole sample: naas's groups, the libraries' groups, then the drivers'."""
-    return list(naas_conf.list_opts()) + library_opts() + driver_opts()
+    """The whole sample: naas's groups with the API's, the libraries' groups, the drivers'."""
+    groups: dict[str | None, list[cfg.Opt]] = {}
+    for group, opts in list(naas_conf.list_opts()) + _part_opts(API_ENTRY_POINT):
+        groups.setdefault(group, []).extend(opts)
+    return list(groups.items()) + library_opts() + driver_opts()

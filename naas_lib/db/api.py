@@ -9,6 +9,7 @@ can share them.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -64,6 +65,36 @@ def _sqlite_file(url: str) -> str | None:
     return u.database
 
 
+#: True inside :meth:`Database.writer`, False inside :meth:`Database.reader`.
+_WRITING: contextvars.ContextVar[bool] = contextvars.ContextVar("naas_db_writing",
+                                                               default=False)
+#: What SQLite is sent to open a transaction of each kind.
+BEGIN_FOR_WRITER, BEGIN_FOR_READER = "BEGIN IMMEDIATE", "BEGIN"
+
+
+def _begin_by_kind(engine: sa.engine.Engine) -> None:
+    """Open write transactions with ``BEGIN IMMEDIATE`` and reads with a plain ``BEGIN``.
+
+    A deferred transaction that reads and then writes fails at once with
+    "database is locked" when another process committed in between (a WAL
+    snapshot conflict that no busy wait can save); taking the write lock at
+    BEGIN makes the writer wait there instead, within ``busy_timeout``. Reads
+    keep a deferred BEGIN so they never queue behind writers. oslo.db emits
+    its own plain BEGIN from a listener on the same event, which would run
+    first; it is replaced by this one (the same ``in_transaction`` marker,
+    which oslo.db's commit and rollback listeners clear).
+    """
+    for listener in list(engine.dispatch.begin):
+        if getattr(listener, "__name__", "") == "_sqlite_emit_begin":
+            sa.event.remove(engine, "begin", listener)
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):  # noqa: ANN001 - SQLAlchemy connection
+        if "in_transaction" not in conn.info:
+            conn.exec_driver_sql(BEGIN_FOR_WRITER if _WRITING.get() else BEGIN_FOR_READER)
+            conn.info["in_transaction"] = True
+
+
 def _tune_sqlite(engine: sa.engine.Engine) -> None:
     file_based = _sqlite_file(str(engine.url)) is not None
     if file_based and isinstance(engine.pool, sa.pool.NullPool):
@@ -77,15 +108,7 @@ def _tune_sqlite(engine: sa.engine.Engine) -> None:
             _dispatch=old.dispatch)
 
     if file_based:
-        @sa.event.listens_for(engine, "begin", insert=True)
-        def _begin_immediate(conn):  # noqa: ANN001 - SQLAlchemy connection
-            # Take the write lock at BEGIN, where busy_timeout waits for it.
-            # A deferred transaction that reads and then writes fails at once
-            # with "database is locked" when another process committed in
-            # between (WAL snapshot conflict); no wait can save it then.
-            if "in_transaction" not in conn.info:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                conn.info["in_transaction"] = True
+        _begin_by_kind(engine)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
@@ -125,16 +148,23 @@ class Database:
     def engine(self) -> sa.engine.Engine:
         return self._facade.writer.get_engine()
 
-    @contextlib.contextmanager
-    def writer(self) -> Iterator[orm.Session]:
+    def writer(self) -> contextlib.AbstractContextManager[orm.Session]:
         """A read-write transaction committed on normal exit, rolled back on error."""
-        with self._facade.writer.using(_Scope()) as session:
-            yield session
+        return self._transaction(writing=True)
+
+    def reader(self) -> contextlib.AbstractContextManager[orm.Session]:
+        """A read-only transaction (on SQLite a deferred one: it takes no write lock)."""
+        return self._transaction(writing=False)
 
     @contextlib.contextmanager
-    def reader(self) -> Iterator[orm.Session]:
-        with self._facade.reader.using(_Scope()) as session:
-            yield session
+    def _transaction(self, writing: bool) -> Iterator[orm.Session]:
+        token = _WRITING.set(writing)
+        try:
+            kind = self._facade.writer if writing else self._facade.reader
+            with kind.using(_Scope()) as session:
+                yield session
+        finally:
+            _WRITING.reset(token)
 
     def dispose(self) -> None:
         self._facade.dispose_pool()

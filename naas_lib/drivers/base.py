@@ -145,10 +145,6 @@ class Driver(abc.ABC):
 
     #: Entry-point name, also the name of the driver's option group.
     name = "base"
-    #: True when ``plug`` wants the port's subnets (``subnets=`` keyword), e.g.
-    #: to configure guest addresses; drivers leaving it False keep the
-    #: two-argument ``plug(port, network)``.
-    needs_subnets = False
 
     def __init__(self, conf: Any, host: str | None) -> None:
         """``conf`` is this driver's own option group (``conf[name]``)."""
@@ -171,14 +167,16 @@ class Driver(abc.ABC):
         caps = self.describe()
         return caps.why_not(network_type=network.network_type, mtu=network.mtu)
 
+    @classmethod
     @abc.abstractmethod
-    def bind_port(self, port: objects.Port, network: objects.Network) -> Binding:
-        """Choose VIF type and details for ``port`` on this host (no I/O).
+    def bind_port(cls, port: objects.Port, network: objects.Network,
+                  host: str | None = None) -> Binding:
+        """Choose VIF type and details for ``port`` on ``host`` (no I/O).
 
-        Must be pure: it may use only its arguments, ``self.host`` and class
-        attributes, because a process binding a port for *another* host calls
-        it on an instance built without configuration or ``__init__`` (see
-        :func:`naas_lib.resources.hosts.remote_driver`).
+        A classmethod, so it is pure by construction: a process binding a
+        port for *another* host calls it on the class that host recorded,
+        without configuring or building a driver. (An instance-method
+        ``bind_port(self, port, network)`` still works, deprecated.)
         """
 
     def endpoint(self) -> str | None:
@@ -211,8 +209,9 @@ class Driver(abc.ABC):
              subnets: Sequence[objects.Subnet] = ()) -> None:
         """Make and wire the port's devices on this host. Idempotent, compensated.
 
-        ``subnets`` are the subnets of the port's fixed IPs, passed by
-        keyword only to drivers that set :attr:`needs_subnets`.
+        ``subnets`` are the subnets of the port's fixed IPs (complete
+        objects), always passed. A driver whose ``plug`` takes only
+        ``(port, network)`` still loads, with a DeprecationWarning.
         """
 
     @abc.abstractmethod

@@ -23,7 +23,9 @@ class NoopDriver(base.Driver):
             port_security=False,
         )
 
-    def bind_port(self, port: objects.Port, network: objects.Network) -> base.Binding:
+    @classmethod
+    def bind_port(cls, port: objects.Port, network: objects.Network,
+                  host: str | None = None) -> base.Binding:
         return base.Binding(
             vif_type=constants.VIF_TYPE_TAP,
             vif_details={

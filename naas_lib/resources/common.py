@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -163,21 +164,7 @@ def apply_paging(
     marker_kw: str,
 ) -> sa.Select:
     """Sort by ``sorts`` ([(key, ascending)]) then id, and seek past ``marker``."""
-    sortable = set(sortable)
-    keys: list[tuple[str, bool]] = []
-    if sorts is not None and not (isinstance(sorts, (list, tuple)) and all(
-            isinstance(s, (list, tuple)) and len(s) == 2 for s in sorts)):
-        raise exc.InvalidInput(field="sorts", reason="expected [(key, ascending), ...]")
-    for key, ascending in sorts or []:
-        if not isinstance(key, str) or key not in sortable:
-            raise exc.InvalidInput(field="sort_key", reason=f"cannot sort {resource}s by {key}")
-        # bool('desc') is True: take Neutron's words, refuse anything else.
-        direction = {"asc": True, "desc": False}.get(ascending, ascending) \
-            if isinstance(ascending, str) else ascending
-        if not isinstance(direction, bool):
-            raise exc.InvalidInput(field="sort_dir",
-                                   reason=f"{ascending!r} is not True/False or 'asc'/'desc'")
-        keys.append((key, direction))
+    keys = _sort_keys(sorts, set(sortable), resource)
     if not any(k == "id" for k, _ in keys):
         keys.append(("id", True))
     if page_reverse:
@@ -212,6 +199,25 @@ def apply_paging(
     return query
 
 
+def _sort_keys(sorts: Any, sortable: set[str], resource: str) -> list[tuple[str, bool]]:
+    """A caller's ``sorts`` as [(column, ascending)], checked against what may be sorted."""
+    keys: list[tuple[str, bool]] = []
+    if sorts is not None and not (isinstance(sorts, (list, tuple)) and all(
+            isinstance(s, (list, tuple)) and len(s) == 2 for s in sorts)):
+        raise exc.InvalidInput(field="sorts", reason="expected [(key, ascending), ...]")
+    for key, ascending in sorts or []:
+        if not isinstance(key, str) or key not in sortable:
+            raise exc.InvalidInput(field="sort_key", reason=f"cannot sort {resource}s by {key}")
+        # bool('desc') is True: take Neutron's words, refuse anything else.
+        direction = {"asc": True, "desc": False}.get(ascending, ascending) \
+            if isinstance(ascending, str) else ascending
+        if not isinstance(direction, bool):
+            raise exc.InvalidInput(field="sort_dir",
+                                   reason=f"{ascending!r} is not True/False or 'asc'/'desc'")
+        keys.append((key, direction))
+    return keys
+
+
 def _same(col: Any, value: Any) -> Any:
     return col.is_(None) if value is None else col == value
 
@@ -225,10 +231,34 @@ def _after(col: Any, value: Any, ascending: bool) -> Any:
     return sa.or_(col < value, col.is_(None))
 
 
-def finish_list(items: list, fields: Sequence[str] | None, page_reverse: bool) -> list:
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """How one resource is listed: its table, filters, not-found error and loader."""
+
+    model: type
+    resource: str
+    filters: tuple[str, ...]
+    not_found: type[exc.NotFound]
+    marker_kw: str
+    load: Callable[[orm.Session, Sequence[Any]], list]
+
+
+def list_page(session: orm.Session, query: sa.Select, listing: Listing,
+              filters: dict[str, Any], fields: Sequence[str] | None, limit: int | None,
+              marker: str | None, sorts: Sequence[tuple[str, bool]] | None,
+              page_reverse: bool) -> list:
+    """One page of ``query`` (already limited to what the caller may see), filtered."""
+    if "tenant_id" in filters:
+        filters["project_id"] = filters.pop("tenant_id")
+    model = listing.model
+    query = apply_filters(query, model, filters, listing.filters, listing.resource)
+    query = apply_paging(session, query, model, listing.filters + ("created_at",),
+                         listing.resource, sorts, limit, marker, page_reverse,
+                         listing.not_found, listing.marker_kw)
+    items = listing.load(session, list(session.scalars(query)))
     if page_reverse:
         items.reverse()
-    return items
+    return [i.to_dict(fields) for i in items] if fields else items
 
 
 def expected_revision(value: Any) -> int | None:
@@ -255,3 +285,33 @@ def bump_revision(session: orm.Session, model: type, resource: str, resource_id:
                                        current="newer", expected=expected)
         raise exc.ConcurrentModification(resource=resource, resource_id=resource_id)
     return current + 1
+
+
+_networks, _subnets = models.Network.__table__, models.Subnet.__table__
+#: A network's row with its subnet ids (one row per subnet; one with a NULL id when none).
+_NETWORK_WITH_SUBNETS = (
+    sa.select(_networks, _subnets.c.id.label("subnet_id"))
+    .select_from(_networks.outerjoin(_subnets, _subnets.c.network_id == _networks.c.id))
+    .where(_networks.c.id == sa.bindparam("id"))
+    .order_by(_subnets.c.created_at, _subnets.c.id))
+
+
+def network_record(session: orm.Session, network_id: Any) -> tuple[Any, objects.Network | None]:
+    """A network's plain row and complete object (with its subnet ids) in one statement.
+
+    ``(None, None)`` when there is no such network.
+    """
+    if not isinstance(network_id, str):
+        return None, None
+    rows = session.connection().execute(_NETWORK_WITH_SUBNETS, {"id": network_id}).all()
+    if not rows:
+        return None, None
+    return rows[0], network_obj(rows[0], [r.subnet_id for r in rows if r.subnet_id])
+
+
+def network_by_id(session: orm.Session, network_id: str) -> objects.Network:
+    """The complete network object of an existing network (the caller holds a port of it)."""
+    net = network_record(session, network_id)[1]
+    if net is None:
+        raise exc.NetworkNotFound(net_id=network_id)
+    return net

@@ -1,25 +1,31 @@
-"""Network operations of ``NetworkService``."""
+"""Networks: create, read, update and delete, with their segments and MTU."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from naas_lib import constants, events, objects, segments, validation
+from naas_lib import constants, objects, validation
 from naas_lib import exceptions as exc
-from naas_lib import mtu as mtu_math
-from naas_lib.conf import NETWORK_GROUP
 from naas_lib.context import RequestContext
 from naas_lib.db import models
-from naas_lib.drivers.base import NetworkContext
+from naas_lib.ipam import allocator
 from naas_lib.resources import common
-
-if TYPE_CHECKING:
-    from naas_lib.service import NetworkService
+from naas_lib.resources.core import Core
+from naas_lib.resources.lifecycle import (
+    CREATE,
+    DELETE,
+    UPDATE,
+    Lifecycle,
+    Outcome,
+    Phases,
+    network_context,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -31,9 +37,13 @@ READ_ONLY = ("id", "status", "revision_number", "subnets", "created_at", "update
 FILTERS = ("id", "project_id", "name", "description", "admin_state_up", "status", "shared",
            "mtu", "network_type", "segmentation_id", "physical_network", "revision_number")
 
+_CREATE = Phases("network", CREATE, "create_network_precommit", "create_network_postcommit")
+_UPDATE = Phases("network", UPDATE, "update_network_precommit", "update_network_postcommit")
+_DELETE = Phases("network", DELETE, "delete_network_precommit", "delete_network_postcommit")
+_PORT_DELETED = Phases("port", DELETE)
 
-_NETWORK_BY_ID = sa.select(models.Network.__table__).where(
-    models.Network.__table__.c.id == sa.bindparam("id"))
+_LISTING = common.Listing(models.Network, "network", FILTERS, exc.NetworkNotFound, "net_id",
+                          common.load_networks)
 
 
 def visible(query: sa.Select, context: RequestContext) -> sa.Select:
@@ -63,149 +73,96 @@ def check_writable(resource: str, attrs: dict[str, Any], allowed: tuple) -> None
     validation.check_known(resource, attrs, allowed)
 
 
-class NetworkOps:
+class HostSide(Protocol):
+    """What a network change asks of this host's devices (see ``resources.plugging``)."""
+
+    def replug_network(self, network_id: str) -> None: ...
+
+    def unplug_deleted(self, ports: list[objects.Port], network: objects.Network) -> None: ...
+
+
+class DeleteHook(Protocol):
+    """Told before and after a network is deleted; ``before`` may veto by raising."""
+
+    def before_network_delete(self, context: RequestContext, network: objects.Network) -> Any:
+        ...
+
+    def after_network_delete(self, context: RequestContext, token: Any) -> None: ...
+
+
+class Networks:
     """create/get/list/update/delete of networks."""
+
+    def __init__(self, core: Core, lifecycle: Lifecycle, host_side: HostSide) -> None:
+        self.core = core
+        self.lifecycle = lifecycle
+        self.host_side = host_side
+        self.delete_hooks: list[DeleteHook] = []
 
     # -- reads -------------------------------------------------------------
 
-    def _network_row(self: NetworkService, session: orm.Session, context: RequestContext,
-                     network_id: str) -> models.Network:
+    def visible_row(self, session: orm.Session, context: RequestContext,
+                    network_id: str) -> models.Network:
         """A network the caller may see, or NetworkNotFound (never Forbidden)."""
-        if not isinstance(network_id, str):
-            raise exc.NetworkNotFound(net_id=network_id)
-        row = session.get(models.Network, network_id)
-        if row is None or not self.authorize(context, "get_network", policy_target(row)):
+        row = session.get(models.Network, network_id) if isinstance(network_id, str) else None
+        if row is None or not self.core.authorize(context, "get_network", policy_target(row)):
             raise exc.NetworkNotFound(net_id=network_id)
         return row
 
-    def _network_record(self: NetworkService, session: orm.Session, context: RequestContext,
-                        network_id: str) -> Any:
-        """Like ``_network_row`` but a plain row (no ORM identity map), for hot paths."""
-        row = None
-        if isinstance(network_id, str):
-            row = session.connection().execute(_NETWORK_BY_ID, {"id": network_id}).first()
-        if row is None or not self.authorize(context, "get_network", policy_target(row)):
+    def visible_record(self, session: orm.Session, context: RequestContext,
+                       network_id: str) -> tuple[Any, objects.Network]:
+        """A plain row (no ORM identity map) and the complete network, for hot paths."""
+        row, net = common.network_record(session, network_id)
+        if row is None or not self.core.authorize(context, "get_network", policy_target(row)):
             raise exc.NetworkNotFound(net_id=network_id)
-        return row
+        return row, net
 
-    def get_network(self: NetworkService, context: RequestContext, network_id: str,
+    def get_network(self, context: RequestContext, network_id: str,
                     fields: list[str] | None = None) -> objects.Network | dict[str, Any]:
-        with self.db.reader() as session:
-            row = self._network_row(session, context, network_id)
+        with self.core.db.reader() as session:
+            row = self.visible_row(session, context, network_id)
             net = common.load_networks(session, [row])[0]
         return net.to_dict(fields) if fields else net
 
-    def list_networks(self: NetworkService, context: RequestContext,
-                      fields: list[str] | None = None, limit: int | None = None,
-                      marker: str | None = None, sorts: list[tuple[str, bool]] | None = None,
-                      page_reverse: bool = False, **filters: Any) -> list:
+    def list_networks(self, context: RequestContext, fields: list[str] | None = None,
+                      limit: int | None = None, marker: str | None = None,
+                      sorts: list[tuple[str, bool]] | None = None, page_reverse: bool = False,
+                      **filters: Any) -> list:
         """Networks the caller may see, filtered by attribute values."""
-        if "tenant_id" in filters:
-            filters["project_id"] = filters.pop("tenant_id")
-        with self.db.reader() as session:
-            q = visible(sa.select(models.Network), context)
-            q = common.apply_filters(q, models.Network, filters, FILTERS, "network")
-            q = common.apply_paging(session, q, models.Network, FILTERS + ("created_at",),
-                                    "network", sorts, limit, marker, page_reverse,
-                                    exc.NetworkNotFound, "net_id")
-            rows = list(session.scalars(q))
-            nets = common.load_networks(session, rows)
-        nets = common.finish_list(nets, fields, page_reverse)
-        return [n.to_dict(fields) for n in nets] if fields else nets
+        with self.core.db.reader() as session:
+            return common.list_page(session, visible(sa.select(models.Network), context),
+                                    _LISTING, filters, fields, limit, marker, sorts,
+                                    page_reverse)
 
     # -- create ------------------------------------------------------------
 
-    def _validate_segment(self: NetworkService, network_type: str, seg_id: Any,
-                          physnet: Any) -> tuple[int | None, str | None]:
-        validation.choice("network_type", network_type, constants.NETWORK_TYPES)
-        if physnet is not None:
-            physnet = validation.string("physical_network", physnet, 64)
-        if network_type == constants.TYPE_LOCAL:
-            if seg_id is not None or physnet is not None:
-                raise exc.InvalidNetworkType(network_type=network_type,
-                                             reason="takes no segmentation id or physical network")
-            return None, None
-        if network_type == constants.TYPE_VXLAN:
-            if physnet is not None:
-                raise exc.InvalidNetworkType(network_type=network_type,
-                                             reason="takes no physical network")
-            if seg_id is not None:
-                seg_id = validation.integer("segmentation_id", seg_id,
-                                            constants.MIN_VNI, constants.MAX_VNI)
-            elif not self.vni_ranges:
-                raise exc.InvalidNetworkType(network_type=network_type,
-                                             reason="no vni_ranges are configured")
-            return seg_id, None
-        if network_type == constants.TYPE_FLAT:
-            if seg_id is not None:
-                raise exc.InvalidNetworkType(network_type=network_type,
-                                             reason="takes no segmentation id")
-            if physnet is None:
-                raise exc.InvalidNetworkType(network_type=network_type,
-                                             reason="physical_network is required")
-            if "*" not in self.flat_networks and physnet not in self.flat_networks:
-                raise exc.InvalidNetworkType(
-                    network_type=network_type,
-                    reason=f"physical network {physnet} is not in [network] flat_networks")
-            return None, physnet
-        # vlan
-        if physnet is None:
-            raise exc.InvalidNetworkType(network_type=network_type,
-                                         reason="physical_network is required")
-        if physnet not in self.vlan_physnets:
-            raise exc.InvalidNetworkType(
-                network_type=network_type,
-                reason=f"physical network {physnet} is not in [network] network_vlan_ranges")
-        if seg_id is not None:
-            seg_id = validation.integer("segmentation_id", seg_id,
-                                        constants.MIN_VLAN, constants.MAX_VLAN)
-        return seg_id, physnet
-
-    def _max_mtu(self: NetworkService, network_type: str, physnet: str | None) -> int:
-        net_conf = self.conf[NETWORK_GROUP]
-        wire = mtu_math.physical_mtu(net_conf.global_physnet_mtu,
-                                     net_conf.physical_network_mtus, physnet)
-        return mtu_math.max_network_mtu(network_type, wire)
-
-    def _check_mtu(self: NetworkService, value: Any, maximum: int, minimum: int) -> int:
+    def _check_mtu(self, value: Any, maximum: int, minimum: int) -> int:
         mtu = validation.integer("mtu", value)
         if not minimum <= mtu <= maximum:
             raise exc.InvalidMtu(mtu=mtu, minimum=minimum, maximum=maximum)
         return mtu
 
-    def create_network(self: NetworkService, context: RequestContext,
-                       **attrs: Any) -> objects.Network:
-        """Create a network; without provider attributes it gets a tenant segment."""
-        check_writable("network", attrs, CREATE_FIELDS)
-        project_id = self.owner_project(context, attrs)
-        name = validation.string("name", attrs.get("name", ""))
-        description = validation.string("description", attrs.get("description", ""))
-        admin_state_up = validation.boolean("admin_state_up", attrs.get("admin_state_up", True))
-        shared = validation.boolean("shared", attrs.get("shared", False))
-        self.enforce(context, "create_network", {"project_id": project_id})
-        if shared:
-            self.enforce(context, "create_network:shared", {"project_id": project_id})
-        provider = {k: attrs[k] for k in PROVIDER if attrs.get(k) is not None}
-        if provider:
-            self.enforce(context, "create_network:provider", {"project_id": project_id})
+    def _segment_candidates(self, provider: dict[str, Any]
+                            ) -> dict[str, tuple[int | None, str | None]]:
+        """The types to try in order, each with its validated (id, physnet)."""
         if provider and "network_type" not in provider:
             raise exc.InvalidInput(field="network_type",
                                    reason="required with segmentation_id or physical_network")
-        if provider:
-            candidates = [provider["network_type"]]
-        else:
-            candidates = list(self.conf[NETWORK_GROUP].tenant_network_types)
-            if not candidates:
-                raise exc.InvalidNetworkType(network_type="(none)",
-                                             reason="no tenant_network_types are configured")
-        segs = {}
+        types = self.core.types
+        candidates = [provider["network_type"]] if provider else types.tenant_types()
+        if not candidates:
+            raise exc.InvalidNetworkType(network_type="(none)",
+                                         reason="no tenant_network_types are configured")
+        segs: dict[str, tuple[int | None, str | None]] = {}
         unusable: exc.InvalidNetworkType | None = None
-        for t in candidates:
-            if not provider and t == constants.TYPE_FLAT:
-                continue
+        for name in candidates:
+            net_type = types.get(name)
+            if not provider and net_type.needs_physical_network \
+                    and not net_type.has_segmentation_id:
+                continue  # a flat tenant network would need a physical network
             try:
-                segs[t] = self._validate_segment(t, provider.get("segmentation_id"),
-                                                 provider.get("physical_network"))
+                segs[name] = net_type.validate(provider.get("segmentation_id"),
+                                               provider.get("physical_network"))
             except exc.InvalidNetworkType as e:
                 if provider:
                     raise
@@ -217,64 +174,82 @@ class NetworkOps:
         if not segs:
             raise exc.InvalidNetworkType(network_type=",".join(candidates),
                                          reason="flat networks need a physical_network")
+        return segs
+
+    def _create_request(self, context: RequestContext, attrs: dict[str, Any]) -> dict[str, Any]:
+        check_writable("network", attrs, CREATE_FIELDS)
+        project_id = self.core.owner_project(context, attrs)
+        request = {
+            "name": validation.string("name", attrs.get("name", "")),
+            "description": validation.string("description", attrs.get("description", "")),
+            "admin_state_up": validation.boolean("admin_state_up",
+                                                 attrs.get("admin_state_up", True)),
+            "shared": validation.boolean("shared", attrs.get("shared", False)),
+            "project_id": project_id,
+        }
+        self.core.enforce(context, "create_network", {"project_id": project_id})
+        if request["shared"]:
+            self.core.enforce(context, "create_network:shared", {"project_id": project_id})
+        provider = {k: attrs[k] for k in PROVIDER if attrs.get(k) is not None}
+        if provider:
+            self.core.enforce(context, "create_network:provider", {"project_id": project_id})
+        return {**request, **provider}
+
+    def create_network(self, context: RequestContext, **attrs: Any) -> objects.Network:
+        """Create a network; without provider attributes it gets a tenant segment."""
+        request = self._create_request(context, attrs)
+        provider = {k: request[k] for k in PROVIDER if k in request}
+        segs = self._segment_candidates(provider)
         requested_mtu = attrs.get("mtu")
-        for t, (_, physnet) in segs.items():
-            if requested_mtu is not None:
-                self._check_mtu(requested_mtu, self._max_mtu(t, physnet), constants.MIN_MTU_IPV4)
-        network_id = str(uuid.uuid4())
-        request = {"name": name, "description": description, "admin_state_up": admin_state_up,
-                   "shared": shared, "project_id": project_id, **provider}
-        self.publish(events.NETWORK, events.BEFORE_CREATE,
-                     events.EventPayload(context, network_id, request=request))
+        if requested_mtu is not None:
+            for name, (_, physnet) in segs.items():
+                self._check_mtu(requested_mtu, self.core.types.max_mtu(name, physnet),
+                                constants.MIN_MTU_IPV4)
+        out = Outcome(str(uuid.uuid4()), request=request)
 
-        def txn() -> objects.Network:
-            with self.db.writer() as session:
-                now = models.utcnow()
-                row = models.Network(
-                    id=network_id, project_id=project_id, name=name, description=description,
-                    admin_state_up=admin_state_up, status=constants.NET_STATUS_ACTIVE,
-                    shared=shared, mtu=0, network_type="", segmentation_id=None,
-                    physical_network=None, revision_number=1, created_at=now, updated_at=now)
-                session.add(row)
-                session.flush()
-                last_error: exc.NaasError | None = None
-                for net_type, (seg_id, physnet) in segs.items():
-                    try:
-                        allocated = segments.allocate(session, network_id, net_type, physnet,
-                                                      seg_id)
-                    except exc.NoNetworkAvailable as e:
-                        last_error = e
-                        continue
-                    break
-                else:
-                    assert last_error is not None
-                    raise last_error
-                maximum = self._max_mtu(net_type, physnet)
-                row.mtu = maximum if requested_mtu is None else int(requested_mtu)
-                row.network_type, row.segmentation_id = net_type, allocated
-                row.physical_network = physnet
-                session.flush()
-                net = common.network_obj(row, [])
-                self.publish(events.NETWORK, events.PRECOMMIT_CREATE, events.EventPayload(
-                    context, network_id, states=(None, net), request=request, session=session))
-                self.driver.create_network_precommit(NetworkContext(net, session=session))
-                return net
+        def write(session: orm.Session) -> list[Outcome]:
+            out.after = self._insert(session, out.resource_id, request, segs, requested_mtu)
+            return [out]
 
-        net = self.retrying(txn)()
-        try:
-            self.driver.create_network_postcommit(NetworkContext(net))
-        except Exception as e:
-            self._delete_network_rows(context.elevated(), network_id)
-            raise exc.DriverError(driver=self.driver.name, reason=str(e)) from e
-        self.publish(events.NETWORK, events.AFTER_CREATE,
-                     events.EventPayload(context, network_id, states=(None, net),
-                                         request=request))
-        return net
+        def compensate(outcomes: list[Outcome]) -> None:
+            self._delete_quietly(out.resource_id)
+
+        self.lifecycle.run(_CREATE, context, write, network_context, compensate, [out])
+        return out.after
+
+    def _insert(self, session: orm.Session, network_id: str, request: dict[str, Any],
+                segs: dict[str, tuple[int | None, str | None]],
+                requested_mtu: Any) -> objects.Network:
+        now = models.utcnow()
+        row = models.Network(
+            id=network_id, project_id=request["project_id"], name=request["name"],
+            description=request["description"], admin_state_up=request["admin_state_up"],
+            status=constants.NET_STATUS_ACTIVE, shared=request["shared"], mtu=0,
+            network_type="", segmentation_id=None, physical_network=None, revision_number=1,
+            created_at=now, updated_at=now)
+        session.add(row)
+        session.flush()
+        last_error: exc.NaasError | None = None
+        for name, (seg_id, physnet) in segs.items():
+            try:
+                allocated = self.core.types.get(name).allocate(session, network_id, seg_id,
+                                                               physnet)
+            except exc.NoNetworkAvailable as e:
+                last_error = e
+                continue
+            break
+        else:
+            assert last_error is not None
+            raise last_error
+        maximum = self.core.types.max_mtu(name, physnet)
+        row.mtu = maximum if requested_mtu is None else int(requested_mtu)
+        row.network_type, row.segmentation_id, row.physical_network = name, allocated, physnet
+        session.flush()
+        return common.network_obj(row, [])
 
     # -- update ------------------------------------------------------------
 
-    def update_network(self: NetworkService, context: RequestContext, network_id: str,
-                       expected_revision: int | None = None, **attrs: Any) -> objects.Network:
+    def _update_values(self, attrs: dict[str, Any]) -> dict[str, Any]:
         for name in PROVIDER:
             if name in attrs:
                 raise exc.InvalidInput(field=name, reason="cannot be changed after creation")
@@ -286,68 +261,52 @@ class NetworkOps:
         for name in ("admin_state_up", "shared"):
             if name in attrs:
                 values[name] = validation.boolean(name, attrs[name])
-        if expected_revision is not None:
-            expected_revision = validation.integer("expected_revision", expected_revision, 0)
+        return values
+
+    def update_network(self, context: RequestContext, network_id: str,
+                       expected_revision: int | None = None, **attrs: Any) -> objects.Network:
+        values = self._update_values(attrs)
+        expected_revision = common.expected_revision(expected_revision)
         old = self.get_network(context, network_id)
-        self.enforce(context, "update_network", {"project_id": old.project_id,
-                                                 "shared": old.shared})
+        self.core.enforce(context, "update_network", {"project_id": old.project_id,
+                                                      "shared": old.shared})
         if "shared" in values and values["shared"] != old.shared:
-            self.enforce(context, "update_network:shared", {"project_id": old.project_id})
+            self.core.enforce(context, "update_network:shared", {"project_id": old.project_id})
         if "mtu" in attrs:
             values["mtu"] = self._check_mtu(
-                attrs["mtu"], self._max_mtu(old.network_type, old.physical_network),
+                attrs["mtu"], self.core.types.max_mtu(old.network_type, old.physical_network),
                 constants.MIN_MTU_IPV6 if self._has_v6(network_id) else constants.MIN_MTU_IPV4)
-        self.publish(events.NETWORK, events.BEFORE_UPDATE,
-                     events.EventPayload(context, network_id, states=(old, None),
-                                         request=values))
+        out = Outcome(network_id, before=old, request=values)
 
-        def txn() -> tuple[objects.Network, objects.Network]:
-            with self.db.writer() as session:
-                row = self._network_row(session, context, network_id)
-                before = common.load_networks(session, [row])[0]
-                if values.get("shared") is False and before.shared:
-                    self._check_unshare(session, row)
-                common.bump_revision(session, models.Network, "Network", network_id,
-                                     row.revision_number, expected_revision, values)
-                session.expire(row)
-                net = common.load_networks(session, [session.get(models.Network, network_id)])[0]
-                self.publish(events.NETWORK, events.PRECOMMIT_UPDATE, events.EventPayload(
-                    context, network_id, states=(before, net), request=values,
-                    session=session))
-                self.driver.update_network_precommit(NetworkContext(net, before, session))
-                return before, net
+        def write(session: orm.Session) -> list[Outcome]:
+            row = self.visible_row(session, context, network_id)
+            out.before = common.load_networks(session, [row])[0]
+            if values.get("shared") is False and out.before.shared:
+                self._check_unshare(session, row)
+            common.bump_revision(session, models.Network, "Network", network_id,
+                                 row.revision_number, expected_revision, values)
+            session.expire(row)
+            out.after = common.load_networks(session, [session.get(models.Network,
+                                                                   network_id)])[0]
+            return [out]
 
-        before, net = self.retrying(txn)()
-        self._driver_postcommit(self.driver.update_network_postcommit,
-                                NetworkContext(net, before))
-        if self.host and before.admin_state_up != net.admin_state_up:
-            self._replug_local_ports(network_id)
-        self.publish(events.NETWORK, events.AFTER_UPDATE,
-                     events.EventPayload(context, network_id, states=(before, net),
-                                         request=values))
-        return net
+        self.lifecycle.run(_UPDATE, context, write, network_context, announced=[out],
+                           after_postcommit=self._replug_if_state_changed)
+        return out.after
 
-    def _replug_local_ports(self: NetworkService, network_id: str) -> None:
-        """Apply a network's admin state to its devices on this host now, not at next sync."""
-        with self.db.reader() as session:
-            port_ids = list(session.scalars(sa.select(models.Port.id).where(
-                models.Port.network_id == network_id,
-                models.Port.binding_host_id == self.host)))
-        for port_id in port_ids:
-            try:
-                self.plug_port(port_id)
-            except exc.NaasError as e:
-                LOG.warning("Re-plugging port %s after its network's update failed: %s",
-                            port_id, e)
+    def _replug_if_state_changed(self, outcomes: list[Outcome]) -> None:
+        out = outcomes[0]
+        if out.before.admin_state_up != out.after.admin_state_up:
+            self.host_side.replug_network(out.resource_id)
 
-    def _has_v6(self: NetworkService, network_id: str) -> bool:
-        with self.db.reader() as session:
+    def _has_v6(self, network_id: str) -> bool:
+        with self.core.db.reader() as session:
             return session.execute(
                 sa.select(models.Subnet.id).where(models.Subnet.network_id == network_id,
                                                   models.Subnet.ip_version == 6).limit(1)
             ).first() is not None
 
-    def _check_unshare(self: NetworkService, session: orm.Session, row: models.Network) -> None:
+    def _check_unshare(self, session: orm.Session, row: models.Network) -> None:
         """A network may stop being shared only when no other project has ports on it."""
         other = session.execute(
             sa.select(models.Port.id).where(models.Port.network_id == row.id,
@@ -356,72 +315,77 @@ class NetworkOps:
         if other is not None:
             raise exc.Conflict(f"Network {row.id} has ports of other projects; it stays shared.")
 
-    def _driver_postcommit(self: NetworkService, hook, ctx: Any) -> None:
-        """An update's postcommit failure is logged: the intent is stored, sync retries."""
-        try:
-            hook(ctx)
-        except Exception:
-            LOG.exception("Driver %s postcommit failed", self.driver.name)
-
     # -- delete ------------------------------------------------------------
 
-    def delete_network(self: NetworkService, context: RequestContext, network_id: str,
+    def delete_network(self, context: RequestContext, network_id: str,
                        expected_revision: int | None = None) -> None:
         """Delete a network with its subnets and unattached ports.
 
-        Refused with NetworkInUse while any port on it is attached.
+        Refused with NetworkInUse while any port on it is attached. Each
+        registered delete hook (the service registry) is asked first.
         """
         expected_revision = common.expected_revision(expected_revision)
         old = self.get_network(context, network_id)
-        self.enforce(context, "delete_network", {"project_id": old.project_id,
-                                                 "shared": old.shared})
+        self.core.enforce(context, "delete_network", {"project_id": old.project_id,
+                                                      "shared": old.shared})
         if expected_revision is not None and expected_revision != old.revision_number:
             raise exc.RevisionConflict(resource="Network", resource_id=network_id,
                                        current=old.revision_number, expected=expected_revision)
-        self.publish(events.NETWORK, events.BEFORE_DELETE,
-                     events.EventPayload(context, network_id, states=(old, None)))
-        net, ports = self._delete_network_rows(context, network_id, expected_revision)
-        for port in ports:
-            if port.binding_host_id and port.binding_host_id == self.host:
-                self._unplug_quietly(port, net)
-        self._driver_postcommit(self.driver.delete_network_postcommit, NetworkContext(net))
-        # The ports went with the network: subscribers tracking ports hear of it too.
-        for port in ports:
-            self.publish(events.PORT, events.AFTER_DELETE,
-                         events.EventPayload(context, port.id, states=(port, None)))
-        self.publish(events.NETWORK, events.AFTER_DELETE,
-                     events.EventPayload(context, network_id, states=(net, None)))
+        tokens = [(hook, hook.before_network_delete(context, old)) for hook in self.delete_hooks]
+        self.lifecycle.run(
+            _DELETE, context, lambda session: [self._delete_in_session(
+                session, context, network_id, expected_revision)],
+            network_context, announced=[Outcome(network_id, before=old)],
+            finish=lambda session, outcomes: self._purge(session, outcomes[0]),
+            after_postcommit=self._announce_port_deletes(context))
+        for hook, token in tokens:
+            hook.after_network_delete(context, token)
 
-    def _delete_network_rows(self: NetworkService, context: RequestContext, network_id: str,
-                             expected_revision: int | None = None):
-        def txn():
-            with self.db.writer() as session:
-                row = self._network_row(session, context, network_id)
-                if expected_revision is not None and expected_revision != row.revision_number:
-                    raise exc.RevisionConflict(resource="Network", resource_id=network_id,
-                                               current=row.revision_number,
-                                               expected=expected_revision)
-                attached = session.execute(
-                    sa.select(models.Attachment.port_id)
-                    .join(models.Port, models.Port.id == models.Attachment.port_id)
-                    .where(models.Port.network_id == network_id).limit(1)).first()
-                if attached is not None:
-                    raise exc.NetworkInUse(net_id=network_id)
-                net = common.load_networks(session, [row])[0]
-                port_rows = list(session.scalars(
-                    sa.select(models.Port).where(models.Port.network_id == network_id)))
-                ports = common.load_ports(session, port_rows)
-                self.publish(events.NETWORK, events.PRECOMMIT_DELETE, events.EventPayload(
-                    context, network_id, states=(net, None), session=session))
-                self.driver.delete_network_precommit(NetworkContext(net, session=session))
-                # Ports first (their addresses go back to the pools), then subnets.
-                for port in ports:
-                    self._release_port_ips(session, port.id)
-                session.execute(sa.delete(models.Port).where(models.Port.network_id == network_id))
-                session.execute(sa.delete(models.Subnet)
-                                .where(models.Subnet.network_id == network_id))
-                segments.release(session, network_id)
-                session.execute(sa.delete(models.Network).where(models.Network.id == network_id))
-                return net, ports
+    def _announce_port_deletes(self, context: RequestContext
+                               ) -> Callable[[list[Outcome]], None]:
+        def announce(outcomes: list[Outcome]) -> None:
+            out = outcomes[0]
+            ports = out.extra
+            self.host_side.unplug_deleted(ports, out.before)
+            # The ports went with the network: subscribers tracking ports hear of it too.
+            self.lifecycle.after(_PORT_DELETED, context,
+                                 [Outcome(p.id, before=p) for p in ports])
+        return announce
 
-        return self.retrying(txn)()
+    def _delete_in_session(self, session: orm.Session, context: RequestContext,
+                           network_id: str, expected_revision: int | None) -> Outcome:
+        row = self.visible_row(session, context, network_id)
+        if expected_revision is not None and expected_revision != row.revision_number:
+            raise exc.RevisionConflict(resource="Network", resource_id=network_id,
+                                       current=row.revision_number, expected=expected_revision)
+        attached = session.execute(
+            sa.select(models.Attachment.port_id)
+            .join(models.Port, models.Port.id == models.Attachment.port_id)
+            .where(models.Port.network_id == network_id).limit(1)).first()
+        if attached is not None:
+            raise exc.NetworkInUse(net_id=network_id)
+        net = common.load_networks(session, [row])[0]
+        ports = common.load_ports(session, list(session.scalars(
+            sa.select(models.Port).where(models.Port.network_id == network_id))))
+        return Outcome(network_id, before=net, extra=ports)
+
+    def _delete_quietly(self, network_id: str) -> None:
+        """Undo a create whose realization failed: its rows go, without events."""
+        def txn() -> None:
+            with self.core.db.writer() as session:
+                row = session.get(models.Network, network_id)
+                if row is not None:
+                    net = common.load_networks(session, [row])[0]
+                    self._purge(session, Outcome(network_id, before=net, extra=[]))
+
+        self.core.retrying(txn)()
+
+    def _purge(self, session: orm.Session, out: Outcome) -> None:
+        """Remove a network's rows after its PRECOMMIT: ports, subnets, segment, network."""
+        network_id = out.resource_id
+        for port in out.extra:
+            allocator.release(session, port.id)
+        session.execute(sa.delete(models.Port).where(models.Port.network_id == network_id))
+        session.execute(sa.delete(models.Subnet).where(models.Subnet.network_id == network_id))
+        self.core.types.get(out.before.network_type).release(session, network_id)
+        session.execute(sa.delete(models.Network).where(models.Network.id == network_id))

@@ -1,24 +1,23 @@
-"""Subnet operations of ``NetworkService``."""
+"""Subnets: the address ranges of a network, with pools, DNS servers and host routes."""
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import netaddr
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from naas_lib import constants, events, objects, validation
+from naas_lib import constants, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
 from naas_lib.ipam import addresses
 from naas_lib.resources import common
-from naas_lib.resources.networks import check_writable, policy_target
-
-if TYPE_CHECKING:
-    from naas_lib.service import NetworkService
+from naas_lib.resources.core import Core
+from naas_lib.resources.lifecycle import CREATE, DELETE, UPDATE, Lifecycle, Outcome, Phases
+from naas_lib.resources.networks import Networks, check_writable, policy_target
 
 CREATE_FIELDS = ("network_id", "cidr", "ip_version", "name", "description", "gateway_ip",
                  "allocation_pools", "dns_nameservers", "host_routes", "enable_dhcp",
@@ -61,48 +60,54 @@ def _routes(values: Any, version: int) -> list[tuple[str, str]]:
     return out
 
 
-class SubnetOps:
+_LISTING = common.Listing(models.Subnet, "subnet", FILTERS, exc.SubnetNotFound, "subnet_id",
+                          common.load_subnets)
+_CREATE, _UPDATE, _DELETE = (Phases("subnet", a) for a in (CREATE, UPDATE, DELETE))
+
+
+class Subnets:
     """create/get/list/update/delete of subnets."""
 
-    def _subnet_row(self: NetworkService, session: orm.Session, context: RequestContext,
+    def __init__(self, core: Core, lifecycle: Lifecycle, networks: Networks) -> None:
+        self.core = core
+        self.lifecycle = lifecycle
+        self.networks = networks
+
+    """create/get/list/update/delete of subnets."""
+
+    def _subnet_row(self, session: orm.Session, context: RequestContext,
                     subnet_id: str) -> tuple[models.Subnet, models.Network]:
         row = session.get(models.Subnet, subnet_id) if isinstance(subnet_id, str) else None
         net = session.get(models.Network, row.network_id) if row is not None else None
-        if row is None or net is None or not self.authorize(
+        if row is None or net is None or not self.core.authorize(
                 context, "get_subnet", {"project_id": row.project_id, "shared": net.shared}):
             raise exc.SubnetNotFound(subnet_id=subnet_id)
         return row, net
 
-    def get_subnet(self: NetworkService, context: RequestContext, subnet_id: str,
+    def get_subnet(self, context: RequestContext, subnet_id: str,
                    fields: list[str] | None = None) -> objects.Subnet | dict[str, Any]:
-        with self.db.reader() as session:
+        with self.core.db.reader() as session:
             row, _ = self._subnet_row(session, context, subnet_id)
             sub = common.load_subnets(session, [row])[0]
         return sub.to_dict(fields) if fields else sub
 
-    def list_subnets(self: NetworkService, context: RequestContext,
+    def list_subnets(self, context: RequestContext,
                      fields: list[str] | None = None, limit: int | None = None,
                      marker: str | None = None, sorts: list[tuple[str, bool]] | None = None,
                      page_reverse: bool = False, **filters: Any) -> list:
-        if "tenant_id" in filters:
-            filters["project_id"] = filters.pop("tenant_id")
-        with self.db.reader() as session:
+        """Subnets the caller may see: its own and those of shared networks."""
+        with self.core.db.reader() as session:
             q = sa.select(models.Subnet)
             if not context.is_admin:
                 q = q.join(models.Network, models.Network.id == models.Subnet.network_id).where(
                     sa.or_(models.Subnet.project_id == context.project_id,
                            models.Network.shared.is_(True)))
-            q = common.apply_filters(q, models.Subnet, filters, FILTERS, "subnet")
-            q = common.apply_paging(session, q, models.Subnet, FILTERS + ("created_at",),
-                                    "subnet", sorts, limit, marker, page_reverse,
-                                    exc.SubnetNotFound, "subnet_id")
-            subs = common.load_subnets(session, list(session.scalars(q)))
-        subs = common.finish_list(subs, fields, page_reverse)
-        return [s.to_dict(fields) for s in subs] if fields else subs
+            return common.list_page(session, q, _LISTING, filters, fields, limit, marker, sorts,
+                                    page_reverse)
 
-    def create_subnet(self: NetworkService, context: RequestContext,
-                      **attrs: Any) -> objects.Subnet:
-        """Create an IPv4 or IPv6 subnet; pools default to the host range around the gateway."""
+    def _create_request(self, context: RequestContext, attrs: dict[str, Any]
+                        ) -> dict[str, Any]:
+        """The validated attributes of a new subnet (no transaction)."""
         check_writable("subnet", attrs, CREATE_FIELDS)
         if "network_id" not in attrs or "cidr" not in attrs:
             raise exc.InvalidInput(field="network_id" if "network_id" not in attrs else "cidr",
@@ -114,84 +119,92 @@ class SubnetOps:
             if version not in (4, 6):
                 raise exc.InvalidInput(field="ip_version", reason=f"{version} is not 4 or 6")
         cidr = validation.cidr(attrs["cidr"], version)
-        version = cidr.version
         gateway = addresses.parse_gateway(cidr, attrs.get("gateway_ip"), "gateway_ip" in attrs)
         if attrs.get("allocation_pools") is not None:
             pools = addresses.parse_pools(cidr, attrs["allocation_pools"], gateway)
         else:
             pools = addresses.default_pools(cidr, gateway)
-        dns = _dns(attrs.get("dns_nameservers"), version)
-        routes = _routes(attrs.get("host_routes"), version)
-        name = validation.string("name", attrs.get("name", ""))
-        description = validation.string("description", attrs.get("description", ""))
-        enable_dhcp = validation.boolean("enable_dhcp", attrs.get("enable_dhcp", True))
-        requested_project = {k: attrs[k] for k in ("project_id", "tenant_id") if k in attrs}
-        subnet_id = str(uuid.uuid4())
-        with self.db.reader() as session:
-            net_row = self._network_row(session, context, network_id)
-            target = policy_target(net_row)
-        project_id = self.owner_project(context, requested_project) if requested_project \
+        return {
+            "network_id": network_id, "cidr": cidr, "ip_version": cidr.version,
+            "gateway": gateway, "pools": pools,
+            "dns": _dns(attrs.get("dns_nameservers"), cidr.version),
+            "routes": _routes(attrs.get("host_routes"), cidr.version),
+            "name": validation.string("name", attrs.get("name", "")),
+            "description": validation.string("description", attrs.get("description", "")),
+            "enable_dhcp": validation.boolean("enable_dhcp", attrs.get("enable_dhcp", True)),
+            "owner": {k: attrs[k] for k in ("project_id", "tenant_id") if k in attrs},
+        }
+
+    def create_subnet(self, context: RequestContext, **attrs: Any) -> objects.Subnet:
+        """Create an IPv4 or IPv6 subnet; pools default to the host range around the gateway."""
+        v = self._create_request(context, attrs)
+        network_id, cidr, gateway = v["network_id"], v["cidr"], v["gateway"]
+        with self.core.db.reader() as session:
+            target = policy_target(self.networks.visible_row(session, context, network_id))
+        project_id = self.core.owner_project(context, v["owner"]) if v["owner"] \
             else target["project_id"]  # the network's: its owner must see its subnets
-        self.enforce(context, "create_subnet", {**target, "project_id": project_id})
-        request = {"network_id": network_id, "cidr": str(cidr), "ip_version": version,
+        self.core.enforce(context, "create_subnet", {**target, "project_id": project_id})
+        v["project_id"] = project_id
+        request = {"network_id": network_id, "cidr": str(cidr), "ip_version": v["ip_version"],
                    "gateway_ip": str(gateway) if gateway else None, "project_id": project_id}
-        self.publish(events.SUBNET, events.BEFORE_CREATE,
-                     events.EventPayload(context, subnet_id, request=request))
+        out = Outcome(str(uuid.uuid4()), request=request)
 
-        def txn() -> objects.Subnet:
-            with self.db.writer() as session:
-                net = self._network_row(session, context, network_id)
-                if version == 6 and net.mtu < constants.MIN_MTU_IPV6:
-                    raise exc.InvalidMtu(mtu=net.mtu, minimum=constants.MIN_MTU_IPV6,
-                                         maximum=net.mtu)
-                for other_id, other_cidr in session.execute(
-                        sa.select(models.Subnet.id, models.Subnet.cidr)
-                        .where(models.Subnet.network_id == network_id)):
-                    other = netaddr.IPNetwork(other_cidr)
-                    if other.version == version and (cidr in other or other in cidr):
-                        raise exc.OverlappingSubnet(cidr=str(cidr), subnet_id=other_id,
-                                                    other_cidr=other_cidr)
-                now = models.utcnow()
-                row = models.Subnet(
-                    id=subnet_id, project_id=project_id, network_id=network_id, name=name,
-                    description=description, ip_version=version, cidr=str(cidr),
-                    gateway_ip=str(gateway) if gateway else None, enable_dhcp=enable_dhcp,
-                    revision_number=1, created_at=now, updated_at=now)
-                session.add(row)
-                session.flush()
-                for first, last in pools:
-                    session.add(models.AllocationPool(
-                        subnet_id=subnet_id,
-                        first_ip=str(netaddr.IPAddress(first, version)),
-                        last_ip=str(netaddr.IPAddress(last, version)),
-                        first_key=addresses.to_key(first), last_key=addresses.to_key(last),
-                        next_key=addresses.to_key(first)))
-                for i, server in enumerate(dns):
-                    session.add(models.DnsNameserver(subnet_id=subnet_id, address=server,
-                                                     position=i))
-                for dest, hop in routes:
-                    session.add(models.HostRoute(subnet_id=subnet_id, destination=dest,
-                                                 nexthop=hop))
-                session.flush()
-                sub = common.load_subnets(session, [row])[0]
-                self.publish(events.SUBNET, events.PRECOMMIT_CREATE, events.EventPayload(
-                    context, subnet_id, states=(None, sub), request=request, session=session))
-                return sub
+        def write(session: orm.Session) -> list[Outcome]:
+            out.after = self._insert(session, context, out.resource_id, v)
+            return [out]
 
-        sub = self.retrying(txn)()
-        self.publish(events.SUBNET, events.AFTER_CREATE,
-                     events.EventPayload(context, subnet_id, states=(None, sub),
-                                         request=request))
-        return sub
+        self.lifecycle.run(_CREATE, context, write, announced=[out])
+        return out.after
 
-    def update_subnet(self: NetworkService, context: RequestContext, subnet_id: str,
-                      expected_revision: int | None = None, **attrs: Any) -> objects.Subnet:
-        if "allocation_pools" in attrs or "cidr" in attrs or "ip_version" in attrs:
-            bad = next(k for k in ("allocation_pools", "cidr", "ip_version") if k in attrs)
-            raise exc.InvalidInput(field=bad, reason="cannot be changed after creation")
-        check_writable("subnet", attrs, UPDATE_FIELDS)
-        expected_revision = common.expected_revision(expected_revision)
-        old = self.get_subnet(context, subnet_id)
+    def _insert(self, session: orm.Session, context: RequestContext, subnet_id: str,
+                v: dict[str, Any]) -> objects.Subnet:
+        network_id, cidr, version = v["network_id"], v["cidr"], v["ip_version"]
+        net = self.networks.visible_row(session, context, network_id)
+        if version == 6 and net.mtu < constants.MIN_MTU_IPV6:
+            raise exc.InvalidMtu(mtu=net.mtu, minimum=constants.MIN_MTU_IPV6, maximum=net.mtu)
+        for other_id, other_cidr in session.execute(
+                sa.select(models.Subnet.id, models.Subnet.cidr)
+                .where(models.Subnet.network_id == network_id)):
+            other = netaddr.IPNetwork(other_cidr)
+            if other.version == version and (cidr in other or other in cidr):
+                raise exc.OverlappingSubnet(cidr=str(cidr), subnet_id=other_id,
+                                            other_cidr=other_cidr)
+        now = models.utcnow()
+        row = models.Subnet(
+            id=subnet_id, project_id=v["project_id"], network_id=network_id, name=v["name"],
+            description=v["description"], ip_version=version, cidr=str(cidr),
+            gateway_ip=str(v["gateway"]) if v["gateway"] else None,
+            enable_dhcp=v["enable_dhcp"], revision_number=1, created_at=now, updated_at=now)
+        session.add(row)
+        session.flush()
+        for first, last in v["pools"]:
+            session.add(models.AllocationPool(
+                subnet_id=subnet_id, first_ip=str(netaddr.IPAddress(first, version)),
+                last_ip=str(netaddr.IPAddress(last, version)),
+                first_key=addresses.to_key(first), last_key=addresses.to_key(last),
+                next_key=addresses.to_key(first)))
+        self._write_options(session, subnet_id, v["dns"], v["routes"])
+        session.flush()
+        return common.load_subnets(session, [row])[0]
+
+    @staticmethod
+    def _write_options(session: orm.Session, subnet_id: str, dns: list[str] | None,
+                       routes: list[tuple[str, str]] | None) -> None:
+        """Replace a subnet's DNS servers and host routes (None leaves one as it is)."""
+        if dns is not None:
+            session.execute(sa.delete(models.DnsNameserver)
+                            .where(models.DnsNameserver.subnet_id == subnet_id))
+            for i, server in enumerate(dns):
+                session.add(models.DnsNameserver(subnet_id=subnet_id, address=server,
+                                                 position=i))
+        if routes is not None:
+            session.execute(sa.delete(models.HostRoute)
+                            .where(models.HostRoute.subnet_id == subnet_id))
+            for dest, hop in routes:
+                session.add(models.HostRoute(subnet_id=subnet_id, destination=dest,
+                                             nexthop=hop))
+
+    def _update_request(self, old: objects.Subnet, attrs: dict[str, Any]) -> dict[str, Any]:
         cidr = netaddr.IPNetwork(old.cidr)
         values: dict[str, Any] = {}
         for name in ("name", "description"):
@@ -199,8 +212,7 @@ class SubnetOps:
                 values[name] = validation.string(name, attrs[name])
         if "enable_dhcp" in attrs:
             values["enable_dhcp"] = validation.boolean("enable_dhcp", attrs["enable_dhcp"])
-        gateway_set = "gateway_ip" in attrs
-        if gateway_set:
+        if "gateway_ip" in attrs:
             gw = addresses.parse_gateway(cidr, attrs["gateway_ip"], True)
             for pool in old.allocation_pools:
                 if gw is not None and netaddr.IPAddress(pool.start) <= gw <= netaddr.IPAddress(
@@ -208,84 +220,75 @@ class SubnetOps:
                     raise exc.GatewayConflictWithAllocationPools(gateway_ip=str(gw),
                                                                  pool=f"{pool.start}-{pool.end}")
             values["gateway_ip"] = str(gw) if gw else None
-        dns = _dns(attrs["dns_nameservers"], cidr.version) if "dns_nameservers" in attrs \
-            else None
-        routes = _routes(attrs["host_routes"], cidr.version) if "host_routes" in attrs else None
-        with self.db.reader() as session:
+        request = dict(values)
+        if "dns_nameservers" in attrs:
+            request["dns_nameservers"] = _dns(attrs["dns_nameservers"], cidr.version)
+        if "host_routes" in attrs:
+            request["host_routes"] = _routes(attrs["host_routes"], cidr.version)
+        return request
+
+    def update_subnet(self, context: RequestContext, subnet_id: str,
+                      expected_revision: int | None = None, **attrs: Any) -> objects.Subnet:
+        if "allocation_pools" in attrs or "cidr" in attrs or "ip_version" in attrs:
+            bad = next(k for k in ("allocation_pools", "cidr", "ip_version") if k in attrs)
+            raise exc.InvalidInput(field=bad, reason="cannot be changed after creation")
+        check_writable("subnet", attrs, UPDATE_FIELDS)
+        expected_revision = common.expected_revision(expected_revision)
+        old = self.get_subnet(context, subnet_id)
+        request = self._update_request(old, attrs)
+        values = {k: v for k, v in request.items() if k not in ("dns_nameservers",
+                                                                 "host_routes")}
+        self._enforce_on_network(context, "update_subnet", subnet_id, old)
+        out = Outcome(subnet_id, before=old, request=request)
+
+        def write(session: orm.Session) -> list[Outcome]:
+            row, _ = self._subnet_row(session, context, subnet_id)
+            out.before = common.load_subnets(session, [row])[0]
+            if values.get("gateway_ip") is not None and session.get(
+                    models.IpAllocation, (subnet_id, values["gateway_ip"])) is not None:
+                raise exc.IpAddressInUse(ip_address=values["gateway_ip"], subnet_id=subnet_id)
+            common.bump_revision(session, models.Subnet, "Subnet", subnet_id,
+                                 row.revision_number, expected_revision, values)
+            self._write_options(session, subnet_id, request.get("dns_nameservers"),
+                                request.get("host_routes"))
+            session.flush()
+            session.expire_all()
+            out.after = common.load_subnets(session, [session.get(models.Subnet,
+                                                                  subnet_id)])[0]
+            return [out]
+
+        self.lifecycle.run(_UPDATE, context, write, announced=[out])
+        return out.after
+
+    def _enforce_on_network(self, context: RequestContext, rule: str, subnet_id: str,
+                            old: objects.Subnet) -> None:
+        with self.core.db.reader() as session:
             _, net = self._subnet_row(session, context, subnet_id)
             target = policy_target(net)
-        self.enforce(context, "update_subnet", {**target, "project_id": old.project_id})
-        request = dict(values, **({"dns_nameservers": dns} if dns is not None else {}),
-                       **({"host_routes": routes} if routes is not None else {}))
-        self.publish(events.SUBNET, events.BEFORE_UPDATE,
-                     events.EventPayload(context, subnet_id, states=(old, None), request=request))
+        self.core.enforce(context, rule, {**target, "project_id": old.project_id})
 
-        def txn() -> tuple[objects.Subnet, objects.Subnet]:
-            with self.db.writer() as session:
-                row, _ = self._subnet_row(session, context, subnet_id)
-                before = common.load_subnets(session, [row])[0]
-                if gateway_set and values["gateway_ip"] is not None:
-                    taken = session.get(models.IpAllocation, (subnet_id, values["gateway_ip"]))
-                    if taken is not None:
-                        raise exc.IpAddressInUse(ip_address=values["gateway_ip"],
-                                                 subnet_id=subnet_id)
-                common.bump_revision(session, models.Subnet, "Subnet", subnet_id,
-                                     row.revision_number, expected_revision, values)
-                if dns is not None:
-                    session.execute(sa.delete(models.DnsNameserver)
-                                    .where(models.DnsNameserver.subnet_id == subnet_id))
-                    for i, server in enumerate(dns):
-                        session.add(models.DnsNameserver(subnet_id=subnet_id, address=server,
-                                                         position=i))
-                if routes is not None:
-                    session.execute(sa.delete(models.HostRoute)
-                                    .where(models.HostRoute.subnet_id == subnet_id))
-                    for dest, hop in routes:
-                        session.add(models.HostRoute(subnet_id=subnet_id, destination=dest,
-                                                     nexthop=hop))
-                session.flush()
-                session.expire_all()
-                sub = common.load_subnets(session, [session.get(models.Subnet, subnet_id)])[0]
-                self.publish(events.SUBNET, events.PRECOMMIT_UPDATE, events.EventPayload(
-                    context, subnet_id, states=(before, sub), request=request, session=session))
-                return before, sub
-
-        before, sub = self.retrying(txn)()
-        self.publish(events.SUBNET, events.AFTER_UPDATE,
-                     events.EventPayload(context, subnet_id, states=(before, sub),
-                                         request=request))
-        return sub
-
-    def delete_subnet(self: NetworkService, context: RequestContext, subnet_id: str,
+    def delete_subnet(self, context: RequestContext, subnet_id: str,
                       expected_revision: int | None = None) -> None:
         """Delete a subnet; refused with SubnetInUse while any address is allocated."""
         expected_revision = common.expected_revision(expected_revision)
         old = self.get_subnet(context, subnet_id)
-        with self.db.reader() as session:
-            _, net = self._subnet_row(session, context, subnet_id)
-            target = policy_target(net)
-        self.enforce(context, "delete_subnet", {**target, "project_id": old.project_id})
-        self.publish(events.SUBNET, events.BEFORE_DELETE,
-                     events.EventPayload(context, subnet_id, states=(old, None)))
+        self._enforce_on_network(context, "delete_subnet", subnet_id, old)
 
-        def txn() -> objects.Subnet:
-            with self.db.writer() as session:
-                row, _ = self._subnet_row(session, context, subnet_id)
-                if expected_revision is not None and expected_revision != row.revision_number:
-                    raise exc.RevisionConflict(resource="Subnet", resource_id=subnet_id,
-                                               current=row.revision_number,
-                                               expected=expected_revision)
-                count = session.execute(
-                    sa.select(sa.func.count()).select_from(models.IpAllocation)
-                    .where(models.IpAllocation.subnet_id == subnet_id)).scalar_one()
-                if count:
-                    raise exc.SubnetInUse(subnet_id=subnet_id, count=count)
-                sub = common.load_subnets(session, [row])[0]
-                self.publish(events.SUBNET, events.PRECOMMIT_DELETE, events.EventPayload(
-                    context, subnet_id, states=(sub, None), session=session))
-                session.execute(sa.delete(models.Subnet).where(models.Subnet.id == subnet_id))
-                return sub
+        def write(session: orm.Session) -> list[Outcome]:
+            row, _ = self._subnet_row(session, context, subnet_id)
+            if expected_revision is not None and expected_revision != row.revision_number:
+                raise exc.RevisionConflict(resource="Subnet", resource_id=subnet_id,
+                                           current=row.revision_number,
+                                           expected=expected_revision)
+            count = session.execute(
+                sa.select(sa.func.count()).select_from(models.IpAllocation)
+                .where(models.IpAllocation.subnet_id == subnet_id)).scalar_one()
+            if count:
+                raise exc.SubnetInUse(subnet_id=subnet_id, count=count)
+            return [Outcome(subnet_id, before=common.load_subnets(session, [row])[0])]
 
-        sub = self.retrying(txn)()
-        self.publish(events.SUBNET, events.AFTER_DELETE,
-                     events.EventPayload(context, subnet_id, states=(sub, None)))
+        def finish(session: orm.Session, outcomes: list[Outcome]) -> None:
+            session.execute(sa.delete(models.Subnet).where(models.Subnet.id == subnet_id))
+
+        self.lifecycle.run(_DELETE, context, write, announced=[Outcome(subnet_id, before=old)],
+                           finish=finish)

@@ -153,9 +153,9 @@ def leftovers(state: DemoState, real: bool) -> list[str]:
         found += [f"attachment of port {a.port_id}" for a in svc.list_attachments(admin)]
         found += [f"network {n.id}" for n in svc.list_networks(admin, id=state.networks)
                   ] if state.networks else []
-        plugged = getattr(svc.driver, "plugged", None)
-        if plugged:
-            found += [f"noop device of port {p}" for p in plugged]
+        if svc.host:
+            # A reconciliation round removes whatever the driver still holds.
+            found += [f"{svc.driver_name} device left: {r}" for r in svc.sync().removed]
     if real:
         links = json.loads(_ip("-j", "link", "show").stdout or "[]")
         prefixes = tuple(pid[:11] for pid in state.port_ids) + tuple(
@@ -186,11 +186,94 @@ def teardown(state: DemoState, say: Printer) -> None:
         _ip("netns", "delete", ns, check=False)
 
 
+def _networks(state: DemoState, ctx: RequestContext, step: Printer) -> dict[str, Any]:
+    """The demo's networks, each with one subnet."""
+    svc = state.service
+    assert svc is not None
+    nets = {}
+    for name, cidr in NETWORKS:
+        net = svc.create_network(ctx, name=name)
+        state.networks.append(net.id)
+        svc.create_subnet(ctx, network_id=net.id, cidr=cidr, gateway_ip=None)
+        nets[name] = net
+        step(f"network {name} {cidr} ({net.network_type}, MTU {net.mtu}) {net.id}")
+    return nets
+
+
+def _boot(state: DemoState, ctx: RequestContext, nets: dict[str, Any], name: str,
+          netns: str | None, step: Printer, say: Printer) -> list[Nic]:
+    """Boot one instance with a NIC on each network, as Nova would; its NICs."""
+    assert state.provisioner is not None
+    inst = {"uuid": str(uuid.uuid4()), "name": name, "project_id": "demo"}
+    if netns:
+        state.namespaces.append(netns)  # first: an interrupt may land in "add"
+        _ip("netns", "add", netns)
+        prepare_guest(netns)
+    requests = [
+        NicRequest(network_id=nets[net_name].id, binding_profile=(
+            {"netns": netns, "ifname": ifname, "configure_ip": True} if netns else None))
+        for (net_name, _), ifname in zip(NETWORKS, NIC_NAMES, strict=True)]
+    state.instances.append(inst)
+    t0 = time.monotonic()
+    info = state.provisioner.allocate_for_instance(ctx, inst, requests, HOST)
+    state.provisioner.wait_for_active(ctx, [v["id"] for v in info], timeout=10)
+    state.port_ids.update(v["id"] for v in info)
+    step(f"booted {name} with {len(info)} NICs in {(time.monotonic() - t0) * 1000:.0f} ms"
+         + (f" (namespace {netns})" if netns else ""))
+    rows, nics = [], []
+    for ifname, vif in zip(NIC_NAMES, info, strict=True):
+        addr = vif["network"]["subnets"][0]["ips"][0]["address"]
+        rows.append([ifname, vif["network"]["label"], vif["id"][:8], vif["address"], addr,
+                     vif["type"], vif["devname"], vif["details"]["mtu"], vif["active"]])
+        nics.append(Nic(name, ifname, netns, vif["network"]["label"], vif["id"], addr,
+                        vif["address"]))
+    say(_table(["nic", "network", "port", "mac", "ip", "type", "devname", "mtu", "active"],
+               rows))
+    return nics
+
+
+def _check_connectivity(nics: list[Nic], step: Printer, say: Printer) -> bool:
+    """Print the connectivity matrix; True when it is exactly what the networks allow."""
+    step("connectivity matrix (rows ping columns, each ping bound to its NIC):")
+    cells, problems = connectivity_matrix(nics)
+    say(_table(["from \\ to", *[n.label for n in nics]],
+               [[n.label, *row] for n, row in zip(nics, cells, strict=True)]))
+    for p in problems:
+        say(f"  PROBLEM {p}")
+    if not problems:
+        say("  every NIC reaches its own network's NICs and nothing else")
+    return not problems
+
+
+def _boot_all(state: DemoState, database_url: str | None, real: bool, step: Printer,
+              say: Printer) -> bool:
+    """Networks, instances and (with namespaces) the connectivity check."""
+    driver_name = "linuxbridge" if real else "noop"
+    if database_url is None:
+        state.tmpdir = tempfile.mkdtemp(prefix="naas-demo-")
+        database_url = "sqlite:///" + os.path.join(state.tmpdir, "naas.sqlite")
+    step(f"database {database_url}, driver {driver_name}, host {HOST}")
+    state.service = svc = NetworkService.from_settings(
+        database_url=database_url, driver=driver_name, host=HOST,
+        tenant_network_types=["local"])
+    state.provisioner = Provisioner(svc)
+    ctx = RequestContext(project_id="demo", user_id="demo-user", roles=["member"])
+    tag = uuid.uuid4().hex[:6]
+    nets = _networks(state, ctx, step)
+    nics: list[Nic] = []
+    for i in range(1, INSTANCES + 1):
+        netns = f"naas-demo-{tag}-vm{i}" if real else None
+        nics += _boot(state, ctx, nets, f"vm{i}", netns, step, say)
+    if not real:
+        step("no connectivity matrix without namespaces (records only)")
+        return True
+    return _check_connectivity(nics, step, say)
+
+
 def run(database_url: str | None = None, driver: str | None = None,
         say: Printer = print) -> int:
     """Run the whole demo; 0 when every check passed and nothing was left behind."""
     real = can_use_namespaces() if driver in (None, "auto") else driver == "linuxbridge"
-    driver_name = "linuxbridge" if real else "noop"
     if not real:
         why = "not root" if os.geteuid() != 0 else "the noop driver was chosen"
         say(f"NOTE: {why}: instances are booted as database records only (noop driver); "
@@ -201,70 +284,8 @@ def run(database_url: str | None = None, driver: str | None = None,
     def step(text: str) -> None:
         say(f"[{time.monotonic() - start:6.2f}s] {text}")
 
-    ok = True
     try:
-        if database_url is None:
-            state.tmpdir = tempfile.mkdtemp(prefix="naas-demo-")
-            database_url = "sqlite:///" + os.path.join(state.tmpdir, "naas.sqlite")
-        step(f"database {database_url}, driver {driver_name}, host {HOST}")
-        state.service = svc = NetworkService.from_settings(
-            database_url=database_url, driver=driver_name, host=HOST,
-            tenant_network_types=["local"])
-        state.provisioner = prov = Provisioner(svc)
-        ctx = RequestContext(project_id="demo", user_id="demo-user", roles=["member"])
-        tag = uuid.uuid4().hex[:6]
-        nets = {}
-        for name, cidr in NETWORKS:
-            net = svc.create_network(ctx, name=name)
-            state.networks.append(net.id)
-            svc.create_subnet(ctx, network_id=net.id, cidr=cidr, gateway_ip=None)
-            nets[name] = net
-            step(f"network {name} {cidr} ({net.network_type}, MTU {net.mtu}) {net.id}")
-        nics: list[Nic] = []
-        for i in range(1, INSTANCES + 1):
-            inst = {"uuid": str(uuid.uuid4()), "name": f"vm{i}", "project_id": "demo"}
-            netns = f"naas-demo-{tag}-vm{i}" if real else None
-            if netns:
-                state.namespaces.append(netns)  # first: an interrupt may land in "add"
-                _ip("netns", "add", netns)
-                prepare_guest(netns)
-            requests = [
-                NicRequest(network_id=nets[name].id, binding_profile=(
-                    {"netns": netns, "ifname": ifname, "configure_ip": True} if netns
-                    else None))
-                for (name, _), ifname in zip(NETWORKS, NIC_NAMES, strict=True)
-            ]
-            state.instances.append(inst)
-            t0 = time.monotonic()
-            info = prov.allocate_for_instance(ctx, inst, requests, HOST)
-            prov.wait_for_active(ctx, [v["id"] for v in info], timeout=10)
-            state.port_ids.update(v["id"] for v in info)
-            step(f"booted {inst['name']} with {len(info)} NICs in "
-                 f"{(time.monotonic() - t0) * 1000:.0f} ms"
-                 + (f" (namespace {netns})" if netns else ""))
-            rows = []
-            for ifname, vif in zip(NIC_NAMES, info, strict=True):
-                addr = vif["network"]["subnets"][0]["ips"][0]["address"]
-                rows.append([ifname, vif["network"]["label"], vif["id"][:8], vif["address"],
-                             addr, vif["type"], vif["devname"], vif["details"]["mtu"],
-                             vif["active"]])
-                nics.append(Nic(inst["name"], ifname, netns, vif["network"]["label"],
-                                vif["id"], addr, vif["address"]))
-            say(_table(["nic", "network", "port", "mac", "ip", "type", "devname", "mtu",
-                        "active"], rows))
-        if real:
-            step("connectivity matrix (rows ping columns, each ping bound to its NIC):")
-            cells, problems = connectivity_matrix(nics)
-            say(_table(["from \\ to", *[n.label for n in nics]],
-                       [[n.label, *row] for n, row in zip(nics, cells, strict=True)]))
-            if problems:
-                ok = False
-                for p in problems:
-                    say(f"  PROBLEM {p}")
-            else:
-                say("  every NIC reaches its own network's NICs and nothing else")
-        else:
-            step("no connectivity matrix without namespaces (records only)")
+        ok = _boot_all(state, database_url, real, step, say)
     except BaseException as e:
         ok = False
         if not isinstance(e, Exception):

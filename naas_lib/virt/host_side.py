@@ -54,7 +54,7 @@ def unplug(service: NetworkService, port_ids: Iterable[str]) -> list[str]:
     bound = load_bound(service, port_ids)
     if not bound:
         return []
-    service.driver.unplug_many(bound)
+    service.unplug_ports(bound)
     for port, _ in bound:
         if port.binding_host_id == service.host and port.status != constants.PORT_STATUS_DOWN:
             service.set_port_status(port.id, constants.PORT_STATUS_DOWN)

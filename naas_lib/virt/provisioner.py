@@ -273,7 +273,7 @@ class Provisioner:
                 raise
             if isinstance(e, exc.NaasError):
                 raise _NicError(nic.index, e) from e
-            raise _NicError(nic.index, exc.DriverError(driver=self.service.driver.name,
+            raise _NicError(nic.index, exc.DriverError(driver=self.service.driver_name,
                                                        reason=_reason(e))) from e
 
     def _attached_by(self, admin: RequestContext, port_id: str, instance_id: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 
 from naas_lib import NetworkService, RequestContext
-from naas_lib.tests.race import run_race
+from tests.support.race import run_race
 
 PROCESSES = 8
 ATTEMPTS = 6

@@ -11,12 +11,27 @@ from __future__ import annotations
 import sys
 
 from naas_lib import NetworkService, RequestContext
+from naas_lib.drivers.linuxbridge import driver as linuxbridge
+from tests import fault_injection
+
+
+def _fault_before_wiring() -> None:
+    """Put the ``mid_plug`` point where a veth is made but not yet wired to its bridge."""
+    configure = linuxbridge.LinuxBridgeDriver._configure_guest
+
+    def configure_then_maybe_crash(self, port, subnets):
+        fault_injection.point("mid_plug")
+        return configure(self, port, subnets)
+
+    linuxbridge.LinuxBridgeDriver._configure_guest = configure_then_maybe_crash
 
 
 def main(argv: list[str]) -> int:
     url, host, netns, port_id = argv
+    _fault_before_wiring()
     svc = NetworkService.from_settings(database_url=url, driver="linuxbridge", host=host,
-                                       linuxbridge={"netns": netns})
+                                       linuxbridge={"netns": netns},
+                                       hooks=fault_injection.EnvHooks())
     ctx = RequestContext(project_id="admin", user_id="crash-child", roles=["admin"])
     svc.attach_port(ctx, port_id, f"vif-{port_id}", host=host)
     svc.close()

@@ -2,7 +2,7 @@
 
 A child process attaches a port on a simulated host (a namespace) and is
 killed at a fault-injection point (``NAAS_FAULT_INJECT``, see
-``naas_lib/faults.py``). The host's service is then started again and one
+``tests/fault_injection.py``). The host's service is then started again and one
 ``sync`` round must leave every port ACTIVE (none stuck in BUILD), exactly
 the devices the database wants (nothing leaked, nothing half-made), and
 guests that talk.

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from naas_lib import faults
+from tests import fault_injection as faults
 
 
 def test_point_does_nothing_unless_named(monkeypatch):
@@ -25,8 +25,9 @@ def test_point_raises_when_asked(monkeypatch):
 
 
 def test_point_kills_the_process_by_default():
-    code = "from naas_lib import faults; faults.point('mid_plug'); print('survived')"
+    code = "from tests import fault_injection as f; f.point('mid_plug'); print('survived')"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={"NAAS_FAULT_INJECT": "mid_plug"}, timeout=60)
+                          env={"NAAS_FAULT_INJECT": "mid_plug"}, timeout=60,
+                          cwd=str(__import__("pathlib").Path(__file__).parents[2]))
     assert proc.returncode == -signal.SIGKILL
     assert "survived" not in proc.stdout

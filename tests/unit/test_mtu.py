@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
 from naas_lib import exceptions as exc
-from naas_lib import mtu
+from naas_lib.network_types import manager as mtu
 
 
 def test_physical_mtu_global_or_per_physnet():
@@ -19,7 +21,9 @@ def test_physical_mtu_global_or_per_physnet():
     ("vlan", 9000, 9000),
 ])
 def test_max_network_mtu(network_type, wire, expected):
-    assert mtu.max_network_mtu(network_type, wire) == expected
+    conf = types.SimpleNamespace(vni_ranges=["1:10"], network_vlan_ranges=[],
+                                 flat_networks=["*"])
+    assert mtu.load_type_class(network_type)(conf).max_mtu(wire) == expected
 
 
 def test_vxlan_default_is_global_minus_50(make_service, ctx):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from naas_lib import NetworkService, constants, segments
+from naas_lib import NetworkService, constants
 from naas_lib import exceptions as exc
 from naas_lib.db import models
+from naas_lib.network_types import segment_pool as segments
 
 # -- parsing ----------------------------------------------------------------
 

@@ -18,8 +18,8 @@ def test_settings_reach_the_options(make_service):
                        flat_networks=["physnet1"])
     assert svc.host == "compute-3"
     assert svc.conf.network.global_physnet_mtu == 9000
-    assert [r.as_text() for r in svc.vni_ranges] == ["5:6"]
-    assert svc.flat_networks == ["physnet1"]
+    assert [r.as_text() for r in svc.parts.core.types.id_ranges()] == ["5:6"]
+    assert svc.parts.core.types.get("flat").conf.flat_networks == ["physnet1"]
 
 
 def test_context_manager_closes(ctx):

@@ -30,7 +30,7 @@ import netaddr
 from oslo_concurrency import lockutils
 from oslo_config import cfg
 
-from naas_lib import constants, faults, objects
+from naas_lib import constants, objects
 from naas_lib import exceptions as exc
 from naas_lib.drivers import base
 from naas_lib.drivers.linuxbridge import names
@@ -78,7 +78,6 @@ class LinuxBridgeDriver(base.Driver):
     """Realizes local, flat and vxlan networks with Linux bridges (netlink only)."""
 
     name = "linuxbridge"
-    needs_subnets = True
 
     def __init__(self, conf: Any, host: str | None) -> None:
         super().__init__(conf, host)
@@ -164,7 +163,9 @@ class LinuxBridgeDriver(base.Driver):
             return f"MTU {network.mtu} exceeds the largest {kind} MTU {limit}"
         return super().check_network(network)
 
-    def bind_port(self, port: objects.Port, network: objects.Network) -> base.Binding:
+    @classmethod
+    def bind_port(cls, port: objects.Port, network: objects.Network,
+                  host: str | None = None) -> base.Binding:
         details: dict[str, Any] = {"bridge_name": names.bridge(network.id),
                                    "devname": _device_name(port), "mtu": network.mtu}
         netns = _guest_netns(port)
@@ -173,7 +174,7 @@ class LinuxBridgeDriver(base.Driver):
         ifname = port.binding_profile.get("ifname") or DEFAULT_GUEST_IFNAME
         if (not isinstance(netns, str) or "/" in netns or not isinstance(ifname, str)
                 or not 0 < len(ifname) <= constants.IFNAMSIZ):
-            raise exc.BindingFailed(port_id=port.id, host=self.host,
+            raise exc.BindingFailed(port_id=port.id, host=host,
                                     reason="binding_profile needs a namespace name in "
                                     "'netns' and an 'ifname' of at most 15 characters")
         details.update(netns=netns, ifname=ifname,
@@ -300,7 +301,6 @@ class LinuxBridgeDriver(base.Driver):
                 name, network.mtu, netns, port.binding_profile.get("ifname")
                 or DEFAULT_GUEST_IFNAME, port.mac_address)
             made.append(link.index)
-            faults.point("mid_plug")  # crash-safety tests: veth made, not yet wired
             self._configure_guest(port, subnets)
             self.kernel.set_link(link.index, master=bridge.index, up=up)
             _note(report, "created", f"veth {name}")

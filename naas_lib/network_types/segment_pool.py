@@ -1,4 +1,4 @@
-"""Segmentation: which type and id a new network gets, and their release.
+"""Segment ids of a network type: configured ranges and their allocation in the database.
 
 Pure parsing of the configured ranges lives here next to the database side,
 which uses the shared :class:`~naas_lib.ipam.ranges.RangeAllocator` so that a

@@ -1,4 +1,4 @@
-"""Fault injection points, for proving crash safety in functional tests.
+"""Fault injection for the crash-safety tests: hooks a test hands the service.
 
 A point is a named place in the code where a crash hurts most (between the
 database commit and the plug; half-way through a plug). It does nothing
@@ -55,3 +55,10 @@ def point(name: str) -> None:
         raise FaultInjected(f"fault injected at {name}")
     LOG.warning("Fault injection: SIGKILL at %s", name)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+class EnvHooks:
+    """Service hooks (``naas_lib.resources.core.Hooks``) that act on ``NAAS_FAULT_INJECT``."""
+
+    def point(self, name: str) -> None:
+        point(name)

@@ -23,21 +23,20 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
 from sqlalchemy import orm
 
-from naas_lib import events, objects, validation
+from naas_lib import constants, events, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
+from naas_lib.resources.core import Core
+from naas_lib.resources.networks import Networks
 
-if TYPE_CHECKING:
-    from naas_lib.service import NetworkService
-
-SERVICE_TYPES = ("firewall", "nat", "vpn", "load-balancer", "dhcp", "other")
+SERVICE_TYPES = constants.SERVICE_TYPES
 
 CAUSE_REQUEST = "request"
 CAUSE_NETWORK_DELETE = "network_delete"
@@ -84,21 +83,26 @@ def _target(row: models.Service) -> dict[str, Any]:
     return {"project_id": row.project_id}
 
 
-class ServiceRegistryOps:
+class HigherLayerServices:
     """create/get/list/delete of services; associate/disassociate with networks.
 
-    Placed before ``NetworkOps`` in ``NetworkService``'s bases: its
-    :meth:`delete_network` tells associated services before the core deletes.
+    Registered as a delete hook of :class:`~naas_lib.resources.networks.Networks`:
+    associated services hear of a network's deletion before and after it.
     """
+
+    def __init__(self, core: Core, networks: Networks) -> None:
+        self.core = core
+        self.networks = networks
+        networks.delete_hooks.append(self)
 
     # -- reads -------------------------------------------------------------
 
-    def _service_row(self: NetworkService, session: orm.Session, context: RequestContext,
+    def _service_row(self, session: orm.Session, context: RequestContext,
                      service_id: str) -> models.Service:
         if not isinstance(service_id, str):
             raise exc.ServiceNotFound(service_id=service_id)
         row = session.get(models.Service, service_id)
-        if row is None or not self.authorize(context, "get_service", _target(row)):
+        if row is None or not self.core.authorize(context, "get_service", _target(row)):
             raise exc.ServiceNotFound(service_id=service_id)
         return row
 
@@ -114,14 +118,14 @@ class ServiceRegistryOps:
                 nets[sid].append(nid)
         return [_service_obj(r, nets[r.id]) for r in rows]
 
-    def get_service(self: NetworkService, context: RequestContext,
+    def get_service(self, context: RequestContext,
                     service_id: str) -> Service:
         """A service the caller may see, or ServiceNotFound."""
-        with self.db.reader() as session:
+        with self.core.db.reader() as session:
             return self._load_services(session, [self._service_row(session, context,
                                                                      service_id)])[0]
 
-    def list_services(self: NetworkService, context: RequestContext,
+    def list_services(self, context: RequestContext,
                       network_id: str | None = None, service_type: str | None = None,
                       name: str | None = None, project_id: str | None = None) -> list[Service]:
         """Services the caller may see, optionally only those associated with a network.
@@ -129,12 +133,12 @@ class ServiceRegistryOps:
         With ``network_id`` the network must be visible to the caller
         (NetworkNotFound otherwise).
         """
-        with self.db.reader() as session:
+        with self.core.db.reader() as session:
             q = sa.select(models.Service)
             if not context.is_admin:
                 q = q.where(models.Service.project_id == context.project_id)
             if network_id is not None:
-                self._network_row(session, context, network_id)
+                self.networks.visible_row(session, context, network_id)
                 A = models.ServiceNetworkAssociation
                 q = q.join(A, A.service_id == models.Service.id).where(A.network_id == network_id)
             if service_type is not None:
@@ -147,10 +151,10 @@ class ServiceRegistryOps:
                                                    models.Service.id)))
             return self._load_services(session, rows)
 
-    def list_service_networks(self: NetworkService, context: RequestContext,
+    def list_service_networks(self, context: RequestContext,
                               service_id: str) -> list[objects.Network]:
         """Networks a service is associated with, as far as the caller may see them."""
-        with self.db.reader() as session:
+        with self.core.db.reader() as session:
             self._service_row(session, context, service_id)
             A = models.ServiceNetworkAssociation
             net_ids = list(session.scalars(sa.select(A.network_id)
@@ -158,10 +162,10 @@ class ServiceRegistryOps:
                                            .order_by(A.created_at, A.network_id)))
         if not net_ids:
             return []
-        nets = {n.id: n for n in self.list_networks(context, id=net_ids)}
+        nets = {n.id: n for n in self.networks.list_networks(context, id=net_ids)}
         return [nets[i] for i in net_ids if i in nets]  # in association order
 
-    def _associations(self: NetworkService, session: orm.Session, *, service_id: str | None = None,
+    def _associations(self, session: orm.Session, *, service_id: str | None = None,
                       network_id: str | None = None) -> list[ServiceAssociation]:
         A = models.ServiceNetworkAssociation
         q = sa.select(A)
@@ -173,26 +177,26 @@ class ServiceRegistryOps:
 
     # -- create / delete ---------------------------------------------------
 
-    def create_service(self: NetworkService, context: RequestContext, name: str,
+    def create_service(self, context: RequestContext, name: str,
                        service_type: str, description: str = "",
                        project_id: str | None = None) -> Service:
         """Register a higher-layer service owned by the caller's (or, for admins, any) project."""
         attrs: dict[str, Any] = {} if project_id is None else {"project_id": project_id}
-        owner = self.owner_project(context, attrs)
+        owner = self.core.owner_project(context, attrs)
         name = validation.string("name", name)
         if not name:
             raise exc.InvalidInput(field="name", reason="must not be empty")
         validation.choice("service_type", service_type, SERVICE_TYPES)
         description = validation.string("description", description)
-        self.enforce(context, "create_service", {"project_id": owner})
+        self.core.enforce(context, "create_service", {"project_id": owner})
         service_id = str(uuid.uuid4())
         request = {"name": name, "service_type": service_type, "description": description,
                    "project_id": owner}
-        self.publish(events.SERVICE, events.BEFORE_CREATE,
+        self.core.publish(events.SERVICE, events.BEFORE_CREATE,
                      events.EventPayload(context, service_id, request=request))
 
         def txn() -> Service:
-            with self.db.writer() as session:
+            with self.core.db.writer() as session:
                 now = models.utcnow()
                 row = models.Service(id=service_id, project_id=owner, name=name,
                                      service_type=service_type, description=description,
@@ -200,68 +204,68 @@ class ServiceRegistryOps:
                 session.add(row)
                 session.flush()
                 svc = _service_obj(row, [])
-                self.publish(events.SERVICE, events.PRECOMMIT_CREATE, events.EventPayload(
+                self.core.publish(events.SERVICE, events.PRECOMMIT_CREATE, events.EventPayload(
                     context, service_id, states=(None, svc), request=request, session=session))
                 return svc
 
-        svc = self.retrying(txn)()
-        self.publish(events.SERVICE, events.AFTER_CREATE,
+        svc = self.core.retrying(txn)()
+        self.core.publish(events.SERVICE, events.AFTER_CREATE,
                      events.EventPayload(context, service_id, states=(None, svc),
                                          request=request))
         return svc
 
-    def delete_service(self: NetworkService, context: RequestContext, service_id: str) -> None:
+    def delete_service(self, context: RequestContext, service_id: str) -> None:
         """Remove a service and, with it, all its network associations."""
         old = self.get_service(context, service_id)
-        self.enforce(context, "delete_service", {"project_id": old.project_id})
-        with self.db.reader() as session:
+        self.core.enforce(context, "delete_service", {"project_id": old.project_id})
+        with self.core.db.reader() as session:
             assocs = self._associations(session, service_id=service_id)
-        self.publish(events.SERVICE, events.BEFORE_DELETE,
+        self.core.publish(events.SERVICE, events.BEFORE_DELETE,
                      events.EventPayload(context, service_id, states=(old, None)))
         self._announce_dissociation(context, assocs, events.BEFORE_DELETE, CAUSE_SERVICE_DELETE)
 
         def txn() -> Service:
-            with self.db.writer() as session:
+            with self.core.db.writer() as session:
                 row = self._service_row(session, context, service_id)
                 svc = self._load_services(session, [row])[0]
-                self.publish(events.SERVICE, events.PRECOMMIT_DELETE, events.EventPayload(
+                self.core.publish(events.SERVICE, events.PRECOMMIT_DELETE, events.EventPayload(
                     context, service_id, states=(svc, None), session=session))
                 session.execute(sa.delete(models.ServiceNetworkAssociation).where(
                     models.ServiceNetworkAssociation.service_id == service_id))
                 session.execute(sa.delete(models.Service).where(models.Service.id == service_id))
                 return svc
 
-        svc = self.retrying(txn)()
+        svc = self.core.retrying(txn)()
         self._announce_dissociation(context, assocs, events.AFTER_DELETE, CAUSE_SERVICE_DELETE)
-        self.publish(events.SERVICE, events.AFTER_DELETE,
+        self.core.publish(events.SERVICE, events.AFTER_DELETE,
                      events.EventPayload(context, service_id, states=(svc, None)))
 
     # -- associations ------------------------------------------------------
 
-    def _check_network_writable(self: NetworkService, session: orm.Session,
+    def _check_network_writable(self, session: orm.Session,
                                 context: RequestContext, network_id: str) -> models.Network:
         """The network must be visible (else NotFound) and changeable by the caller."""
-        net = self._network_row(session, context, network_id)
-        self.enforce(context, "update_network", {"project_id": net.project_id,
+        net = self.networks.visible_row(session, context, network_id)
+        self.core.enforce(context, "update_network", {"project_id": net.project_id,
                                                  "shared": bool(net.shared)})
         return net
 
-    def associate_service(self: NetworkService, context: RequestContext, service_id: str,
+    def associate_service(self, context: RequestContext, service_id: str,
                           network_id: str) -> ServiceAssociation:
         """Associate a service with a network; ServiceInUse if it already is."""
-        with self.db.reader() as session:
+        with self.core.db.reader() as session:
             svc = self._service_row(session, context, service_id)
-            self.enforce(context, "associate_service", _target(svc))
+            self.core.enforce(context, "associate_service", _target(svc))
             self._check_network_writable(session, context, network_id)
         meta = {"network_id": network_id, "cause": CAUSE_REQUEST}
-        self.publish(events.SERVICE_ASSOCIATION, events.BEFORE_CREATE,
+        self.core.publish(events.SERVICE_ASSOCIATION, events.BEFORE_CREATE,
                      events.EventPayload(context, service_id, request=dict(meta),
                                          metadata=dict(meta)))
 
         def txn() -> ServiceAssociation:
-            with self.db.writer() as session:
+            with self.core.db.writer() as session:
                 self._service_row(session, context, service_id)
-                self._network_row(session, context, network_id)
+                self.networks.visible_row(session, context, network_id)
                 A = models.ServiceNetworkAssociation
                 exists = session.get(A, (service_id, network_id))
                 if exists is not None:
@@ -274,24 +278,24 @@ class ServiceRegistryOps:
                 except db_exc.DBDuplicateEntry:
                     raise exc.ServiceInUse(service_id=service_id, net_id=network_id) from None
                 assoc = _assoc_obj(row)
-                self.publish(events.SERVICE_ASSOCIATION, events.PRECOMMIT_CREATE,
+                self.core.publish(events.SERVICE_ASSOCIATION, events.PRECOMMIT_CREATE,
                              events.EventPayload(context, service_id, states=(None, assoc),
                                                  session=session, metadata=dict(meta)))
                 return assoc
 
-        assoc = self.retrying(txn)()
-        self.publish(events.SERVICE_ASSOCIATION, events.AFTER_CREATE,
+        assoc = self.core.retrying(txn)()
+        self.core.publish(events.SERVICE_ASSOCIATION, events.AFTER_CREATE,
                      events.EventPayload(context, service_id, states=(None, assoc),
                                          metadata=dict(meta)))
         return assoc
 
-    def disassociate_service(self: NetworkService, context: RequestContext, service_id: str,
+    def disassociate_service(self, context: RequestContext, service_id: str,
                              network_id: str) -> None:
         """Remove one association; NotFound when the service is not on that network."""
         A = models.ServiceNetworkAssociation
-        with self.db.reader() as session:
+        with self.core.db.reader() as session:
             svc = self._service_row(session, context, service_id)
-            self.enforce(context, "disassociate_service", _target(svc))
+            self.core.enforce(context, "disassociate_service", _target(svc))
             self._check_network_writable(session, context, network_id)
             row = session.get(A, (service_id, network_id))
             if row is None:
@@ -301,8 +305,8 @@ class ServiceRegistryOps:
         self._announce_dissociation(context, [assoc], events.BEFORE_DELETE, CAUSE_REQUEST)
 
         def txn() -> None:
-            with self.db.writer() as session:
-                self.publish(events.SERVICE_ASSOCIATION, events.PRECOMMIT_DELETE,
+            with self.core.db.writer() as session:
+                self.core.publish(events.SERVICE_ASSOCIATION, events.PRECOMMIT_DELETE,
                              events.EventPayload(context, service_id, states=(assoc, None),
                                                  session=session,
                                                  metadata={"network_id": network_id,
@@ -310,36 +314,28 @@ class ServiceRegistryOps:
                 session.execute(sa.delete(A).where(A.service_id == service_id,
                                                    A.network_id == network_id))
 
-        self.retrying(txn)()
+        self.core.retrying(txn)()
         self._announce_dissociation(context, [assoc], events.AFTER_DELETE, CAUSE_REQUEST)
 
-    def _announce_dissociation(self: NetworkService, context: RequestContext,
+    def _announce_dissociation(self, context: RequestContext,
                                assocs: list[ServiceAssociation], event: str,
                                cause: str) -> None:
         for assoc in assocs:
-            self.publish(events.SERVICE_ASSOCIATION, event, events.EventPayload(
+            self.core.publish(events.SERVICE_ASSOCIATION, event, events.EventPayload(
                 context, assoc.service_id, states=(assoc, None),
                 metadata={"network_id": assoc.network_id, "cause": cause}))
 
     # -- network deletion tells the associated services first ---------------
 
-    def delete_network(self: NetworkService, context: RequestContext, network_id: str,
-                       expected_revision: int | None = None) -> None:
-        """Delete a network after its associated services had their say.
+    def before_network_delete(self, context: RequestContext, network: objects.Network
+                              ) -> list[ServiceAssociation]:
+        """Announce each association of a network about to go (a subscriber may veto)."""
+        with self.core.db.reader() as session:
+            assocs = self._associations(session, network_id=network.id)
+        self._announce_dissociation(context, assocs, events.BEFORE_DELETE, CAUSE_NETWORK_DELETE)
+        return assocs
 
-        Each association is announced with ``SERVICE_ASSOCIATION``
-        ``BEFORE_DELETE`` (a subscriber may veto by raising); the core
-        deletion follows and removes the associations with the network.
-        """
-        with self.db.reader() as session:
-            self._network_row(session, context, network_id)
-            assocs = self._associations(session, network_id=network_id)
-        if assocs:
-            net = self.get_network(context, network_id)
-            self.enforce(context, "delete_network", {"project_id": net.project_id,
-                                                     "shared": net.shared})
-            self._announce_dissociation(context, assocs, events.BEFORE_DELETE,
-                                        CAUSE_NETWORK_DELETE)
-        super().delete_network(context, network_id,  # type: ignore[misc]
-                               expected_revision=expected_revision)
+    def after_network_delete(self, context: RequestContext,
+                             assocs: list[ServiceAssociation]) -> None:
+        """The network went, and its associations with it."""
         self._announce_dissociation(context, assocs, events.AFTER_DELETE, CAUSE_NETWORK_DELETE)

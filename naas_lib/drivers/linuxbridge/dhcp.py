@@ -1,0 +1,428 @@
+"""The per-host DHCP/RA responder: one dnsmasq per network per host.
+
+The Linux bridge driver owns a :class:`DhcpManager` and hands it plain
+:class:`~.dhcp_config.NetworkSpec` values (the network, its subnets, the
+ports bound to this host). For each network it keeps, on this host:
+
+* a network namespace ``naasdhcp-<8 chars of the network id>`` (prefixed by
+  the driver's own namespace when it works inside one), because every host's
+  responder has the same address and tenant CIDRs may overlap;
+* a veth pair: ``dhcp0`` inside that namespace with the responder's
+  addresses and a MAC derived from the network id, and ``dhv<11 chars>`` on
+  the network's bridge (the ``dhv`` prefix is how :meth:`DhcpManager.sync`
+  finds its own devices);
+* a dnsmasq daemon with its pid, hosts and options files under
+  ``state_dir/<network id>/``;
+* the ``bridge naas_dhcp`` nftables table, which lets the responder's
+  frames reach only this host's port devices (``tap*``, ``nvh*``) and lets
+  only those reach it, so replies never leave the host on an uplink.
+
+A port or option change rewrites the two files and sends SIGHUP (same pid);
+only a change of the command line (subnets, lease time, IPv6 modes) restarts
+dnsmasq. Nothing is signalled unless ``/proc/<pid>/cmdline`` shows it is
+dnsmasq started with our pid file. Responders are host state like bridges:
+they outlive the Python process (``close`` stops nothing); ``remove`` and
+``sync`` are what take them away, leaving no process, namespace, device or
+file behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from naas_lib import constants
+from naas_lib.drivers.linuxbridge import dhcp_config as config
+from naas_lib.drivers.linuxbridge import names
+
+LOG = logging.getLogger(__name__)
+
+#: Prefix of the host end of each responder's veth (``dhv`` + 11 id characters).
+VETH_PREFIX = "dhv"
+#: Prefix of the responders' namespaces.
+NAMESPACE_PREFIX = "naasdhcp-"
+#: The nftables table this component owns (and nothing else).
+NFT_FAMILY, NFT_TABLE = "bridge", "naas_dhcp"
+DNSMASQ = "dnsmasq"
+_STOP_TIMEOUT = 3.0
+
+
+def veth_name(network_id: str) -> str:
+    """Host end of a network's responder veth, within IFNAMSIZ."""
+    return (VETH_PREFIX + network_id[:names.ID_CHARS])[:constants.IFNAMSIZ]
+
+
+def nft_ruleset() -> str:
+    """The whole ``bridge naas_dhcp`` table, replaced in one ``nft -f`` transaction.
+
+    Declaring the table first makes the ``delete`` valid when it does not exist yet.
+    """
+    rules = []
+    for direction, other in (("iifname", "oifname"), ("oifname", "iifname")):
+        for prefix in names.PORT_PREFIXES:
+            rules.append(f'{direction} "{VETH_PREFIX}*" {other} "{prefix}*" accept')
+        rules.append(f'{direction} "{VETH_PREFIX}*" drop')
+    body = "\n".join(f"    {r}" for r in rules)
+    return (f"table {NFT_FAMILY} {NFT_TABLE}\n"
+            f"delete table {NFT_FAMILY} {NFT_TABLE}\n"
+            f"table {NFT_FAMILY} {NFT_TABLE} {{\n"
+            f"  chain forward {{\n"
+            f"    type filter hook forward priority 0; policy accept;\n"
+            f"{body}\n"
+            f"  }}\n"
+            f"}}\n")
+
+
+@dataclasses.dataclass
+class DhcpSyncReport:
+    """What :meth:`DhcpManager.sync` changed, by network id."""
+
+    started: list[str] = dataclasses.field(default_factory=list)
+    restarted: list[str] = dataclasses.field(default_factory=list)
+    updated: list[str] = dataclasses.field(default_factory=list)
+    removed: list[str] = dataclasses.field(default_factory=list)
+    errors: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.started or self.restarted or self.updated or self.removed)
+
+
+class DhcpError(RuntimeError):
+    """A responder could not be set up (dnsmasq refused to start, a device failed)."""
+
+
+class DhcpManager:
+    """Runs and supervises this host's DHCP/RA responders, one per network.
+
+    ``host_netns`` is the namespace the driver works in (where the bridges
+    are); None means the process's own. Methods are not thread-safe: the
+    driver calls them under its host lock.
+    """
+
+    def __init__(self, state_dir: str | os.PathLike, host_netns: str | None = None,
+                 dnsmasq: str = DNSMASQ, log_dhcp: bool = False) -> None:
+        self.state_dir = Path(state_dir)
+        self.host_netns = host_netns
+        self.dnsmasq = shutil.which(dnsmasq) or dnsmasq
+        self.log_dhcp = log_dhcp
+        self.namespace_prefix = (NAMESPACE_PREFIX if not host_netns
+                                 else f"{NAMESPACE_PREFIX}{host_netns}-")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- naming and files -------------------------------------------------
+
+    def namespace(self, network_id: str) -> str:
+        """The namespace of a network's responder on this host."""
+        return self.namespace_prefix + network_id[:8]
+
+    def _dir(self, network_id: str) -> Path:
+        return self.state_dir / network_id
+
+    def _pid_file(self, network_id: str) -> Path:
+        return self._dir(network_id) / "pid"
+
+    # -- public -------------------------------------------------------------
+
+    def ensure(self, spec: config.NetworkSpec) -> str:
+        """Make the network's responder serve ``spec``; returns what was done.
+
+        ``"started"`` (new), ``"restarted"`` (command line changed or it had
+        died), ``"updated"`` (files changed, SIGHUP), ``"unchanged"``, or
+        ``"removed"`` when the spec leaves nothing to serve.
+        """
+        if not spec.wanted:
+            return "removed" if self.remove(spec.id) else "unchanged"
+        new = self.pid(spec.id) is None and not self._dir(spec.id).exists()
+        try:
+            return self._ensure(spec)
+        except BaseException:
+            if new:  # compensate: nothing half-made of a responder that never ran
+                self.remove(spec.id)
+            raise
+
+    def _ensure(self, spec: config.NetworkSpec) -> str:
+        directory = self._dir(spec.id)
+        directory.mkdir(parents=True, exist_ok=True)
+        paths = {"pid_file": str(self._pid_file(spec.id)),
+                 "hosts_file": str(directory / "hosts"),
+                 "opts_file": str(directory / "opts"),
+                 "log_file": str(directory / "log") if self.log_dhcp else None}
+        args = config.command_line(spec, **paths)
+        files_changed = _write_if_changed(directory / "hosts", config.hosts_file(spec))
+        files_changed |= _write_if_changed(directory / "opts", config.opts_file(spec))
+        state_file = directory / "state.json"
+        state = _read_json(state_file)
+        plumbing = _digest([spec.bridge, spec.mtu, config.responder_addresses(spec)])
+        if state.get("plumbing") != plumbing or not self._plumbing_intact(spec):
+            self._ensure_plumbing(spec)
+        pid = self.pid(spec.id)
+        digest = _digest(args)
+        previous = state.get("args")
+        if pid is not None and previous == digest:
+            if state.get("plumbing") != plumbing:
+                state_file.write_text(json.dumps({**state, "plumbing": plumbing}))
+            if files_changed:
+                os.kill(pid, signal.SIGHUP)
+                return "updated"
+            return "unchanged"
+        outcome = "started" if previous is None else "restarted"
+        if pid is not None:
+            self._stop(spec.id, pid)
+        self._start(spec.id, args)
+        state_file.write_text(json.dumps({"args": digest, "plumbing": plumbing}))
+        self._apply_nft()
+        return outcome
+
+    def remove(self, network_id: str) -> bool:
+        """Stop the network's responder and delete its namespace, veth and files.
+
+        Returns whether anything was there. Idempotent.
+        """
+        found = False
+        pid = self.pid(network_id)
+        if pid is not None:
+            self._stop(network_id, pid)
+            found = True
+        namespace = self.namespace(network_id)
+        if namespace in self._namespaces():
+            self._kill_strays(namespace)
+            _run("ip", "netns", "del", namespace, check=False)
+            found = True
+        veth = veth_name(network_id)
+        if veth in self._host_veths():
+            self._ip("link", "del", veth, check=False)
+            found = True
+        if self._dir(network_id).exists():
+            shutil.rmtree(self._dir(network_id), ignore_errors=True)
+            found = True
+        if not self._known_ids():
+            self._drop_nft()
+        return found
+
+    def sync(self, desired: Iterable[config.NetworkSpec]) -> DhcpSyncReport:
+        """Make this host's responders exactly ``desired``: start, restart, update, remove.
+
+        Removes only what carries this component's names (its namespace prefix,
+        the ``dhv`` veth prefix, its state directory), and re-creates its
+        nftables table.
+        """
+        report = DhcpSyncReport()
+        wanted = {spec.id: spec for spec in desired if spec.wanted}
+        for network_id in sorted(self._known_ids() - set(wanted)):
+            if self.remove(network_id):
+                report.removed.append(network_id)
+        keep_ns = {self.namespace(i) for i in wanted}
+        for namespace in self._namespaces() - keep_ns:
+            self._kill_strays(namespace)
+            _run("ip", "netns", "del", namespace, check=False)
+            report.removed.append(namespace)
+        keep_veths = {veth_name(i) for i in wanted}
+        for veth in self._host_veths() - keep_veths:
+            self._ip("link", "del", veth, check=False)
+            report.removed.append(veth)
+        for network_id, spec in sorted(wanted.items()):
+            try:
+                outcome = self.ensure(spec)
+            except (DhcpError, OSError) as error:
+                report.errors[network_id] = str(error)
+                continue
+            changed = {"started": report.started, "restarted": report.restarted,
+                       "updated": report.updated}.get(outcome)
+            if changed is not None:
+                changed.append(network_id)
+        if self._known_ids():
+            self._apply_nft()
+        else:
+            self._drop_nft()
+        return report
+
+    def pid(self, network_id: str) -> int | None:
+        """The pid of the network's running dnsmasq, or None (checked, not trusted)."""
+        pid_file = self._pid_file(network_id)
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _is_our_dnsmasq(pid, str(pid_file)) else None
+
+    def running(self) -> dict[str, int]:
+        """Network id to pid of every responder running now."""
+        return {i: pid for i in self._known_ids() if (pid := self.pid(i)) is not None}
+
+    def close(self) -> None:
+        """Release the manager; running responders stay (host state, like bridges)."""
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        prefix = ("ip", "-n", self.host_netns) if self.host_netns else ("ip",)
+        return _run(*prefix, *args, check=check)
+
+    def _namespaces(self) -> set[str]:
+        try:
+            entries = os.listdir("/run/netns")
+        except FileNotFoundError:
+            return set()
+        return {e for e in entries if e.startswith(self.namespace_prefix)
+                and len(e) == len(self.namespace_prefix) + 8}
+
+    def _host_veths(self) -> set[str]:
+        out = self._ip("-j", "link", "show", "type", "veth", check=False)
+        return {e["ifname"] for e in json.loads(out.stdout or "[]")
+                if e["ifname"].startswith(VETH_PREFIX)}
+
+    def _known_ids(self) -> set[str]:
+        return {p.name for p in self.state_dir.iterdir() if p.is_dir()}
+
+    def _plumbing_intact(self, spec: config.NetworkSpec) -> bool:
+        """One cheap check for the update path: namespace there, veth up on the bridge."""
+        if self.namespace(spec.id) not in self._namespaces():
+            return False
+        out = self._ip("-o", "link", "show", "dev", veth_name(spec.id), check=False)
+        return out.returncode == 0 and f"master {spec.bridge} " in out.stdout and (
+            "state UP" in out.stdout or ",UP" in out.stdout)
+
+    def _ensure_plumbing(self, spec: config.NetworkSpec) -> None:
+        namespace = self.namespace(spec.id)
+        veth = veth_name(spec.id)
+        inner = config.RESPONDER_IFNAME
+        if self._ip("link", "show", "dev", spec.bridge, check=False).returncode != 0:
+            raise DhcpError(f"bridge {spec.bridge} of network {spec.id} does not exist")
+        if namespace not in self._namespaces():
+            _run("ip", "netns", "add", namespace)
+            _run("ip", "netns", "exec", namespace, "sysctl", "-q", "-w",
+                 "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+            _run("ip", "-n", namespace, "link", "set", "lo", "up")
+        if self._ip("link", "show", "dev", veth, check=False).returncode != 0:
+            _run("ip", "-n", namespace, "link", "del", inner, check=False)
+            self._ip("link", "add", veth, "type", "veth", "peer", "name", inner,
+                     "netns", namespace)
+        self._ip("link", "set", veth, "mtu", str(spec.mtu), "master", spec.bridge, "up")
+        _run("ip", "-n", namespace, "link", "set", inner, "address",
+             config.responder_mac(spec.id), "mtu", str(spec.mtu), "up")
+        out = _run("ip", "-n", namespace, "-j", "addr", "show", "dev", inner)
+        have = {f"{a['local']}/{a['prefixlen']}"
+                for e in json.loads(out.stdout or "[]") for a in e.get("addr_info", [])
+                if a.get("scope") == "global"}
+        want = set(config.responder_addresses(spec))
+        for address in sorted(have - want):
+            _run("ip", "-n", namespace, "addr", "del", address, "dev", inner)
+        for address in sorted(want - have):
+            _run("ip", "-n", namespace, "addr", "add", address, "dev", inner, "nodad")
+
+    def _start(self, network_id: str, args: list[str]) -> None:
+        namespace = self.namespace(network_id)
+        errors = self._dir(network_id) / "stderr"
+        with open(errors, "w") as err:
+            result = subprocess.run(["ip", "netns", "exec", namespace, self.dnsmasq, *args],
+                                    stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        if result.returncode != 0:
+            raise DhcpError(f"dnsmasq for network {network_id} failed to start "
+                            f"({result.returncode}): {errors.read_text().strip()}")
+        deadline = time.monotonic() + _STOP_TIMEOUT
+        while self.pid(network_id) is None:
+            if time.monotonic() > deadline:
+                raise DhcpError(f"dnsmasq for network {network_id} wrote no pid file")
+            time.sleep(0.02)
+        LOG.info("DHCP responder of network %s started (pid %s)", network_id,
+                 self.pid(network_id))
+
+    def _stop(self, network_id: str, pid: int) -> None:
+        _terminate(pid)
+        self._pid_file(network_id).unlink(missing_ok=True)
+
+    def _kill_strays(self, namespace: str) -> None:
+        """Stop dnsmasq processes left in one of our namespaces (e.g. its pid file lost)."""
+        out = _run("ip", "netns", "pids", namespace, check=False)
+        for word in out.stdout.split():
+            argv = _cmdline(int(word))
+            if argv and Path(argv[0]).name == DNSMASQ:
+                _terminate(int(word))
+
+    def _apply_nft(self) -> None:
+        _run(*self._exec(), "nft", "-f", "-", input_text=nft_ruleset())
+
+    def _drop_nft(self) -> None:
+        _run(*self._exec(), "nft", "delete", "table", NFT_FAMILY, NFT_TABLE, check=False)
+
+    def _exec(self) -> tuple[str, ...]:
+        return ("ip", "netns", "exec", self.host_netns) if self.host_netns else ()
+
+
+def _run(*cmd: str, check: bool = True,
+         input_text: str | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(list(cmd), capture_output=True, text=True, input=input_text)
+    if check and result.returncode != 0:
+        raise DhcpError(f"{' '.join(cmd)}: {result.stderr.strip()}")
+    return result
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    """Replace ``path`` atomically when its content differs; whether it did."""
+    try:
+        if path.read_text() == text:
+            return False
+    except FileNotFoundError:
+        pass
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return True
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie (our parent may not reap daemons' children)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return status.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _is_our_dnsmasq(pid: int, pid_file: str) -> bool:
+    argv = _cmdline(pid)
+    return (bool(argv) and Path(argv[0]).name == DNSMASQ
+            and f"--pid-file={pid_file}" in argv and _alive(pid))
+
+
+def _terminate(pid: int) -> None:
+    """SIGTERM, then SIGKILL after a grace period; returns when the process is gone."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + _STOP_TIMEOUT
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.02)

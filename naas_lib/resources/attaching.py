@@ -1,0 +1,81 @@
+"""Recording an attachment and binding its port inside a caller's transaction.
+
+Shared by ``attach_port`` and by ``create_ports`` (a boot creates, attaches
+and binds its ports in one transaction), so it lives apart from both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from naas_lib import constants, objects, validation
+from naas_lib import exceptions as exc
+from naas_lib.context import RequestContext
+from naas_lib.db import models
+from naas_lib.resources import common
+from naas_lib.resources.binding import Binder
+from naas_lib.resources.core import Core
+from naas_lib.resources.plugging import Plugging
+
+
+class AttachmentRecorder:
+    """Validates attachment requests and writes them with the port's binding."""
+
+    def __init__(self, core: Core, binder: Binder, plugging: Plugging) -> None:
+        self.core = core
+        self.binder = binder
+        self.plugging = plugging
+
+    def request(self, interface_id: Any, instance_id: Any, host: Any) -> dict[str, Any]:
+        """Validated attachment attributes; the host defaults to this service's."""
+        interface_id = validation.string("interface_id", interface_id)
+        if not interface_id:
+            raise exc.InvalidInput(field="interface_id", reason="required")
+        instance_id = validation.string("instance_id", instance_id, allow_none=True)
+        host = validation.string("host", host, allow_none=True) or self.core.host
+        return {"interface_id": interface_id, "instance_id": instance_id, "host": host}
+
+    def _check_free(self, session: orm.Session, context: RequestContext, port_id: str,
+                    interface_id: str) -> None:
+        existing = session.get(models.Attachment, port_id)
+        if existing is not None:
+            raise exc.AlreadyAttached(port_id=port_id, interface_id=existing.interface_id)
+        other = session.execute(sa.select(models.Attachment.port_id).where(
+            models.Attachment.interface_id == interface_id)).first()
+        if other is not None:
+            # Name the port only to a caller who may see it (no existence leak).
+            holder = session.get(models.Port, other[0])
+            shown = other[0] if holder is not None and self.core.authorize(
+                context, "get_port", {"project_id": holder.project_id}) else "another port"
+            raise exc.InterfaceInUse(interface_id=interface_id, port_id=shown)
+
+    def record(self, session: orm.Session, context: RequestContext, port: objects.Port,
+               network: objects.Network, request: dict[str, Any], owns_port: bool
+               ) -> tuple[objects.Attachment, objects.Port]:
+        """Insert the attachment, bind the port to the request's host; (attachment, port)."""
+        port_id, interface_id = port.id, request["interface_id"]
+        instance_id, host = request["instance_id"], request["host"]
+        self.core.enforce(context, "attach_port", {"project_id": port.project_id})
+        self._check_free(session, context, port_id, interface_id)
+        now = models.utcnow()
+        session.execute(sa.insert(models.Attachment.__table__), [{
+            "port_id": port_id, "interface_id": interface_id, "instance_id": instance_id,
+            "host": host, "owns_port": owns_port, "created_at": now}])
+        values: dict[str, Any] = {}
+        if instance_id and not port.device_id:
+            values["device_id"] = instance_id
+        if host:
+            port = self.binder.bind(session, port, network, host)
+            values["status"] = constants.PORT_STATUS_BUILD
+        revision = common.bump_revision(session, models.Port, "Port", port_id,
+                                        port.revision_number, None, values)
+        port = port.replace(status=values.get("status", port.status),
+                            device_id=values.get("device_id", port.device_id),
+                            revision_number=revision)
+        att = objects.Attachment(port_id=port_id, interface_id=interface_id,
+                                 instance_id=instance_id, host=host, owns_port=owns_port,
+                                 created_at=now)
+        return att, port

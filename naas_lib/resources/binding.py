@@ -1,0 +1,107 @@
+"""Binding: which host's driver chooses a port's VIF type and details (database only).
+
+This service's own driver decides for its own host and for hosts that never
+registered (a deployment without host records binds as before); any other
+host is decided from what it recorded: its capabilities and its driver
+class, whose ``bind_port`` is pure (a class-level call: nothing is built).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from naas_lib import constants, objects
+from naas_lib import exceptions as exc
+from naas_lib.db import models
+from naas_lib.drivers import base as driver_base
+from naas_lib.drivers import manager as driver_manager
+from naas_lib.resources.core import Core
+from naas_lib.resources.hosts import PHYSNETS_KEY, REFUSALS_KEY, Hosts
+
+_ports = models.Port.__table__
+
+UNBOUND_VALUES: Mapping[str, Any] = {
+    "binding_host_id": None, "binding_vif_type": constants.VIF_TYPE_UNBOUND,
+    "binding_vif_details": "{}", "status": constants.PORT_STATUS_DOWN, "status_reason": None}
+
+
+class RecordedHost:
+    """Binding decisions for a host from its row in the hosts table."""
+
+    def __init__(self, host: objects.Host) -> None:
+        self.host = host
+        self.name = host.driver or "unknown"
+        caps = dict(host.capabilities)
+        self.capabilities = driver_base.Capabilities.from_dict(caps)
+        self.refusals: Mapping[str, str] = caps.get(REFUSALS_KEY) or {}
+        physnets = caps.get(PHYSNETS_KEY)
+        self.physical_networks = None if physnets is None else set(physnets)
+
+    def check_network(self, network: objects.Network) -> str | None:
+        """None when the host can realize ``network``, else why not."""
+        where = f"host {self.host.name} (driver {self.name})"
+        refused = self.refusals.get(network.network_type)
+        if refused:
+            return f"{where}: {refused}"
+        reason = self.capabilities.why_not(network_type=network.network_type, mtu=network.mtu)
+        if reason is not None:
+            return f"{where}: {reason}"
+        if network.network_type == constants.TYPE_VXLAN and not self.host.vxlan_endpoint:
+            return f"{where}: no VXLAN endpoint address is configured"
+        if (network.physical_network is not None and self.physical_networks is not None
+                and network.physical_network not in self.physical_networks):
+            return (f"{where}: physical network {network.physical_network} is not mapped "
+                    f"(mapped: {', '.join(sorted(self.physical_networks)) or 'none'})")
+        return None
+
+    def bind_port(self, port: objects.Port, network: objects.Network) -> driver_base.Binding:
+        if not self.host.driver:
+            raise exc.BindingFailed(port_id=port.id, host=self.host.name,
+                                    reason="the host recorded no driver")
+        try:
+            cls = driver_manager.load_driver_class(self.host.driver)
+        except exc.DriverNotFound as e:
+            raise exc.BindingFailed(port_id=port.id, host=self.host.name,
+                                    reason=e.message) from e
+        return driver_manager.bind_for_host(cls, port, network, self.host.name)
+
+
+class Binder:
+    """Binds and unbinds ports inside the caller's transaction."""
+
+    def __init__(self, core: Core, hosts: Hosts) -> None:
+        self.core = core
+        self.hosts = hosts
+
+    def binding_driver(self, session: orm.Session, host: str) -> Any:
+        """Who decides bindings for ``host`` (see the module docstring)."""
+        if host == self.core.host:
+            return self.core.driver
+        recorded = self.hosts.recorded(session, host)
+        return self.core.driver if recorded is None else RecordedHost(recorded)
+
+    def bind(self, session: orm.Session, port: objects.Port, network: objects.Network,
+             host: str) -> objects.Port:
+        """Let the host's driver choose VIF type and details; the port as bound."""
+        binder = self.binding_driver(session, host)
+        reason = binder.check_network(network)
+        if reason is not None:
+            raise exc.BindingFailed(port_id=port.id, host=host, reason=reason)
+        binding = (driver_manager.bind_for_host(binder, port, network, host)
+                   if binder is self.core.driver else binder.bind_port(port, network))
+        values = {"binding_host_id": host, "binding_vif_type": binding.vif_type,
+                  "binding_vif_details": json.dumps(dict(binding.vif_details)),
+                  "status_reason": None}
+        session.execute(sa.update(_ports).where(_ports.c.id == port.id).values(**values))
+        return port.replace(binding_host_id=host, binding_vif_type=binding.vif_type,
+                            binding_vif_details=dict(binding.vif_details), status_reason=None)
+
+    @staticmethod
+    def unbind_values() -> dict[str, Any]:
+        """Column values of a port with no binding."""
+        return dict(UNBOUND_VALUES)

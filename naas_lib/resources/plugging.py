@@ -1,0 +1,181 @@
+"""This host's devices: plugging, unplugging and the port statuses they produce.
+
+Every host-side effect of an operation goes through here, so resources ask
+for "plug this port" or "unplug these" and never call the driver's device
+methods themselves. A service without a host plugs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from naas_lib import constants, objects
+from naas_lib import exceptions as exc
+from naas_lib.db import models
+from naas_lib.resources import common
+from naas_lib.resources.core import Core
+
+LOG = logging.getLogger(__name__)
+_ports = models.Port.__table__
+
+
+class SubnetsOnDemand(Sequence[objects.Subnet]):
+    """The complete subnets of a port, read the first time a driver looks at them.
+
+    Most plugs (a tap for Nova) never do, so the common path reads nothing;
+    a driver that configures guest addresses or serves DHCP gets them whole.
+    """
+
+    def __init__(self, core: Core, subnet_ids: set[str]) -> None:
+        self._core = core
+        self._ids = subnet_ids
+        self._items: list[objects.Subnet] | None = None
+
+    def _load(self) -> list[objects.Subnet]:
+        if self._items is None:
+            self._items = []
+            if self._ids:
+                with self._core.db.reader() as session:
+                    self._items = common.load_subnets(session, list(session.scalars(
+                        sa.select(models.Subnet).where(models.Subnet.id.in_(self._ids))
+                        .order_by(models.Subnet.created_at, models.Subnet.id))))
+        return self._items
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - Sequence protocol
+        return self._load()[index]
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+class Plugging:
+    """Plug and unplug this host's ports and record what became of them."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def set_port_status(self, port_id: str, status: str, reason: str | None = None) -> None:
+        """Record what the host made of a port (internal: not a caller's write)."""
+        if status not in constants.PORT_STATUSES:
+            raise exc.RequestedStateInvalid(resource="port", reason=f"{status!r} is not a status")
+
+        def txn() -> None:
+            with self.core.db.writer() as session:
+                session.execute(sa.update(_ports).where(_ports.c.id == port_id).values(
+                    status=status, status_reason=reason,
+                    revision_number=_ports.c.revision_number + 1,
+                    updated_at=models.utcnow()))
+
+        self.core.retrying(txn)()
+
+    def subnets_of(self, port: objects.Port) -> SubnetsOnDemand:
+        """The subnets of the port's fixed IPs, as the driver's ``plug`` receives them."""
+        return SubnetsOnDemand(self.core, {f.subnet_id for f in port.fixed_ips})
+
+    def plug_port(self, port_id: str) -> objects.Port:
+        """Make the port's devices on this host and record the outcome.
+
+        ACTIVE when wired (DOWN when the port or its network is
+        administratively down); ERROR with the driver's reason, and the typed
+        DriverError raised, when plugging failed.
+        """
+        with self.core.db.reader() as session:
+            row = session.get(models.Port, port_id)
+            if row is None:
+                raise exc.PortNotFound(port_id=port_id)
+            port = common.load_ports(session, [row])[0]
+            net = common.network_by_id(session, row.network_id)
+            subnets = self.subnets_of(port)
+        return self.plug_loaded(port, net, subnets)
+
+    def plug_loaded(self, port: objects.Port, net: objects.Network,
+                    subnets: Sequence[objects.Subnet]) -> objects.Port:
+        """Plug a port whose data the caller already holds; the port with its new status."""
+        host = self.core.host
+        if port.binding_host_id != host or not host:
+            raise exc.BindingFailed(port_id=port.id, host=host,
+                                    reason=f"port is bound to {port.binding_host_id!r}")
+        driver = self.core.driver
+        try:
+            driver.plug(port, net, subnets)
+        except Exception as e:
+            reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+            self.set_port_status(port.id, constants.PORT_STATUS_ERROR, reason[:255])
+            if isinstance(e, exc.DriverError):
+                raise
+            raise exc.DriverError(driver=driver.name, reason=reason) from e
+        up = port.admin_state_up and net.admin_state_up
+        status = constants.PORT_STATUS_ACTIVE if up else constants.PORT_STATUS_DOWN
+        self.set_port_status(port.id, status)
+        return port.replace(status=status, status_reason=None)
+
+    def is_local(self, port: objects.Port) -> bool:
+        return bool(port.binding_host_id) and port.binding_host_id == self.core.host
+
+    def unplug_quietly(self, port: objects.Port, network: objects.Network) -> None:
+        """Remove a port's devices if they are on this host; a failure is left to ``sync``."""
+        if not self.is_local(port):
+            return
+        try:
+            self.core.driver.unplug(port, network)
+        except Exception:
+            LOG.exception("Unplugging port %s failed; sync will remove its devices", port.id)
+
+    def unplug_deleted(self, ports: Sequence[objects.Port], network: objects.Network) -> None:
+        """Remove the devices of deleted ports that were on this host, in one batch."""
+        local = [(p, network) for p in ports if self.is_local(p)]
+        if not local:
+            return
+        try:
+            self.core.driver.unplug_many(local)
+        except Exception:
+            LOG.exception("Unplugging %d ports failed; sync will remove their devices",
+                          len(local))
+
+    def unplug_ports(self, ports: Sequence[tuple[objects.Port, objects.Network]]) -> None:
+        """Remove the devices of these ports from this host in one batch (an instance's)."""
+        if ports:
+            self.core.driver.unplug_many(list(ports))
+
+    def replug_network(self, network_id: str) -> None:
+        """Apply a network's admin state to its devices on this host now, not at next sync."""
+        if not self.core.host:
+            return
+        with self.core.db.reader() as session:
+            port_ids = list(session.scalars(sa.select(models.Port.id).where(
+                models.Port.network_id == network_id,
+                models.Port.binding_host_id == self.core.host)))
+        for port_id in port_ids:
+            try:
+                self.plug_port(port_id)
+            except exc.NaasError as e:
+                LOG.warning("Re-plugging port %s after its network's update failed: %s",
+                            port_id, e)
+
+    def after_port_update(self, before: objects.Port, port: objects.Port,
+                          network: objects.Network) -> objects.Port:
+        """Apply an update to this host's devices at once (without waiting for sync).
+
+        A port newly bound here is plugged, one bound away is unplugged, and a
+        change of ``admin_state_up`` or of the binding profile re-plugs it, so
+        the driver takes the device down (or up) and the status follows.
+        """
+        if not self.core.host:
+            return port
+        was_here, is_here = self.is_local(before), self.is_local(port)
+        if was_here and not is_here:
+            self.unplug_quietly(before, network)
+            return port
+        if not is_here or (was_here and before.admin_state_up == port.admin_state_up
+                           and before.binding_profile == port.binding_profile):
+            return port
+        try:
+            self.plug_port(port.id)
+        except exc.NaasError as e:
+            LOG.warning("Re-plugging port %s after its update failed: %s", port.id, e)
+        with self.core.db.reader() as session:
+            row = session.get(models.Port, port.id)
+            return common.load_ports(session, [row])[0] if row is not None else port

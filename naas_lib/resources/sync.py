@@ -1,0 +1,237 @@
+"""Reconciliation: what this host should have, making it so, and the loop that repeats it.
+
+:meth:`Sync.desired_state` reads from the database what this host should
+have; :meth:`Sync.sync` lets the driver make the host match it (removing
+only devices the driver owns) and records the port statuses that follow;
+:meth:`Sync.start_sync` runs that in a :class:`SyncLoop` thread. An error in
+one round is logged and the next round runs as planned, so a transient
+database or netlink failure never ends reconciliation. Plain ``threading``:
+the library must work in a Nova compute process without monkey patching.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from naas_lib import constants, objects
+from naas_lib import exceptions as exc
+from naas_lib.db import models
+from naas_lib.drivers import base as driver_base
+from naas_lib.resources import common
+from naas_lib.resources.core import Core
+from naas_lib.resources.hosts import Hosts
+
+LOG = logging.getLogger(__name__)
+_ports = models.Port.__table__
+
+DEFAULT_SYNC_INTERVAL = 10.0
+
+
+class SyncLoop:
+    """Run ``round_fn`` now and then every ``interval`` seconds, in one thread."""
+
+    def __init__(self, round_fn: Callable[[], Any], interval: float,
+                 name: str = "naas-sync") -> None:
+        if interval <= 0:
+            raise ValueError(f"interval must be positive, not {interval!r}")
+        self._round_fn = round_fn
+        self.interval = float(interval)
+        self.name = name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        #: Completed rounds, failed ones included.
+        self.rounds = 0
+        #: Rounds that raised.
+        self.failures = 0
+        self.last_result: Any = None
+        self.last_error: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the thread; a second start while running is a no-op."""
+        if self.running:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> bool:
+        """Ask the loop to end after its current round and wait for it.
+
+        Returns True when the thread has ended (always, unless a round is
+        stuck longer than ``timeout``).
+        """
+        self._stop.set()
+        thread = self._thread
+        if thread is None:
+            return True
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+        ended = not thread.is_alive()
+        if ended:
+            self._thread = None
+        return ended
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.last_result = self._round_fn()
+                self.last_error = None
+            except Exception as e:  # one bad round must not end reconciliation
+                self.failures += 1
+                self.last_error = e
+                LOG.exception("Reconciliation round of %s failed; retrying in %.1fs",
+                              self.name, self.interval)
+            self.rounds += 1
+            elapsed = time.monotonic() - started
+            self._stop.wait(max(0.0, self.interval - elapsed))
+
+
+class Sync:
+    """This host's reconciliation rounds, on demand or in a background loop."""
+
+    _sync_loop: SyncLoop | None = None
+
+    def __init__(self, core: Core, hosts: Hosts) -> None:
+        self.core = core
+        self.hosts = hosts
+
+    # -- desired state ---------------------------------------------------------
+
+    def desired_state(self) -> driver_base.DesiredState:
+        """What the database says this host should have.
+
+        Ports bound here with their networks, and for each VXLAN network among
+        them the other live hosts with ports bound on it, with their endpoints.
+        """
+        if not self.core.host:
+            raise exc.InvalidInput(field="host", reason="desired state needs a service host")
+        since = self.hosts.alive_since()
+        with self.core.db.reader() as session:
+            rows = list(session.scalars(
+                sa.select(models.Port).where(models.Port.binding_host_id == self.core.host)
+                .order_by(models.Port.created_at, models.Port.id)))
+            ports = common.load_ports(session, rows)
+            net_ids = sorted({p.network_id for p in ports})
+            nets = {n.id: n for n in common.load_networks(session, list(session.scalars(
+                sa.select(models.Network).where(models.Network.id.in_(net_ids)))))}
+            vxlan_ids = [i for i, n in nets.items() if n.network_type == constants.TYPE_VXLAN]
+            peers: dict[str, list[driver_base.Peer]] = defaultdict(list)
+            if vxlan_ids:
+                q = (sa.select(models.Port.network_id, models.Host.name,
+                               models.Host.vxlan_endpoint)
+                     .join(models.Host, models.Host.name == models.Port.binding_host_id)
+                     .where(models.Port.network_id.in_(vxlan_ids),
+                            models.Host.name != self.core.host,
+                            models.Host.heartbeat_at >= since,
+                            models.Host.vxlan_endpoint.is_not(None))
+                     .distinct().order_by(models.Port.network_id, models.Host.name))
+                for net_id, name, endpoint in session.execute(q):
+                    peers[net_id].append(driver_base.Peer(host=name, endpoint=endpoint))
+            subnet_rows = list(session.scalars(
+                sa.select(models.Subnet).where(models.Subnet.network_id.in_(net_ids))))
+            subnets = {s.id: s for s in common.load_subnets(session, subnet_rows)}
+        return driver_base.DesiredState(
+            host=self.core.host, ports=[(p, nets[p.network_id]) for p in ports],
+            peers={k: list(v) for k, v in peers.items()}, subnets=subnets)
+
+    # -- sync ------------------------------------------------------------------
+
+    def sync(self) -> driver_base.SyncReport:
+        """One reconciliation round: heartbeat, make the host match the DB, record statuses."""
+        self.hosts.heartbeat()
+        desired = self.desired_state()
+        report = self.core.driver.sync(desired)
+        report.status_changes.update(self._record_sync_statuses(desired, report))
+        if report.changed:
+            LOG.info("Sync of host %s: created %s, fixed %s, removed %s, statuses %s",
+                     self.core.host, report.created, report.fixed, report.removed,
+                     report.status_changes)
+        return report
+
+    def _status_after_sync(self, port: objects.Port, net: objects.Network,
+                           report: driver_base.SyncReport) -> tuple[str, str | None] | None:
+        """The status a port should have after a sync, or None to leave it."""
+        if port.id in report.failed_ports:
+            return constants.PORT_STATUS_ERROR, report.failed_ports[port.id][:255]
+        if not (port.admin_state_up and net.admin_state_up):
+            return constants.PORT_STATUS_DOWN, None
+        if port.id in report.active_ports:
+            return constants.PORT_STATUS_ACTIVE, None
+        if port.status == constants.PORT_STATUS_BUILD and self.core.driver.is_plugged(port, net):
+            return constants.PORT_STATUS_ACTIVE, None
+        return None
+
+    def _record_sync_statuses(self, desired: driver_base.DesiredState,
+                              report: driver_base.SyncReport) -> dict[str, str]:
+        """Write the statuses that changed; a port changed meanwhile is left to the next round.
+
+        Each write is conditional on the revision read for the desired state,
+        so a concurrent update (admin down, unbind) is never overwritten.
+        """
+        wanted = []
+        for port, net in desired.ports:
+            new = self._status_after_sync(port, net, report)
+            if new is not None and new != (port.status, port.status_reason):
+                wanted.append((port, new))
+        if not wanted:
+            return {}
+
+        def txn() -> dict[str, str]:
+            changes = {}
+            with self.core.db.writer() as session:
+                for port, (status, reason) in wanted:
+                    count = session.execute(
+                        sa.update(_ports).where(_ports.c.id == port.id,
+                                                _ports.c.revision_number == port.revision_number,
+                                                _ports.c.binding_host_id == self.core.host)
+                        .values(status=status, status_reason=reason,
+                                revision_number=port.revision_number + 1,
+                                updated_at=models.utcnow())).rowcount
+                    if count:
+                        changes[port.id] = f"{port.status} -> {status}"
+            return changes
+
+        return self.core.retrying(txn)()
+
+    def start_sync(self, interval: float = DEFAULT_SYNC_INTERVAL) -> SyncLoop:
+        """Run :meth:`sync` now and then every ``interval`` seconds in a background thread.
+
+        The interval should be well under ``[hosts] host_down_time``, since
+        each round is also this host's heartbeat. Calling it again while the
+        loop runs returns the running loop.
+        """
+        if not self.core.host:
+            raise exc.InvalidInput(field="host", reason="the sync loop needs a service host")
+        if interval >= self.hosts.host_down_time().total_seconds():
+            LOG.warning("Sync interval %.1fs is not below host_down_time %ss: other hosts "
+                        "will treat %s as gone between rounds", interval,
+                        self.core.host_down_time, self.core.host)
+        loop = self._sync_loop
+        if loop is not None and loop.running:
+            return loop
+        loop = self._sync_loop = SyncLoop(self.sync, interval, name=f"naas-sync-{self.core.host}")
+        loop.start()
+        return loop
+
+    def stop_sync(self, timeout: float | None = 30.0) -> None:
+        """Stop the background loop after its current round and wait for its thread."""
+        loop = self._sync_loop
+        if loop is None:
+            return
+        if not loop.stop(timeout):
+            LOG.warning("Sync loop of %s did not end within %ss", self.core.host, timeout)
+            return
+        self._sync_loop = None
+

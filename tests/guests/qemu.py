@@ -1,0 +1,422 @@
+"""Real Linux guests under QEMU for the tests: THE one QEMU fixture of the project.
+
+:func:`guest_image` builds (once, cached under ``.cache/guests/`` in the
+repository, rebuilt when an input changes) a tiny guest from Debian
+packages: the distribution kernel's uncompressed ``vmlinux`` (extracted from
+``/boot/vmlinuz-*``; it has PVH, so QEMU's ``microvm`` machine boots it in
+about 2 s under TCG) and an initramfs with ``busybox-static`` and the virtio
+network modules. Its init brings every NIC up with DHCP (busybox ``udhcpc``;
+IPv6 by router advertisements (SLAAC): Debian's static busybox has no
+``udhcpc6``, so DHCPv6 is proven with namespace guests), prints one
+parseable line per event on the serial console and answers pings (the
+kernel does).
+
+:class:`QemuGuest` starts a guest inside a given network namespace on
+existing tap devices, opened by name as libvirt does for the library's
+``<interface type='ethernet'>`` with ``managed='no'``; it reads the console
+(:meth:`QemuGuest.wait_for`), talks QMP (:meth:`QemuGuest.qmp`), stops the
+guest (no QEMU left behind; use it as a context manager or through
+:class:`GuestPool` so failures clean up too), and can start as the
+destination of a live migration (``incoming=``).
+
+Console lines the guest prints::
+
+    NAAS-READY nics=eth0,eth1
+    NAAS-LEASE if=eth0 event=bound ip=10.0.0.5 mask=24 router=10.0.0.1 mtu=1450 ...
+    NAAS-ADDR6 if=eth0 addr=2001:db8::f816:3eff:fe00:1/64
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import glob
+import hashlib
+import json
+import lzma
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from tests.support.ci import unavailable
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CACHE_DIR = REPO_ROOT / ".cache" / "guests"
+QEMU = "qemu-system-x86_64"
+BUSYBOX = "/bin/busybox"
+#: Modules loaded in this order by the guest's init (dependencies first).
+MODULES = ("virtio_ring", "virtio", "virtio_mmio", "virtio_pci_legacy_dev",
+           "virtio_pci_modern_dev", "virtio_pci", "failover", "net_failover", "virtio_net")
+#: Bump to force a rebuild when the build itself changes.
+BUILD_VERSION = "1"
+MEMORY_MIB = 256
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+for m in $(cat /modules.list); do insmod /modules/$m.ko 2>/dev/null; done
+ip link set lo up
+want=$(sed -n 's/.*naas.nics=\([0-9]*\).*/\1/p' /proc/cmdline)
+t=0
+while [ "$(ls -d /sys/class/net/eth* 2>/dev/null | wc -l)" -lt "${want:-1}" ] && [ $t -lt 50 ]; do
+  sleep 0.1; t=$((t + 1))
+done
+nics=""
+for path in /sys/class/net/eth*; do
+  [ -e "$path" ] || continue
+  i=${path##*/}
+  nics="$nics${nics:+,}$i"
+  ip link set "$i" up
+  udhcpc -i "$i" -b -t 20 -T 1 -A 2 -O mtu -O staticroutes -s /lease.sh >/dev/null 2>&1
+done
+echo "NAAS-READY nics=$nics"
+seen=""
+n=0
+while true; do
+  for a in $(ip -o -6 addr show scope global | awk '{print $2 "=" $4}'); do
+    case " $seen " in *" $a "*) ;; *) seen="$seen $a"
+      echo "NAAS-ADDR6 if=${a%%=*} addr=${a#*=}";; esac
+  done
+  n=$((n + 1))
+  [ $n -gt 60 ] && break
+  sleep 1
+done
+while true; do sleep 3600; done
+"""
+
+LEASE = r"""#!/bin/sh
+# udhcpc hook: apply the lease and report it on the console.
+event=$1
+case "$event" in
+  bound|renew)
+    ip -4 addr flush dev "$interface" scope global
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
+    if [ -n "$staticroutes" ]; then
+      set -- $staticroutes
+      while [ $# -ge 2 ]; do ip route replace "$1" via "$2" dev "$interface"; shift 2; done
+    elif [ -n "$router" ]; then
+      ip route replace default via "${router%% *}" dev "$interface"
+    fi
+    ;;
+esac
+echo "NAAS-LEASE if=$interface event=$event ip=$ip mask=$mask router=$(echo $router | tr ' ' ,)\
+ mtu=$mtu routes=$(echo $staticroutes | tr ' ' ,) dns=$(echo $dns | tr ' ' ,)\
+ lease=$lease" > /dev/console
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class GuestImage:
+    kernel: Path
+    initrd: Path
+
+
+def require_qemu() -> None:
+    """Root, QEMU, a kernel and busybox, or skip; under CI=true their absence fails."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("not root")
+    for program in (QEMU, "cpio"):
+        if shutil.which(program) is None:
+            problems.append(f"no {program}")
+    if not Path(BUSYBOX).exists():
+        problems.append("no busybox")
+    if not glob.glob("/boot/vmlinuz-*"):
+        problems.append("no /boot/vmlinuz-*")
+    if problems:
+        message = ("QEMU guests: " + ", ".join(problems)
+                   + " (run tools/install-system-packages.sh)")
+        unavailable(message)
+
+
+def _kernel_release() -> tuple[str, Path]:
+    candidates = sorted(glob.glob("/boot/vmlinuz-*"))
+    path = Path(candidates[-1])
+    return path.name.removeprefix("vmlinuz-"), path
+
+
+def extract_vmlinux(bzimage: bytes) -> bytes:
+    """The uncompressed ELF kernel inside a bzImage (XZ, gzip or zstd payload)."""
+    decoders = [
+        (b"\xfd7zXZ\x00", lambda data: lzma.LZMADecompressor().decompress(data)),
+        (b"\x1f\x8b\x08", lambda data: _gunzip(data)),
+        (b"\x28\xb5\x2f\xfd", lambda data: subprocess.run(
+            ["zstd", "-dc"], input=data, capture_output=True).stdout),
+    ]
+    for magic, decode in decoders:
+        start = bzimage.find(magic)
+        while start != -1:
+            try:
+                out = decode(bzimage[start:])
+            except (lzma.LZMAError, OSError, EOFError, ValueError):
+                out = b""
+            if out.startswith(b"\x7fELF"):
+                return out
+            start = bzimage.find(magic, start + 1)
+    raise RuntimeError("no ELF kernel found inside the bzImage")
+
+
+def _gunzip(data: bytes) -> bytes:
+    import zlib
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
+
+
+def _inputs_digest(release: str, vmlinuz: Path) -> str:
+    digest = hashlib.sha256()
+    for text in (BUILD_VERSION, release, INIT, LEASE, " ".join(MODULES)):
+        digest.update(text.encode() + b"\0")
+    for path in (vmlinuz, Path(BUSYBOX)):
+        stat = path.stat()
+        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def guest_image(cache_dir: Path = CACHE_DIR) -> GuestImage:
+    """The cached guest image, built first when missing or when its inputs changed."""
+    release, vmlinuz = _kernel_release()
+    target = cache_dir / _inputs_digest(release, vmlinuz)
+    image = GuestImage(kernel=target / "vmlinux", initrd=target / "initrd.cpio")
+    if image.kernel.exists() and image.initrd.exists():
+        return image
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(dir=cache_dir, prefix="build-"))
+    try:
+        (build / "vmlinux").write_bytes(extract_vmlinux(vmlinuz.read_bytes()))
+        root = build / "root"
+        for sub in ("bin", "proc", "sys", "dev", "modules", "tmp"):
+            (root / sub).mkdir(parents=True)
+        shutil.copy2(BUSYBOX, root / "bin" / "busybox")
+        os.symlink("busybox", root / "bin" / "sh")
+        found = {Path(p).name.removesuffix(".ko"): p for p in glob.glob(
+            f"/lib/modules/{release}/kernel/**/*.ko", recursive=True)}
+        loaded = [m for m in MODULES if m in found]
+        for module in loaded:
+            shutil.copy2(found[module], root / "modules" / f"{module}.ko")
+        (root / "modules.list").write_text(" ".join(loaded) + "\n")
+        for name, text in (("init", INIT), ("lease.sh", LEASE)):
+            (root / name).write_text(text)
+            (root / name).chmod(0o755)
+        files = subprocess.run(["find", ".", "-mindepth", "1"], cwd=root, check=True,
+                               capture_output=True).stdout
+        with open(build / "initrd.cpio", "wb") as out:
+            subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], cwd=root,
+                           input=files, stdout=out, check=True)
+        shutil.rmtree(root)
+        if target.exists() and not (image.kernel.exists() and image.initrd.exists()):
+            shutil.rmtree(target)  # a broken earlier build
+        try:
+            build.rename(target)  # atomic: readers see a whole image or none
+        except OSError:
+            pass  # another test process finished the same build first
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return image
+
+
+def host_khz() -> int:
+    """The host TSC frequency in kHz (microvm may hang calibrating without it)."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("cpu MHz"):
+            return int(float(line.split(":")[1]) * 1000)
+    return 2_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Nic:
+    """A guest NIC on an existing tap device of the host namespace."""
+
+    tap: str
+    mac: str
+
+
+class QemuGuest:
+    """One QEMU process running the test guest in a network namespace."""
+
+    def __init__(self, name: str, netns: str | None, nics: Sequence[Nic], workdir: Path,
+                 image: GuestImage | None = None, incoming: str | None = None,
+                 memory_mib: int = MEMORY_MIB) -> None:
+        self.name, self.netns, self.nics = name, netns, list(nics)
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.image = image or guest_image()
+        self.console_path = self.workdir / f"{name}.console"
+        self.qmp_path = self.workdir / f"{name}.qmp"
+        self.incoming = incoming
+        self.memory_mib = memory_mib
+        self.process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        append = (f"console=ttyS0 quiet panic=-1 tsc_early_khz={host_khz()} "
+                  f"rdinit=/init naas.nics={len(self.nics)}")
+        cmd = [QEMU, "-M", "microvm", "-accel", "tcg", "-m", str(self.memory_mib), "-smp", "1",
+               "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+               "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
+               "-append", append, "-serial", f"file:{self.console_path}",
+               "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        for index, nic in enumerate(self.nics):
+            cmd += ["-netdev", f"tap,id=n{index},ifname={nic.tap},script=no,downscript=no",
+                    "-device", f"virtio-net-device,netdev=n{index},mac={nic.mac}"]
+        if self.incoming:
+            cmd += ["-incoming", self.incoming]
+        return cmd
+
+    def start(self) -> QemuGuest:
+        self.console_path.write_text("")
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        self.process = subprocess.Popen(
+            prefix + self.command(), stdin=subprocess.DEVNULL,
+            stdout=open(self.workdir / f"{self.name}.out", "wb"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        return self
+
+    def console(self) -> str:
+        try:
+            return self.console_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for(self, pattern: str, timeout: float = 30, start: int = 0) -> re.Match:
+        """The first match of ``pattern`` on the console (from offset ``start``)."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            match = regex.search(self.console(), start)
+            if match:
+                return match
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"QEMU {self.name} exited ({self.process.returncode}): "
+                                     f"{(self.workdir / f'{self.name}.out').read_text()}"
+                                     f"\n{self.console()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{pattern!r} not on {self.name}'s console within "
+                                     f"{timeout}s:\n{self.console()[-3000:]}")
+            time.sleep(0.05)
+
+    def leases(self) -> list[dict[str, str]]:
+        """Every ``NAAS-LEASE`` line so far, as dicts."""
+        return [dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+                for line in self.console().splitlines() if line.startswith("NAAS-LEASE")]
+
+    def wait_lease(self, interface: str, timeout: float = 30) -> dict[str, str]:
+        self.wait_for(rf"NAAS-LEASE if={interface} event=bound ip=\S", timeout)
+        return [e for e in self.leases() if e["if"] == interface and e["event"] == "bound"][-1]
+
+    def qmp(self, command: str, timeout: float = 30, **arguments) -> dict:
+        """One QMP command; its ``return`` value (raises on an error reply)."""
+        deadline = time.monotonic() + timeout
+        while not self.qmp_path.exists():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no QMP socket for {self.name}")
+            time.sleep(0.05)
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(self.qmp_path))
+            stream = sock.makefile("rw")
+            json.loads(stream.readline())  # greeting
+            for message in ({"execute": "qmp_capabilities"},
+                            {"execute": command, **({"arguments": arguments}
+                                                    if arguments else {})}):
+                stream.write(json.dumps(message) + "\n")
+                stream.flush()
+                while True:
+                    reply = json.loads(stream.readline())
+                    if "return" in reply or "error" in reply:
+                        break
+            if "error" in reply:
+                raise RuntimeError(f"QMP {command}: {reply['error']}")
+            return reply["return"]
+
+    def migrate_to(self, destination: QemuGuest, timeout: float = 60) -> dict:
+        """Live-migrate to ``destination`` (started with ``incoming=``); the final status.
+
+        Returns QMP's ``query-migrate`` answer once it is ``completed``; the source is
+        left paused (stop it).
+        """
+        if not destination.incoming:
+            raise ValueError(f"{destination.name} was not started with incoming=")
+        destination.qmp("query-status")  # its QMP socket is up: it listens
+        self.qmp("migrate", uri=destination.incoming)
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.qmp("query-migrate")
+            if status.get("status") == "completed":
+                return status
+            if status.get("status") in ("failed", "cancelled"):
+                raise AssertionError(f"migration of {self.name} {status['status']}: {status}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"migration of {self.name} not done in {timeout}s")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Stop QEMU (quit over QMP, then signals); returns when the process is gone."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(Exception):
+            self.qmp("quit", timeout=2)
+        try:
+            self.process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+    def __enter__(self) -> QemuGuest:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+class GuestPool:
+    """The QEMU guests of one test; :meth:`stop_all` stops every one, also on failure."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = Path(workdir)
+        self.guests: list[QemuGuest] = []
+        self._image: GuestImage | None = None
+
+    @property
+    def image(self) -> GuestImage:
+        if self._image is None:
+            self._image = guest_image()
+        return self._image
+
+    def start(self, name: str, netns: str | None, nics: Sequence[Nic], **kwargs) -> QemuGuest:
+        guest = QemuGuest(name, netns, nics, self.workdir, image=self.image, **kwargs)
+        self.guests.append(guest)
+        return guest.start()
+
+    def stop_all(self) -> None:
+        for guest in self.guests:
+            with contextlib.suppress(Exception):
+                guest.stop()
+
+
+@contextlib.contextmanager
+def guest_pool(workdir: Path) -> Iterator[GuestPool]:
+    """A :class:`GuestPool` (after :func:`require_qemu`) whose guests stop on exit."""
+    require_qemu()
+    pool = GuestPool(workdir)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+def make_tap(netns: str | None, name: str, bridge: str, mtu: int = 1500) -> None:
+    """An existing tap on ``bridge`` for QEMU to open, as the driver plugs one."""
+    prefix = ["ip", "-n", netns] if netns else ["ip"]
+    subprocess.run(prefix + ["tuntap", "add", "dev", name, "mode", "tap"], check=True,
+                   capture_output=True)
+    subprocess.run(prefix + ["link", "set", name, "mtu", str(mtu), "master", bridge, "up"],
+                   check=True, capture_output=True)
