@@ -54,3 +54,23 @@ def db_url(request):
         unavailable(f"database server {e}")
     yield url
     drop()
+
+
+@pytest.fixture(scope="module", params=databases.BACKENDS)
+def module_db_url(request):
+    """One fresh database per backend shared by a module's tests (for many small cases)."""
+    try:
+        url, drop = databases.provision(request.param)
+    except databases.ServerUnavailable as e:
+        unavailable(f"database server {e}")
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="module")
+def module_db_service(module_db_url):
+    """A NetworkService on ``module_db_url``, migrated, shared by a module's tests."""
+    svc = NetworkService.from_settings(database_url=module_db_url, create_schema=True,
+                                       vni_ranges=["100:199"], flat_networks=["physnet1"])
+    yield svc
+    svc.close()
