@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from oslo_db import exception as db_exc
 from sqlalchemy import orm
 
-from naas_lib import constants, objects
+from naas_lib import constants, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
@@ -48,6 +48,9 @@ class Attachments:
 
     def list_attachments(self, context: RequestContext, instance_id: str | None = None,
                          host: str | None = None) -> list[objects.Attachment]:
+        for field, value in (("instance_id", instance_id), ("host", host)):
+            if value is not None:
+                validation.lookup(field, value)
         with self.core.db.reader() as session:
             q = sa.select(models.Attachment).join(
                 models.Port, models.Port.id == models.Attachment.port_id)

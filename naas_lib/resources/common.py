@@ -145,9 +145,7 @@ def _filter_value(name: str, column: Any, value: Any) -> Any:
         return validation.boolean(name, value)
     if isinstance(column.type, sa.Integer):
         return validation.integer(name, value, -(2**63), 2**63 - 1)
-    if not isinstance(value, str):
-        raise exc.InvalidInput(field=name, reason=f"{value!r} is not a string")
-    return value
+    return validation.lookup(name, value)
 
 
 def apply_paging(
@@ -172,7 +170,8 @@ def apply_paging(
     if marker is not None:
         # Looked up through the caller's query, so a marker naming a resource
         # the caller may not see is "not found", as on a get.
-        marker_row = session.scalars(query.where(model.id == marker).limit(1)).first() \
+        marker_row = session.scalars(query.where(
+            model.id == validation.lookup("marker", marker)).limit(1)).first() \
             if isinstance(marker, str) else None
         if marker_row is None:
             raise not_found(**{marker_kw: marker})

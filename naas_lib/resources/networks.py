@@ -104,7 +104,8 @@ class Networks:
     def visible_row(self, session: orm.Session, context: RequestContext,
                     network_id: str) -> models.Network:
         """A network the caller may see, or NetworkNotFound (never Forbidden)."""
-        row = session.get(models.Network, network_id) if isinstance(network_id, str) else None
+        row = session.get(models.Network, validation.lookup("network_id", network_id)) \
+            if isinstance(network_id, str) else None
         if row is None or not self.core.authorize(context, "get_network", policy_target(row)):
             raise exc.NetworkNotFound(net_id=network_id)
         return row

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from naas_lib import constants, objects
+from naas_lib import constants, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.db import models
 from naas_lib.resources import common
@@ -67,6 +67,7 @@ class Plugging:
 
     def set_port_status(self, port_id: str, status: str, reason: str | None = None) -> None:
         """Record what the host made of a port (internal: not a caller's write)."""
+        validation.lookup("port_id", port_id)
         if status not in constants.PORT_STATUSES:
             raise exc.RequestedStateInvalid(resource="port", reason=f"{status!r} is not a status")
 
@@ -90,6 +91,7 @@ class Plugging:
         administratively down); ERROR with the driver's reason, and the typed
         DriverError raised, when plugging failed.
         """
+        validation.lookup("port_id", port_id)
         with self.core.db.reader() as session:
             row = session.get(models.Port, port_id)
             if row is None:

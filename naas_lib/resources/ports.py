@@ -102,7 +102,8 @@ class Ports:
     def visible_row(self, session: orm.Session, context: RequestContext,
                     port_id: str) -> models.Port:
         """A port the caller may see, or PortNotFound (never Forbidden)."""
-        row = session.get(models.Port, port_id) if isinstance(port_id, str) else None
+        row = session.get(models.Port, validation.lookup("port_id", port_id)) \
+            if isinstance(port_id, str) else None
         if row is None or not self.core.authorize(context, "get_port",
                                                   {"project_id": row.project_id}):
             raise exc.PortNotFound(port_id=port_id)

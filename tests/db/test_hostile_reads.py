@@ -65,60 +65,6 @@ CASES: list[tuple[str, Call]] = [
 ]
 
 
-# Where each read path still lacks its check (issue 14 item 5; naas_lib/resources/ is
-# being restructured, so the calls are wired there by its owner). The tests are
-# strict xfails: they fail loudly, as XPASS, once the call is in place.
-# Names are those of main after the restructuring of issue 9 (commit 70084c1).
-_ROW = "validation.lookup('{f}', {f}) for a str {f} in {fn}() of naas_lib/resources/{mod}.py"
-MISSING = {
-    "network": _ROW.format(f="network_id", fn="Networks.visible_row", mod="networks"),
-    "subnet": _ROW.format(f="subnet_id", fn="_subnet_row", mod="subnets"),
-    "port": _ROW.format(f="port_id", fn="Ports.visible_row", mod="ports"),
-    "service": _ROW.format(f="service_id", fn="_service_row", mod="higher_layer"),
-    "host": _ROW.format(f="name", fn="_get_host", mod="hosts"),
-    "status": "validation.lookup('port_id', port_id) in set_port_status() of "
-              "naas_lib/resources/plugging.py",
-    "plug": "validation.lookup('port_id', port_id) in plug_port() of "
-            "naas_lib/resources/plugging.py",
-    "attachments": "validation.lookup(...) of instance_id and host in list_attachments() of "
-                   "naas_lib/resources/attachments.py",
-    "marker": "validation.lookup('marker', marker) for a str marker in apply_paging() of "
-              "naas_lib/resources/common.py",
-    "filter": "validation.lookup(name, value) as the last step of _filter_value() of "
-              "naas_lib/resources/common.py",
-    "services": "validation.lookup(...) of the service_type and name filters in "
-                "list_services() of naas_lib/resources/higher_layer.py",
-}
-WIRED = {"create_port.network_id", "create_subnet.network_id",
-         "create_port.fixed_ips.subnet_id"}
-NEEDS = {
-    "get_network": "network", "update_network": "network", "delete_network": "network",
-    "get_subnet": "subnet", "update_subnet": "subnet", "delete_subnet": "subnet",
-    "get_port": "port", "update_port": "port", "delete_port": "port",
-    "get_attachment": "port", "attach_port": "port", "detach_port": "port",
-    "plug_port": "plug", "set_port_status": "status", "get_host": "host",
-    "get_service": "service", "delete_service": "service", "list_service_networks": "service",
-    "associate_service.service_id": "service", "associate_service.network_id": "network",
-    "disassociate_service": "network",
-    "list_networks.marker": "marker", "list_subnets.marker": "marker",
-    "list_ports.marker": "marker",
-    "list_networks.filter": "filter", "list_networks.filter_id": "filter",
-    "list_subnets.filter": "filter", "list_ports.filter": "filter",
-    "list_attachments.instance_id": "attachments", "list_attachments.host": "attachments",
-    "list_services.filter": "services", "list_services.network_id": "network",
-}
-
-
-def _expect_failure_until_wired(request, name: str, bad: str) -> None:
-    """Mark the known gaps: a surrogate fails on every backend, NUL on PostgreSQL."""
-    if name in WIRED:
-        return
-    backend = request.node.callspec.params["module_db_url"]
-    if bad == "surrogate" or backend == "postgresql":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason=f"needs {MISSING[NEEDS[name]]}"))
-
-
 @pytest.fixture(scope="module")
 def seeded(module_db_service):
     """One populated database per backend; every case proves it changed nothing."""
@@ -132,8 +78,7 @@ def seeded(module_db_service):
 
 @pytest.mark.parametrize("bad", sorted(BAD))
 @pytest.mark.parametrize("name,call", CASES, ids=[c[0] for c in CASES])
-def test_hostile_lookup_is_a_typed_error(request, seeded, name, call, bad):
-    _expect_failure_until_wired(request, name, bad)
+def test_hostile_lookup_is_a_typed_error(seeded, name, call, bad):
     service, seed = seeded
     with unchanged(service):
         try:
