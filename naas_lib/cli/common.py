@@ -191,7 +191,8 @@ def build_conf(args: argparse.Namespace, host: str | None = None) -> cfg.ConfigO
     return conf
 
 
-def service(args: argparse.Namespace, conf: cfg.ConfigOpts | None = None) -> NetworkService:
+def service(args: argparse.Namespace, conf: cfg.ConfigOpts | None = None,
+            register_host: bool = True) -> NetworkService:
     """The service of this invocation, built on first use and closed by :func:`run`.
 
     ``conf`` is for a command that adjusts the configuration first (``sync``);
@@ -201,7 +202,8 @@ def service(args: argparse.Namespace, conf: cfg.ConfigOpts | None = None) -> Net
     if svc is None:
         from naas_lib import NetworkService
 
-        svc = args._service = NetworkService(conf if conf is not None else build_conf(args))
+        svc = args._service = NetworkService(conf if conf is not None else build_conf(args),
+                                             register_host=register_host)
     return svc
 
 

@@ -19,11 +19,26 @@ def _changes(report: Any) -> list[tuple[str, str]]:
                for port_id, reason in sorted(report.failed_ports.items())])
 
 
+def _admin() -> Any:
+    from naas_lib.context import get_admin_context
+
+    return get_admin_context()
+
+
 def _sync(args: argparse.Namespace) -> int | None:
     conf = common.build_conf(args, host=args.host)
     if not conf.host:
         raise common.CommandError("naas sync needs a host: give --host or set [DEFAULT] host")
-    report = common.service(args, conf).sync()
+    svc = common.service(args, conf, register_host=False)
+    recorded = {h.name: h for h in svc.list_hosts(_admin())}.get(conf.host)
+    if recorded is not None and recorded.driver and recorded.driver != svc.driver_name:
+        # Only a service running the host's own driver may write its record.
+        raise common.CommandError(
+            f"host {conf.host} is registered with driver {recorded.driver!r}, this "
+            f"configuration uses {svc.driver_name!r}: run naas sync with the host's own "
+            "configuration (--config-file)")
+    svc.register_host()
+    report = svc.sync()
     rows = _changes(report)
     if args.format in output.DOCUMENT_FORMATS:
         output.show_one(args, report.to_dict())

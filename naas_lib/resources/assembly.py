@@ -71,4 +71,4 @@ def assemble(conf: cfg.ConfigOpts, driver_cls: type[driver_base.Driver] | None =
         networks=networks, subnets=Subnets(core, lifecycle, networks), ports=ports,
         port_bindings=PortBindings(core, lifecycle, ports, binder, plugging),
         attachments=Attachments(core, lifecycle, ports, binder, recorder, plugging),
-        sync=Sync(core, hosts), services=HigherLayerServices(core, networks))
+        sync=Sync(core, hosts, plugging), services=HigherLayerServices(core, networks))

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from naas_lib import constants, objects, validation
+from naas_lib import constants, events, objects, validation
 from naas_lib import exceptions as exc
+from naas_lib.context import get_admin_context
 from naas_lib.db import models
 from naas_lib.resources import common
 from naas_lib.resources.core import Core
@@ -66,19 +67,44 @@ class Plugging:
         self.core = core
 
     def set_port_status(self, port_id: str, status: str, reason: str | None = None) -> None:
-        """Record what the host made of a port (internal: not a caller's write)."""
+        """Record what the host made of a port (internal: not a caller's write).
+
+        PortNotFound for a port that does not exist. Subscribers of the port's
+        AFTER update (the ``port.update.end`` notification among them) hear of
+        a status that changed.
+        """
         validation.lookup("port_id", port_id)
         if status not in constants.PORT_STATUSES:
             raise exc.RequestedStateInvalid(resource="port", reason=f"{status!r} is not a status")
+        listened = self.core.events.has_subscribers(events.PORT, events.AFTER_UPDATE)
 
-        def txn() -> None:
+        def txn() -> tuple[objects.Port | None, objects.Port | None]:
             with self.core.db.writer() as session:
-                session.execute(sa.update(_ports).where(_ports.c.id == port_id).values(
+                before = None
+                if listened:
+                    row = session.get(models.Port, port_id)
+                    before = common.load_ports(session, [row])[0] if row is not None else None
+                count = session.execute(sa.update(_ports).where(_ports.c.id == port_id).values(
                     status=status, status_reason=reason,
                     revision_number=_ports.c.revision_number + 1,
-                    updated_at=models.utcnow()))
+                    updated_at=models.utcnow())).rowcount
+                if not count:
+                    raise exc.PortNotFound(port_id=port_id)
+                after = None
+                if before is not None:
+                    after = before.replace(status=status, status_reason=reason,
+                                           revision_number=before.revision_number + 1)
+                return before, after
 
-        self.core.retrying(txn)()
+        before, after = self.core.retrying(txn)()
+        if before is not None and (before.status, before.status_reason) != (status, reason):
+            self.announce_status(before, after)
+
+    def announce_status(self, before: objects.Port, after: objects.Port) -> None:
+        """Tell AFTER-update subscribers that the host changed a port's status."""
+        self.core.publish(events.PORT, events.AFTER_UPDATE, events.EventPayload(
+            get_admin_context(), after.id, states=(before, after),
+            request={"status": after.status}, metadata={"cause": "host"}))
 
     def subnets_of(self, port: objects.Port) -> SubnetsOnDemand:
         """The subnets of the port's fixed IPs, as the driver's ``plug`` receives them."""

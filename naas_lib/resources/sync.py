@@ -27,7 +27,7 @@ from naas_lib.drivers import base as driver_base
 from naas_lib.resources import common
 from naas_lib.resources.core import Core
 from naas_lib.resources.hosts import Hosts
-from naas_lib.resources.plugging import as_bound_here
+from naas_lib.resources.plugging import Plugging, as_bound_here
 
 LOG = logging.getLogger(__name__)
 _ports = models.Port.__table__
@@ -104,9 +104,10 @@ class Sync:
 
     _sync_loop: SyncLoop | None = None
 
-    def __init__(self, core: Core, hosts: Hosts) -> None:
+    def __init__(self, core: Core, hosts: Hosts, plugging: Plugging) -> None:
         self.core = core
         self.hosts = hosts
+        self.plugging = plugging
 
     # -- desired state ---------------------------------------------------------
 
@@ -214,7 +215,13 @@ class Sync:
                         changes[port.id] = f"{port.status} -> {status}"
             return changes
 
-        return self.core.retrying(txn)()
+        changes = self.core.retrying(txn)()
+        for port, (status, reason) in wanted:
+            if port.id in changes:
+                self.plugging.announce_status(port, port.replace(
+                    status=status, status_reason=reason,
+                    revision_number=port.revision_number + 1))
+        return changes
 
     def start_sync(self, interval: float = DEFAULT_SYNC_INTERVAL) -> SyncLoop:
         """Run :meth:`sync` now and then every ``interval`` seconds in a background thread.
