@@ -24,6 +24,7 @@ backoff: up to ``max_retries`` times for conflicts, for up to
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import random
@@ -173,6 +174,42 @@ def translate(error: BaseException) -> exc.NaasError | None:
 _depth = threading.local()
 
 
+@dataclasses.dataclass
+class _Budget:
+    """How long one decorated call keeps trying, and how long it waits between tries."""
+
+    max_retries: int
+    unavailable_timeout: float
+    interval: float
+    max_interval: float
+    clock: Callable[[], float]
+    conflicts: int = 0
+    outages: int = 0
+    outage_since: float | None = None
+
+    def pause_after(self, kind: str, name: str, reason: str, error: Exception) -> float:
+        """Seconds to wait before the next try; the typed error when the budget is spent."""
+        if kind == CONFLICT:
+            self.conflicts += 1
+            if self.conflicts > self.max_retries:
+                LOG.warning("%s: gave up after %d conflicting attempts (%s)",
+                            name, self.conflicts, reason)
+                raise translate(error) from error
+            return random.uniform(0, min(self.max_interval,
+                                         self.interval * 2 ** self.conflicts))
+        now = self.clock()
+        self.outage_since = now if self.outage_since is None else self.outage_since
+        down = now - self.outage_since
+        if down >= self.unavailable_timeout:
+            LOG.warning("%s: database unavailable for %.1fs, gave up after %d attempts (%s)",
+                        name, down, self.outages + 1, reason)
+            raise translate(error) from error
+        self.outages += 1
+        pause = min(OUTAGE_MAX_INTERVAL, self.interval * 2 ** (self.outages + 3),
+                    max(0.0, self.unavailable_timeout - down))
+        return random.uniform(pause / 2, pause)
+
+
 def retrying(
     max_retries: int = DEFAULT_MAX_RETRIES,
     unavailable_timeout: float = DEFAULT_UNAVAILABLE_TIMEOUT,
@@ -207,8 +244,7 @@ def retrying(
         return call
 
     def _run(fn: Callable[..., T], name: str, args: Any, kwargs: Any) -> T:
-        conflicts = outages = 0
-        outage_since: float | None = None
+        budget = _Budget(max_retries, unavailable_timeout, interval, max_interval, clock)
         while True:
             try:
                 return fn(*args, **kwargs)
@@ -216,25 +252,7 @@ def retrying(
                 kind, reason = describe(e)
                 if kind is None:
                     raise
-                if kind == CONFLICT:
-                    conflicts += 1
-                    if conflicts > max_retries:
-                        LOG.warning("%s: gave up after %d conflicting attempts (%s)",
-                                    name, conflicts, reason)
-                        raise translate(e) from e
-                    pause = random.uniform(0, min(max_interval, interval * 2 ** conflicts))
-                else:
-                    now = clock()
-                    outage_since = now if outage_since is None else outage_since
-                    if now - outage_since >= unavailable_timeout:
-                        LOG.warning("%s: database unavailable for %.1fs, gave up after %d "
-                                    "attempts (%s)", name, now - outage_since, outages + 1,
-                                    reason)
-                        raise translate(e) from e
-                    outages += 1
-                    pause = min(OUTAGE_MAX_INTERVAL, interval * 2 ** (outages + 3),
-                                max(0.0, unavailable_timeout - (now - outage_since)))
-                    pause = random.uniform(pause / 2, pause)
+                pause = budget.pause_after(kind, name, reason, e)
                 LOG.debug("%s: retrying after %s (%s)", name, kind, reason)
                 sleep(pause)
 
