@@ -142,6 +142,15 @@ class PortBindings:
             self.plugging.after_port_update(before, after, self._network_of(after))
         return binding
 
+    def _inactive(self, session: orm.Session, context: RequestContext, port_id: str,
+                  host: str, if_active: type[exc.NaasError]) -> tuple[Any, Any, Any]:
+        """The port, its network and its binding on ``host``, which must be INACTIVE."""
+        port, net = self._port_and_network(session, context, port_id)
+        row = self._row(session, port_id, host)
+        if row.active:
+            raise if_active(port_id=port_id, host=host)
+        return port, net, row
+
     def activate_port_binding(self, context: RequestContext, port_id: str, host: str
                               ) -> objects.PortBinding:
         """Make the port's binding on ``host`` the ACTIVE one; the old one becomes INACTIVE.
@@ -153,10 +162,8 @@ class PortBindings:
         """
         def txn() -> tuple[objects.Port, objects.Port, objects.Network]:
             with self.core.db.writer() as session:
-                port, net = self._port_and_network(session, context, port_id)
-                row = self._row(session, port_id, host)
-                if row.active:
-                    raise exc.PortBindingAlreadyActive(port_id=port_id, host=host)
+                port, net, row = self._inactive(session, context, port_id, host,
+                                                exc.PortBindingAlreadyActive)
                 session.execute(sa.delete(_bindings).where(
                     _bindings.c.port_id == port_id, _bindings.c.active.is_(True),
                     _bindings.c.host == ""))
@@ -195,10 +202,8 @@ class PortBindings:
         """
         def txn() -> tuple[objects.Port, objects.Network, objects.PortBinding]:
             with self.core.db.writer() as session:
-                port, net = self._port_and_network(session, context, port_id)
-                row = self._row(session, port_id, host)
-                if row.active:
-                    raise exc.PortBindingActive(port_id=port_id, host=host)
+                port, net, row = self._inactive(session, context, port_id, host,
+                                                exc.PortBindingActive)
                 binding = binding_obj(row)
                 session.execute(sa.delete(_bindings).where(
                     _bindings.c.port_id == port_id, _bindings.c.host == host))
