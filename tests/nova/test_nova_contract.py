@@ -14,7 +14,8 @@ import pathlib
 import subprocess
 
 import pytest
-from naas_lib.tests import databases
+
+from tests.support import databases
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
