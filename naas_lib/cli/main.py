@@ -26,7 +26,7 @@ COMMAND_MODULES: list[str] = [
     "naas_lib.cli.network",
     "naas_lib.cli.subnet",
     "naas_lib.cli.port",
-    "naas_lib.cli.service",
+    "naas_lib.cli.higher_layer",
     "naas_lib.cli.sync",
     "naas_lib.cli.check",
     "naas_lib.cli.config",
