@@ -328,8 +328,8 @@ class DatabaseUnavailable(NaasError):
     ``retry_after`` is a hint in seconds (REST sends it as ``Retry-After``).
     """
 
-    msg_fmt = ("The database is unavailable (%(reason)s); nothing was changed, the request "
-               "is safe to retry.")
+    msg_fmt = ("The database is unavailable (%(reason)s). Nothing was changed: the request "
+               "is safe to retry. Retry it later.")
     kind = "unavailable"
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:

@@ -88,7 +88,10 @@ class PortController(Controller):
         if attach and current is not None:
             raise exc.AlreadyAttached(port_id=rid, interface_id=current.interface_id)
         if detach or attach:
-            # Binding is part of attaching and detaching: the service binds or clears it.
+            # Binding is part of attaching and detaching: the service binds or clears it,
+            # and who may bind is checked here as the update would have checked it.
+            if "binding_host_id" in attrs:
+                self.service.enforce(ctx, "update_port:binding", {"project_id": old.project_id})
             attrs = {k: v for k, v in attrs.items() if k != "binding_host_id"}
         port = self.service.update_port(ctx, rid, expected_revision=revision, **attrs)
         if detach:

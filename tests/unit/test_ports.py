@@ -87,7 +87,8 @@ def test_exhaustion_is_prompt(make_service, service, ctx, net, monkeypatch):
     bigger.create_ports(ctx, [{"network_id": big_net.id}] * 61)
     for cost in costs + refused_creates(bigger, ctx, big_net.id):
         cost.assert_same_as(costs[0])
-    assert len(costs[0].statements) <= 5, costs[0]
+    # 6: the refusal also reads the pool's lanes (issue 14's several high-water marks).
+    assert len(costs[0].statements) <= 6, costs[0]
     assert slept == []
 
 
