@@ -66,6 +66,6 @@ def assemble(conf: cfg.ConfigOpts, driver_cls: type[driver_base.Driver] | None =
     ports = Ports(core, lifecycle, networks, binder, recorder, plugging)
     return Parts(
         core=core, lifecycle=lifecycle, plugging=plugging, hosts=hosts, binder=binder,
-        networks=networks, subnets=Subnets(core, lifecycle, networks), ports=ports,
+        networks=networks, subnets=Subnets(core, lifecycle, networks, plugging), ports=ports,
         attachments=Attachments(core, lifecycle, ports, binder, recorder, plugging),
         sync=Sync(core, hosts), services=HigherLayerServices(core, networks))

@@ -45,7 +45,8 @@ def test_dual_stack_port_gets_one_address_of_each_version(service, ctx, net):
 
 
 def test_reserved_addresses_never_handed_out(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")  # .0 net, .1 gw, .7 bcast
+    # .0 net, .1 gw, .7 bcast
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29", enable_dhcp=False)
     got = [ips(service.create_port(ctx, network_id=net.id))[0] for _ in range(5)]
     assert sorted(got, key=netaddr.IPAddress) == [f"10.0.0.{i}" for i in range(2, 7)]
     with pytest.raises(exc.IpAddressGenerationFailure):
@@ -60,7 +61,8 @@ def test_reserved_addresses_refused_when_requested(service, ctx, net, subnet):
 
 
 def test_exhaustion_is_prompt(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")  # one usable address
+    # one usable address
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30", enable_dhcp=False)
     service.create_port(ctx, network_id=net.id)
     start = time.process_time()
     for _ in range(3):
@@ -72,15 +74,15 @@ def test_exhaustion_is_prompt(service, ctx, net):
 
 
 def test_second_subnet_used_when_first_is_full(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")
-    second = service.create_subnet(ctx, network_id=net.id, cidr="10.0.1.0/30")
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30", enable_dhcp=False)
+    second = service.create_subnet(ctx, network_id=net.id, cidr="10.0.1.0/30", enable_dhcp=False)
     service.create_port(ctx, network_id=net.id)
     port = service.create_port(ctx, network_id=net.id)
     assert port.fixed_ips[0].subnet_id == second.id
 
 
 def test_address_reused_after_port_delete(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30", enable_dhcp=False)
     port = service.create_port(ctx, network_id=net.id)
     service.delete_port(ctx, port.id)
     with pytest.raises(exc.PortNotFound):
@@ -99,7 +101,7 @@ def test_specific_address_and_taken(service, ctx, net, subnet, db_unchanged):
 
 
 def test_specific_address_is_skipped_by_automatic(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29", enable_dhcp=False)
     service.create_port(ctx, network_id=net.id, fixed_ips=[{"ip_address": "10.0.0.2"}])
     service.create_port(ctx, network_id=net.id, fixed_ips=[{"ip_address": "10.0.0.4"}])
     got = {ips(service.create_port(ctx, network_id=net.id))[0] for _ in range(3)}
@@ -110,7 +112,8 @@ def test_specific_address_is_skipped_by_automatic(service, ctx, net):
 
 def test_address_outside_pool_but_inside_subnet(service, ctx, net):
     sub = service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24",
-                                allocation_pools=[{"start": "10.0.0.10", "end": "10.0.0.11"}])
+                                allocation_pools=[{"start": "10.0.0.10", "end": "10.0.0.11"}],
+                                enable_dhcp=False)
     port = service.create_port(ctx, network_id=net.id,
                                fixed_ips=[{"subnet_id": sub.id, "ip_address": "10.0.0.200"}])
     assert ips(port) == ["10.0.0.200"]
@@ -147,7 +150,7 @@ def test_fixed_ips_update_keeps_listed_and_releases_others(service, ctx, net, su
 
 
 def test_address_reused_after_fixed_ips_change(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29", enable_dhcp=False)
     port = service.create_port(ctx, network_id=net.id)
     old = ips(port)[0]
     upd = service.update_port(ctx, port.id, fixed_ips=[{"ip_address": "10.0.0.6"}])
@@ -174,8 +177,9 @@ def test_large_subnets_are_not_enumerated(service, ctx):
     # CPU time of this process: other test runs on the machine do not inflate it.
     net = service.create_network(ctx)
     start = time.process_time()
-    v4 = service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/8")
-    v6 = service.create_subnet(ctx, network_id=net.id, cidr="2001:db8::/64")
+    v4 = service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/8", enable_dhcp=False)
+    v6 = service.create_subnet(ctx, network_id=net.id, cidr="2001:db8::/64",
+                               enable_dhcp=False)
     ports = [service.create_port(ctx, network_id=net.id) for _ in range(5)]
     far = service.create_port(ctx, network_id=net.id, fixed_ips=[
         {"subnet_id": v4.id, "ip_address": "10.255.255.254"},
@@ -261,7 +265,8 @@ def test_bulk_conflict_inside_the_batch(service, ctx, net, subnet, db_unchanged)
 
 
 def test_bulk_exhaustion_creates_none(service, ctx, net, db_unchanged):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")  # five addresses
+    # five addresses
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29", enable_dhcp=False)
     with db_unchanged(), pytest.raises(exc.IpAddressGenerationFailure):
         service.create_ports(ctx, [{"network_id": net.id}] * 6)
     assert len(service.create_ports(ctx, [{"network_id": net.id}] * 5)) == 5
@@ -363,7 +368,8 @@ def test_bound_port_mac_cannot_change(service, admin_ctx, net):
 
 
 def test_fixed_ips_emptied_releases_every_address(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")  # one usable address
+    # one usable address
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30", enable_dhcp=False)
     port = service.create_port(ctx, network_id=net.id)
     with pytest.raises(exc.IpAddressGenerationFailure):
         service.create_port(ctx, network_id=net.id)
