@@ -1,0 +1,145 @@
+"""DHCP through the library: ports made and attached with the service get their addresses.
+
+A simulated host (namespace) runs the service with the Linux bridge driver;
+its guests are namespaces whose ``eth0`` is a port (``binding_profile``
+``netns``, no ``configure_ip``) and which ask with busybox ``udhcpc``. The
+responder is started, updated and removed by the library itself: nothing
+here touches dnsmasq except to read its pid or, once, to kill it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from naas_lib import NetworkService, RequestContext
+from tests.functional.dhcp_lab import DhcpLab, Guest, need
+from tests.functional.hosts_topology import Topology, wait_until
+
+pytestmark = pytest.mark.functional
+
+ADMIN = RequestContext(project_id="admin", user_id="test", roles=["admin"])
+
+
+@pytest.fixture
+def lab(tmp_path, topo):
+    need("dnsmasq", "busybox", "nft")
+    lab = DhcpLab(tmp_path)
+    try:
+        yield lab
+    finally:
+        lab.cleanup()
+
+
+@pytest.fixture
+def host(topo, tmp_path) -> NetworkService:
+    return topo.host(1, f"sqlite:///{tmp_path}/naas.sqlite")
+
+
+def setup_network(svc: NetworkService, cidr: str = "10.20.0.0/24", **subnet_attrs):
+    net = svc.create_network(ADMIN, name="dhcp", network_type="vxlan")
+    sub = svc.create_subnet(ADMIN, network_id=net.id, cidr=cidr,
+                            dns_nameservers=["192.0.2.53"],
+                            host_routes=[{"destination": "172.16.0.0/16",
+                                          "nexthop": cidr.rsplit(".", 2)[0] + ".0.1"}],
+                            **subnet_attrs)
+    return net, sub
+
+
+def attach_guest(topo: Topology, lab: DhcpLab, svc: NetworkService, net, role: str):
+    ns = topo.guest(role)
+    port = svc.create_port(ADMIN, network_id=net.id, binding_profile={"netns": ns,
+                                                                       "ifname": "eth0"})
+    svc.attach_port(ADMIN, port.id, f"vif-{port.id}", host="h1")
+    return svc.get_port(ADMIN, port.id), Guest(lab, ns, port.mac_address)
+
+
+def responder_pid(topo: Topology, net_id: str) -> int | None:
+    pid_file = Path(topo.dhcp_state) / topo.host_ns(1) / net_id / "pid"
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+    return None if state == "Z" else pid
+
+
+def responder_namespaces(topo: Topology) -> list[str]:
+    return topo.responder_namespaces()
+
+
+def server_address(svc: NetworkService, net, sub) -> str:
+    (reservation,) = svc.list_ports(ADMIN, network_id=net.id, device_owner="network:dhcp")
+    return next(f.ip_address for f in reservation.fixed_ips if f.subnet_id == sub.id)
+
+
+def test_attached_port_gets_its_address_gateway_routes_and_mtu_by_dhcp(topo, lab, host):
+    assert host.get_host(ADMIN, "h1").capabilities["dhcp"] is True
+    net, sub = setup_network(host)
+    port, guest = attach_guest(topo, lab, host, net, "g1")
+    lease = guest.ask()
+    assert lease is not None, "no DHCP answer for a port attached through the library"
+    assert lease["ip"] == port.fixed_ips[0].ip_address
+    assert lease["router"] == sub.gateway_ip
+    assert lease["dns"] == "192.0.2.53"
+    assert lease["mtu"] == str(net.mtu)
+    assert "172.16.0.0/16" in lease["routes"]
+    assert lease["serverid"] == server_address(host, net, sub)
+    # Nova is told to use DHCP on it, with that server
+    vif = host.get_port(ADMIN, port.id)
+    assert vif.binding_host_id == "h1"
+
+
+def test_fixed_ip_change_reaches_the_running_responder_without_restart(topo, lab, host):
+    net, sub = setup_network(host)
+    port, guest = attach_guest(topo, lab, host, net, "g1")
+    guest.start()
+    old = port.fixed_ips[0].ip_address
+    guest.wait_event(lambda e: e["event"] == "bound" and e["ip"] == old)
+    pid = responder_pid(topo, net.id)
+    assert pid is not None
+    new = "10.20.0.77"
+    host.update_port(ADMIN, port.id, fixed_ips=[{"subnet_id": sub.id, "ip_address": new}])
+    guest.renew()
+    guest.wait_event(lambda e: e["event"] in ("bound", "renew") and e["ip"] == new, timeout=15)
+    assert responder_pid(topo, net.id) == pid
+
+
+def test_dhcp_off_stops_answers_and_removes_the_responder(topo, lab, host):
+    net, sub = setup_network(host)
+    _port, guest = attach_guest(topo, lab, host, net, "g1")
+    assert guest.ask() is not None
+    assert responder_namespaces(topo)
+    host.update_subnet(ADMIN, sub.id, enable_dhcp=False)
+    assert responder_pid(topo, net.id) is None
+    assert responder_namespaces(topo) == []
+    assert guest.ask(timeout=3) is None
+    host.update_subnet(ADMIN, sub.id, enable_dhcp=True)
+    assert guest.ask() is not None
+
+
+def test_sync_restarts_a_dead_responder_and_last_port_removes_it(topo, lab, host):
+    net, _sub = setup_network(host)
+    port, guest = attach_guest(topo, lab, host, net, "g1")
+    pid = responder_pid(topo, net.id)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: responder_pid(topo, net.id) is None, timeout=5)
+    report = host.sync()
+    assert any("dhcp responder" in line for line in report.created + report.fixed), report
+    assert responder_pid(topo, net.id) not in (None, pid)
+    assert guest.ask() is not None
+    host.detach_port(ADMIN, port.id)
+    host.delete_port(ADMIN, port.id)
+    assert responder_pid(topo, net.id) is None
+    assert responder_namespaces(topo) == []
+    leftovers = subprocess.run(["ip", "-n", topo.host_ns(1), "-br", "link"],
+                               capture_output=True, text=True).stdout
+    assert "dhv" not in leftovers
