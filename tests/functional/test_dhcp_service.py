@@ -37,7 +37,7 @@ def lab(tmp_path, topo):
 
 @pytest.fixture
 def host(topo, tmp_path) -> NetworkService:
-    return topo.host(1, f"sqlite:///{tmp_path}/naas.sqlite")
+    return topo.host(1, f"sqlite:///{tmp_path}/naas.sqlite", linuxbridge={"dhcp": True})
 
 
 def setup_network(svc: NetworkService, cidr: str = "10.20.0.0/24", **subnet_attrs):
@@ -143,3 +143,43 @@ def test_sync_restarts_a_dead_responder_and_last_port_removes_it(topo, lab, host
     leftovers = subprocess.run(["ip", "-n", topo.host_ns(1), "-br", "link"],
                                capture_output=True, text=True).stdout
     assert "dhv" not in leftovers
+
+
+def test_qemu_guest_booted_through_the_provisioner_gets_both_nics_by_dhcp(topo, lab, host,
+                                                                         tmp_path):
+    """Two NICs on two networks, as Nova boots it: QEMU opens the library's taps by name."""
+    from naas_lib.virt.provisioner import NicRequest, Provisioner
+    from tests.guests import qemu
+
+    nets = []
+    for index, (mtu, cidr) in enumerate(((1450, "10.51.0.0/24"), (1400, "10.52.0.0/24"))):
+        net = host.create_network(ADMIN, name=f"q{index}", network_type="vxlan", mtu=mtu)
+        prefix = cidr.rsplit(".", 2)[0]
+        sub = host.create_subnet(ADMIN, network_id=net.id, cidr=cidr, host_routes=[
+            {"destination": f"172.{20 + index}.0.0/16", "nexthop": f"{prefix}.0.250"}])
+        neighbour_port, neighbour = attach_guest(topo, lab, host, net, f"nb{index}")
+        nets.append((net, sub, prefix, neighbour_port, neighbour))
+    inst = {"uuid": "vm-qemu", "name": "vmq", "project_id": ADMIN.project_id}
+    with qemu.guest_pool(tmp_path / "qemu") as pool:
+        info = Provisioner(host).allocate_for_instance(
+            ADMIN, inst, [NicRequest(network_id=n.id) for n, *_ in nets], "h1")
+        for vif, (_net, sub, *_rest) in zip(info, nets, strict=True):
+            meta = vif["network"]["subnets"][0]["meta"]
+            assert meta["dhcp_server"] == server_address(host, _net, sub)
+        vm = pool.start("vm", topo.host_ns(1),
+                        [qemu.Nic(vif["devname"], vif["address"]) for vif in info])
+        vm.wait_for(r"NAAS-READY nics=eth0,eth1", timeout=90)
+        for index, (vif, (net, sub, prefix, _p, neighbour)) in enumerate(
+                zip(info, nets, strict=True)):
+            lease = vm.wait_lease(f"eth{index}", timeout=60)
+            address = vif["network"]["subnets"][0]["ips"][0]["address"]
+            assert lease["ip"] == address
+            assert lease["mask"] == "24"
+            assert lease["router"] == sub.gateway_ip
+            assert lease["mtu"] == str(net.mtu)
+            assert lease["routes"] == (f"172.{20 + index}.0.0/16,{prefix}.0.250,"
+                                       f"0.0.0.0/0,{sub.gateway_ip}")
+            assert neighbour.ask() is not None
+            assert subprocess.run(["ip", "netns", "exec", neighbour.netns, "ping", "-c1",
+                                   "-W3", address], capture_output=True).returncode == 0
+        Provisioner(host).deallocate_for_instance(ADMIN, inst)

@@ -66,13 +66,15 @@ OPTS = [
         help="Named network namespace the driver works in (a simulated or containerised "
         "host). Empty: the process's own namespace."),
     cfg.BoolOpt(
-        "dhcp", default=True,
-        help="Run a DHCP/RA responder (dnsmasq) per network for this host's own ports. "
-        "Offered (the 'dhcp' capability) only when dnsmasq is installed."),
+        "dhcp", default=False,
+        help="Run a DHCP/RA responder (dnsmasq) per network for this host's own ports, "
+        "and declare the 'dhcp' capability so that Nova tells guests to use DHCP. Needs "
+        "dnsmasq (Debian: dnsmasq-base); without it the capability is not declared. Off: "
+        "Nova gives guests static addresses (config drive)."),
     cfg.StrOpt(
         "dhcp_state_path", default="/var/lib/naas/dhcp",
-        help="Directory of the responders' pid, hosts and options files. A driver working "
-        "in a namespace ([linuxbridge] netns) uses a subdirectory named after it."),
+        help="Directory of the responders' pid, hosts and options files, in a subdirectory "
+        "named after [linuxbridge] netns ('_host' for the process's own namespace)."),
 ]
 
 
@@ -102,7 +104,7 @@ class LinuxBridgeDriver(base.Driver):
         self._dhcp_enabled = bool(getattr(conf, "dhcp", False)) if conf is not None else False
         self._dhcp_state = os.path.join(
             (getattr(conf, "dhcp_state_path", None) if conf is not None else None)
-            or "/var/lib/naas/dhcp", self.kernel.netns or "")
+            or "/var/lib/naas/dhcp", self.kernel.netns or "_host")
         self._dhcp_manager: DhcpManager | None = None
 
     @classmethod
