@@ -58,8 +58,8 @@ def attach_guest(topo: Topology, lab: DhcpLab, svc: NetworkService, net, role: s
     return svc.get_port(ADMIN, port.id), Guest(lab, ns, port.mac_address)
 
 
-def responder_pid(topo: Topology, net_id: str) -> int | None:
-    pid_file = Path(topo.dhcp_state) / topo.host_ns(1) / net_id / "pid"
+def responder_pid(topo: Topology, net_id: str, index: int = 1) -> int | None:
+    pid_file = Path(topo.dhcp_state) / topo.host_ns(index) / net_id / "pid"
     try:
         pid = int(pid_file.read_text())
     except (OSError, ValueError):
@@ -183,3 +183,26 @@ def test_qemu_guest_booted_through_the_provisioner_gets_both_nics_by_dhcp(topo, 
             assert subprocess.run(["ip", "netns", "exec", neighbour.netns, "ping", "-c1",
                                    "-W3", address], capture_output=True).returncode == 0
         Provisioner(host).deallocate_for_instance(ADMIN, inst)
+
+
+def test_a_change_made_elsewhere_reaches_a_host_in_one_sync_round(topo, lab, tmp_path):
+    """The API server (no host) changes a subnet; host h2 applies it at its next round."""
+    url = f"sqlite:///{tmp_path}/naas.sqlite"
+    api = NetworkService.from_settings(database_url=url)
+    topo.services.append(api)
+    h2 = topo.host(2, url, linuxbridge={"dhcp": True})
+    net, sub = setup_network(api)
+    ns = topo.guest("far")
+    port = api.create_port(ADMIN, network_id=net.id, binding_profile={"netns": ns,
+                                                                       "ifname": "eth0"})
+    api.attach_port(ADMIN, port.id, f"vif-{port.id}", host="h2")
+    report = h2.sync()  # plugs the port and starts the responder
+    assert any(line.startswith("dhcp responder") for line in report.created), report
+    guest = Guest(lab, ns, port.mac_address)
+    assert guest.ask()["dns"] == "192.0.2.53"
+    pid = responder_pid(topo, net.id, 2)
+    api.update_subnet(ADMIN, sub.id, dns_nameservers=["192.0.2.54"])
+    report = h2.sync()
+    assert f"dhcp responder {net.id} (hosts/options)" in report.fixed
+    assert responder_pid(topo, net.id, 2) == pid
+    assert guest.ask()["dns"] == "192.0.2.54"
