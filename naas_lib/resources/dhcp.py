@@ -18,11 +18,15 @@ here inside the subnet's own transaction (no port events are published for
 it): created with the first DHCP subnet, given or relieved of
 an address when a subnet is created, deleted or flips ``enable_dhcp``, and
 deleted with the last one. A subnet's deletion does not count it as a user.
+A subnet with no free address left is not served (and Nova, seeing no DHCP
+server, gives its guests static addresses); the subnet operation never fails
+because of the reservation.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -35,6 +39,8 @@ from naas_lib import constants
 from naas_lib import exceptions as exc
 from naas_lib.db import models
 from naas_lib.ipam import addresses, allocator
+
+LOG = logging.getLogger(__name__)
 
 SLAAC = "slaac"
 DHCPV6_STATEFUL = "dhcpv6-stateful"
@@ -101,20 +107,28 @@ def dhcp_port_ids(session: orm.Session, network_id: str) -> list[str]:
     return [port.id] if port is not None else []
 
 
-def _top_free(session: orm.Session, subnet_id: str) -> str | None:
-    """The highest pool address of the subnet nobody holds (a few probes in practice)."""
+def _top_free(session: orm.Session, subnet: models.Subnet) -> str | None:
+    """The highest free address of the subnet's pools, else of the subnet itself.
+
+    Outside the pools (a subnet whose addresses are all given explicitly) the
+    highest usable host address nobody holds; None when there is none. At most
+    ``len(taken) + 1`` probes per range, so a /8 or a /64 costs what a /28 does.
+    """
     taken = set(session.scalars(sa.select(models.IpAllocation.ip_address).where(
-        models.IpAllocation.subnet_id == subnet_id)))
-    pools = session.scalars(sa.select(models.AllocationPool).where(
-        models.AllocationPool.subnet_id == subnet_id)
-        .order_by(models.AllocationPool.last_key.desc()))
-    for pool in pools:
-        first, last = addresses.from_key(pool.first_key), addresses.from_key(pool.last_key)
-        version = netaddr.IPAddress(pool.first_ip).version
-        for value in range(last, max(first, last - len(taken) - 1) - 1, -1):
-            ip = str(netaddr.IPAddress(value, version))
-            if ip not in taken:
-                return ip
+        models.IpAllocation.subnet_id == subnet.id)))
+    net = netaddr.IPNetwork(subnet.cidr)
+    ranges = [(addresses.from_key(p.first_key), addresses.from_key(p.last_key))
+              for p in session.scalars(sa.select(models.AllocationPool).where(
+                  models.AllocationPool.subnet_id == subnet.id)
+                  .order_by(models.AllocationPool.last_key.desc()))]
+    ranges.append((net.first, net.last))
+    for first, last in ranges:
+        for value in range(last, max(first, last - len(taken) - 2) - 1, -1):
+            addr = netaddr.IPAddress(value, net.version)
+            ip = str(addr)
+            if ip in taken or ip == subnet.gateway_ip or addresses.is_reserved(net, addr):
+                continue
+            return ip
     return None
 
 
@@ -156,9 +170,16 @@ def reconcile(session: orm.Session, network_id: str, mac: str) -> None:
         session.flush()
     request = []
     for subnet_id in missing:
-        top = _top_free(session, subnet_id)
-        request.append({"subnet_id": subnet_id, **({"ip_address": netaddr.IPAddress(top)}
-                                                    if top else {})})
+        top = _top_free(session, served[subnet_id])
+        if top is None:  # nothing free: not served (Nova then gives static addresses)
+            LOG.warning("Subnet %s has no free address for its DHCP responders; "
+                        "it is not served by DHCP", subnet_id)
+            continue
+        request.append({"subnet_id": subnet_id, "ip_address": netaddr.IPAddress(top)})
+    if not request:
+        if not held:
+            session.execute(sa.delete(models.Port).where(models.Port.id == port.id))
+        return
     allocator.allocate(session, port.id, network_id, request)
     session.execute(sa.update(models.Port).where(models.Port.id == port.id).values(
         revision_number=models.Port.revision_number + 1, updated_at=models.utcnow()))

@@ -106,9 +106,17 @@ def test_enable_dhcp_flips_create_and_release_the_reservation(service, ctx, net)
     ips = {service.create_port(ctx, network_id=net.id).fixed_ips[0].ip_address
            for _ in range(13)}
     assert "10.0.0.14" in ips
-    with pytest.raises(exc.IpAddressGenerationFailure):
-        service.update_subnet(ctx, sub.id, enable_dhcp=True)
-    assert service.get_subnet(ctx, sub.id).enable_dhcp is False
+    # DHCP on for a full subnet: allowed, but nothing to reserve, so nobody serves it
+    assert service.update_subnet(ctx, sub.id, enable_dhcp=True).enable_dhcp is True
+    assert dhcp_ports(service, ctx, net) == []
+
+
+def test_subnet_without_pools_reserves_its_top_host_address(service, ctx, net):
+    sub = service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29",
+                                allocation_pools=[])
+    (port,) = dhcp_ports(service, ctx, net)
+    assert [(f.subnet_id, f.ip_address) for f in port.fixed_ips] == [(sub.id, "10.0.0.6")]
+
 
 
 def test_subnet_with_only_the_reservation_left_deletes(service, ctx, net):
