@@ -29,7 +29,7 @@ class NoopDriver(base.Driver):
         return base.Binding(
             vif_type=constants.VIF_TYPE_TAP,
             vif_details={
-                "devname": (constants.TAP_PREFIX + port.id)[: constants.IFNAMSIZ],
+                "devname": (constants.TAP_PREFIX + port.id)[: constants.NOVA_DEVNAME_LEN],
                 "mtu": network.mtu,
                 "bridge_name": None,
             },

@@ -27,6 +27,7 @@ from naas_lib.drivers import base as driver_base
 from naas_lib.resources import common, dhcp
 from naas_lib.resources.core import Core
 from naas_lib.resources.hosts import Hosts
+from naas_lib.resources.plugging import as_bound_here
 
 LOG = logging.getLogger(__name__)
 _ports = models.Port.__table__
@@ -119,10 +120,15 @@ class Sync:
             raise exc.InvalidInput(field="host", reason="desired state needs a service host")
         since = self.hosts.alive_since()
         with self.core.db.reader() as session:
+            here = {b.port_id: b for b in session.scalars(sa.select(models.PortBinding).where(
+                models.PortBinding.host == self.core.host))}
             rows = list(session.scalars(
-                sa.select(models.Port).where(models.Port.binding_host_id == self.core.host)
-                .order_by(models.Port.created_at, models.Port.id)))
-            ports = common.load_ports(session, rows)
+                sa.select(models.Port).where(models.Port.id.in_(list(here)))
+                .order_by(models.Port.created_at, models.Port.id))) if here else []
+            # A port with an INACTIVE binding here (moving in) is served with that binding.
+            ports = [p if p.binding_host_id == self.core.host
+                     else as_bound_here(p, here[p.id])
+                     for p in common.load_ports(session, rows)]
             net_ids = sorted({p.network_id for p in ports})
             nets = {n.id: n for n in common.load_networks(session, list(session.scalars(
                 sa.select(models.Network).where(models.Network.id.in_(net_ids)))))}
@@ -131,7 +137,8 @@ class Sync:
             if vxlan_ids:
                 q = (sa.select(models.Port.network_id, models.Host.name,
                                models.Host.vxlan_endpoint)
-                     .join(models.Host, models.Host.name == models.Port.binding_host_id)
+                     .join(models.PortBinding, models.PortBinding.port_id == models.Port.id)
+                     .join(models.Host, models.Host.name == models.PortBinding.host)
                      .where(models.Port.network_id.in_(vxlan_ids),
                             models.Host.name != self.core.host,
                             models.Host.heartbeat_at >= since,
@@ -190,6 +197,10 @@ class Sync:
         if not wanted:
             return {}
 
+        # Only the port's ACTIVE host records its status.
+        active_here = sa.select(models.PortBinding.port_id).where(
+            models.PortBinding.host == self.core.host, models.PortBinding.active.is_(True))
+
         def txn() -> dict[str, str]:
             changes = {}
             with self.core.db.writer() as session:
@@ -197,7 +208,7 @@ class Sync:
                     count = session.execute(
                         sa.update(_ports).where(_ports.c.id == port.id,
                                                 _ports.c.revision_number == port.revision_number,
-                                                _ports.c.binding_host_id == self.core.host)
+                                                _ports.c.id.in_(active_here))
                         .values(status=status, status_reason=reason,
                                 revision_number=port.revision_number + 1,
                                 updated_at=models.utcnow())).rowcount

@@ -1,15 +1,15 @@
 """subnets: Neutron's ipv6_ra_mode and ipv6_address_mode
 
-Revision ID: 0002_subnet_ipv6_modes
-Revises: 0001_initial
+Revision ID: 0004_subnet_ipv6_modes
+Revises: 0003_ip_lanes
 Create Date: 2026-12-04 23:55:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002_subnet_ipv6_modes'
-down_revision = '0001_initial'
+revision = '0004_subnet_ipv6_modes'
+down_revision = '0003_ip_lanes'
 branch_labels = None
 depends_on = None
 
