@@ -25,7 +25,6 @@ because of the reservation.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Iterable
@@ -39,6 +38,7 @@ from naas_lib import constants
 from naas_lib import exceptions as exc
 from naas_lib.db import models
 from naas_lib.ipam import addresses, allocator
+from naas_lib.resources.binding import Binder
 
 LOG = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def reconcile(session: orm.Session, network_id: str, mac: str) -> None:
         if len(keep) != len(held):
             allocator.release(session, port.id, keep=keep)
         if not served:
-            session.execute(sa.delete(models.Port).where(models.Port.id == port.id))
+            _delete_port(session, port.id)
             return
     missing = [s for s in served if s not in held]
     if not missing:
@@ -158,16 +158,15 @@ def reconcile(session: orm.Session, network_id: str, mac: str) -> None:
     if port is None:
         net = session.get(models.Network, network_id)
         now = models.utcnow()
-        port = models.Port(
-            id=str(uuid.uuid4()), project_id=net.project_id, network_id=network_id,
+        port_id = str(uuid.uuid4())
+        session.execute(sa.insert(models.Port.__table__).values(
+            id=port_id, project_id=net.project_id, network_id=network_id,
             name="", description="DHCP responders' address (every host)", mac_address=mac,
             admin_state_up=True, status=constants.PORT_STATUS_ACTIVE, status_reason=None,
             device_id=RESERVED_DEVICE_ID, device_owner=constants.DEVICE_OWNER_DHCP,
-            binding_host_id=None, binding_profile="{}",
-            binding_vif_type=constants.VIF_TYPE_UNBOUND, binding_vif_details=json.dumps({}),
-            revision_number=1, created_at=now, updated_at=now)
-        session.add(port)
-        session.flush()
+            revision_number=1, created_at=now, updated_at=now))
+        Binder.insert_unbound(session, [{"id": port_id}])  # never bound: ACTIVE, host ""
+        port = session.get(models.Port, port_id)
     request = []
     for subnet_id in missing:
         top = _top_free(session, served[subnet_id])
@@ -178,11 +177,16 @@ def reconcile(session: orm.Session, network_id: str, mac: str) -> None:
         request.append({"subnet_id": subnet_id, "ip_address": netaddr.IPAddress(top)})
     if not request:
         if not held:
-            session.execute(sa.delete(models.Port).where(models.Port.id == port.id))
+            _delete_port(session, port.id)
         return
     allocator.allocate(session, port.id, network_id, request)
     session.execute(sa.update(models.Port).where(models.Port.id == port.id).values(
         revision_number=models.Port.revision_number + 1, updated_at=models.utcnow()))
+
+
+def _delete_port(session: orm.Session, port_id: str) -> None:
+    session.execute(sa.delete(models.PortBinding).where(models.PortBinding.port_id == port_id))
+    session.execute(sa.delete(models.Port).where(models.Port.id == port_id))
 
 
 def server_addresses(session: orm.Session, network_ids: Iterable[str]) -> dict[str, str]:
