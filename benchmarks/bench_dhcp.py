@@ -9,11 +9,15 @@
 (b) From ``ensure`` on a new network to a namespace guest holding its address
     (udhcpc asking right after), and to a QEMU guest (booted before, its udhcpc
     retrying every second) holding it; plus a QEMU guest's boot to lease.
+(c) Through the library, as Nova boots: from ``Provisioner.allocate_for_instance``
+    returning (port created, bound, plugged; the host's responder started or
+    updated by the plug) to a namespace guest on the port holding its address,
+    and to a QEMU guest started on the port's tap (so its boot included) holding it.
 
 Everything lives in throw-away namespaces removed at the end. Needs root,
 dnsmasq, busybox and QEMU (tools/install-system-packages.sh).
 
-    sudo .venv/bin/python -m benchmarks.bench_dhcp
+    sudo .venv/bin/python -m benchmarks.bench_dhcp [updates] [first] [alloc]
 """
 
 from __future__ import annotations
@@ -127,12 +131,62 @@ def bench_first_lease(lab: DhcpLab) -> None:
     report("QEMU guest start to lease (responder running)", statistics.median(boots) * 1e6)
 
 
+def bench_allocate_to_lease(lab: DhcpLab) -> None:
+    from naas_lib import RequestContext
+    from naas_lib.virt.provisioner import NicRequest, Provisioner
+    from tests.functional.dhcp_lab import Guest
+    from tests.functional.hosts_topology import Topology
+
+    admin = RequestContext(project_id="admin", user_id="bench", roles=["admin"])
+    topo = Topology()
+    pool = qemu.GuestPool(lab.tmp / "qemu-alloc")
+    samples_ns, samples_vm = [], []
+    try:
+        svc = topo.host(1, f"sqlite:///{lab.tmp}/alloc.sqlite", linuxbridge={"dhcp": True})
+        prov = Provisioner(svc)
+        for round_ in range(3):
+            net = svc.create_network(admin, name=f"b{round_}", network_type="vxlan")
+            svc.create_subnet(admin, network_id=net.id, cidr="10.70.0.0/24")
+            ns = topo.guest(f"bg{round_}")
+            inst = {"uuid": f"bench-ns-{round_}", "name": "ns", "project_id": "admin"}
+            (vif,) = prov.allocate_for_instance(admin, inst, [NicRequest(
+                network_id=net.id, binding_profile={"netns": ns, "ifname": "eth0"})], "h1")
+            start = time.perf_counter()
+            lease = Guest(lab, ns, vif["address"]).ask()
+            samples_ns.append(time.perf_counter() - start)
+            assert lease["ip"] == vif["network"]["subnets"][0]["ips"][0]["address"]
+            inst_vm = {"uuid": f"bench-vm-{round_}", "name": "vm", "project_id": "admin"}
+            (vif,) = prov.allocate_for_instance(admin, inst_vm, [NicRequest(network_id=net.id)],
+                                                "h1")
+            start = time.perf_counter()
+            vm = pool.start(f"avm{round_}", topo.host_ns(1), [qemu.Nic(vif["devname"],
+                                                                      vif["address"])])
+            lease = vm.wait_lease("eth0", timeout=90)
+            samples_vm.append(time.perf_counter() - start)
+            assert lease["ip"] == vif["network"]["subnets"][0]["ips"][0]["address"]
+            vm.stop()
+            prov.deallocate_for_instance(admin, inst)
+            prov.deallocate_for_instance(admin, inst_vm)
+            svc.delete_network(admin, net.id)
+    finally:
+        pool.stop_all()
+        topo.cleanup()
+    report("allocate_for_instance to namespace guest lease", statistics.median(samples_ns) * 1e6)
+    report("allocate_for_instance to QEMU guest lease (boot)",
+           statistics.median(samples_vm) * 1e6)
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-dhcp-") as tmp:
         lab = DhcpLab(Path(tmp))
+        only = set(sys.argv[1:])  # e.g. "alloc": section (c) alone
         try:
-            bench_updates(lab)
-            bench_first_lease(lab)
+            if not only or "updates" in only:
+                bench_updates(lab)
+            if not only or "first" in only:
+                bench_first_lease(lab)
+            if not only or "alloc" in only:
+                bench_allocate_to_lease(lab)
         finally:
             lab.cleanup()
     return 0

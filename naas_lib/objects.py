@@ -121,6 +121,8 @@ class Subnet(_Owned):
     revision_number: int
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    ipv6_ra_mode: str | None = None
+    ipv6_address_mode: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

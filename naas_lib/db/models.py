@@ -123,6 +123,9 @@ class Subnet(_Standard, Base):
     cidr: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
     gateway_ip: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), nullable=True)
     enable_dhcp: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, nullable=False, default=True)
+    # Neutron's IPv6 modes (slaac, dhcpv6-stateful, dhcpv6-stateless); NULL when unset.
+    ipv6_ra_mode: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), nullable=True)
+    ipv6_address_mode: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), nullable=True)
 
 
 class AllocationPool(Base):

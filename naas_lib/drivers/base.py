@@ -36,6 +36,8 @@ class Capabilities:
     vif_types: frozenset[str]
     max_mtu: int
     port_security: bool = False
+    #: The driver answers DHCP (and IPv6 RAs) for its ports, so Nova may tell guests to use it.
+    dhcp: bool = False
 
     def why_not(self, network_type: str | None = None, mtu: int | None = None,
                 vif_type: str | None = None) -> str | None:
@@ -59,6 +61,7 @@ class Capabilities:
             "vif_types": sorted(self.vif_types),
             "max_mtu": self.max_mtu,
             "port_security": self.port_security,
+            "dhcp": self.dhcp,
         }
 
     @classmethod
@@ -68,6 +71,7 @@ class Capabilities:
             vif_types=frozenset(data.get("vif_types", ())),
             max_mtu=int(data.get("max_mtu", 0)),
             port_security=bool(data.get("port_security", False)),
+            dhcp=bool(data.get("dhcp", False)),
         )
 
 
@@ -115,14 +119,19 @@ class DesiredState:
 
     ``ports`` are the ports bound to this host with their networks;
     ``peers`` maps a network id to the other live hosts that have ports on it;
-    ``subnets`` maps subnet id to subnet for the ports' fixed IPs (a driver
-    that configures guest addresses needs prefix lengths and gateways).
+    ``subnets`` maps subnet id to subnet for every subnet of the ports'
+    networks (a driver that configures guest addresses needs prefix lengths
+    and gateways; a DHCP responder serves them all).
+    ``dhcp_addresses`` maps subnet id to the address reserved from IPAM for
+    the DHCP responders on it (every host's responder shares it); a subnet
+    absent from it is not served by DHCP.
     """
 
     host: str
     ports: Sequence[tuple[objects.Port, objects.Network]]
     peers: Mapping[str, Sequence[Peer]]
     subnets: Mapping[str, objects.Subnet] = dataclasses.field(default_factory=dict)
+    dhcp_addresses: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,6 +231,15 @@ class Driver(abc.ABC):
         """Remove several ports' devices; drivers may batch this."""
         for port, network in ports:
             self.unplug(port, network)
+
+    def refresh_network(self, network_id: str, desired: DesiredState) -> None:
+        """Apply a change of the network's subnets or local ports to host-side services now.
+
+        ``desired`` covers only that network: this host's ports of it, all its
+        subnets and their reserved DHCP addresses (no ports: nothing of the
+        network is left here). Called after plugs, unplugs, subnet and port
+        changes; ``sync`` remains the safety net. Default: nothing to do.
+        """
 
     def is_plugged(self, port: objects.Port, network: objects.Network) -> bool:
         """Whether the port's device exists, is up and is wired (ACTIVE)."""

@@ -68,7 +68,7 @@ def assemble(conf: cfg.ConfigOpts, driver_cls: type[driver_base.Driver] | None =
     ports = Ports(core, lifecycle, networks, binder, recorder, plugging)
     return Parts(
         core=core, lifecycle=lifecycle, plugging=plugging, hosts=hosts, binder=binder,
-        networks=networks, subnets=Subnets(core, lifecycle, networks), ports=ports,
+        networks=networks, subnets=Subnets(core, lifecycle, networks, plugging), ports=ports,
         port_bindings=PortBindings(core, lifecycle, ports, binder, plugging),
         attachments=Attachments(core, lifecycle, ports, binder, recorder, plugging),
         sync=Sync(core, hosts, plugging), services=HigherLayerServices(core, networks))

@@ -43,6 +43,7 @@ def subnet_obj(row: models.Subnet, pools, dns, routes) -> objects.Subnet:
                           for r in routes),
         enable_dhcp=row.enable_dhcp, revision_number=row.revision_number,
         created_at=row.created_at, updated_at=row.updated_at,
+        ipv6_ra_mode=row.ipv6_ra_mode, ipv6_address_mode=row.ipv6_address_mode,
     )
 
 

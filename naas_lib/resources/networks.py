@@ -15,7 +15,7 @@ from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
 from naas_lib.ipam import allocator
-from naas_lib.resources import common
+from naas_lib.resources import common, dhcp
 from naas_lib.resources.core import Core
 from naas_lib.resources.lifecycle import (
     CREATE,
@@ -350,7 +350,8 @@ class Networks:
             self.host_side.unplug_deleted(ports, out.before)
             # The ports went with the network: subscribers tracking ports hear of it too.
             self.lifecycle.after(_PORT_DELETED, context,
-                                 [Outcome(p.id, before=p) for p in ports])
+                                 [Outcome(p.id, before=p) for p in ports
+                                  if not dhcp.is_reservation(p)])
         return announce
 
     def _delete_in_session(self, session: orm.Session, context: RequestContext,

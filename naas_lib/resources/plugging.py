@@ -17,7 +17,8 @@ from naas_lib import constants, events, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import get_admin_context
 from naas_lib.db import models
-from naas_lib.resources import common
+from naas_lib.drivers import base as driver_base
+from naas_lib.resources import common, dhcp
 from naas_lib.resources.core import Core
 
 LOG = logging.getLogger(__name__)
@@ -162,7 +163,51 @@ class Plugging:
         up = port.admin_state_up and net.admin_state_up
         status = constants.PORT_STATUS_ACTIVE if up else constants.PORT_STATUS_DOWN
         self.set_port_status(port.id, status)
+        self.refresh_network(net.id)
         return port.replace(status=status, status_reason=None)
+
+    def _refreshes(self) -> bool:
+        """Whether the driver has host-side services that follow network changes."""
+        return bool(self.core.host) and (type(self.core.driver).refresh_network
+                                         is not driver_base.Driver.refresh_network)
+
+    def network_state(self, network_id: str) -> driver_base.DesiredState:
+        """The desired state of one network on this host: its local ports, all its subnets
+        and the responders' reserved addresses."""
+        with self.core.db.reader() as session:
+            net_row = session.get(models.Network, network_id)
+            # Every port with a binding here, ACTIVE or INACTIVE (moving in), as sync has it.
+            here = {b.port_id: b for b in session.scalars(
+                sa.select(models.PortBinding)
+                .join(models.Port, models.Port.id == models.PortBinding.port_id)
+                .where(models.PortBinding.host == self.core.host,
+                       models.Port.network_id == network_id))} if net_row is not None else {}
+            rows = list(session.scalars(
+                sa.select(models.Port).where(models.Port.id.in_(list(here)))
+                .order_by(models.Port.created_at, models.Port.id))) if here else []
+            if not rows:
+                return driver_base.DesiredState(host=self.core.host or "", ports=[], peers={})
+            net = common.load_networks(session, [net_row])[0]
+            subnets = common.load_subnets(session, list(session.scalars(
+                sa.select(models.Subnet).where(models.Subnet.network_id == network_id))))
+            ports = [p if p.binding_host_id == self.core.host else as_bound_here(p, here[p.id])
+                     for p in common.load_ports(session, rows)]
+            return driver_base.DesiredState(
+                host=self.core.host or "", ports=[(p, net) for p in ports], peers={},
+                subnets={s.id: s for s in subnets},
+                dhcp_addresses=dhcp.server_addresses(session, [network_id]))
+
+    def refresh_network(self, network_id: str) -> None:
+        """Tell the driver at once about a change of a network's subnets or local ports.
+
+        A failure is logged and left to ``sync`` (the next round repairs it).
+        """
+        if not self._refreshes():
+            return
+        try:
+            self.core.driver.refresh_network(network_id, self.network_state(network_id))
+        except Exception:
+            LOG.exception("Refreshing network %s on this host failed; sync retries", network_id)
 
     def is_local(self, port: objects.Port) -> bool:
         return bool(port.binding_host_id) and port.binding_host_id == self.core.host
@@ -175,6 +220,7 @@ class Plugging:
             self.core.driver.unplug(port, network)
         except Exception:
             LOG.exception("Unplugging port %s failed; sync will remove its devices", port.id)
+        self.refresh_network(network.id)
 
     def unplug_deleted(self, ports: Sequence[objects.Port], network: objects.Network) -> None:
         """Remove the devices of deleted ports that were on this host, in one batch."""
@@ -186,11 +232,14 @@ class Plugging:
         except Exception:
             LOG.exception("Unplugging %d ports failed; sync will remove their devices",
                           len(local))
+        self.refresh_network(network.id)
 
     def unplug_ports(self, ports: Sequence[tuple[objects.Port, objects.Network]]) -> None:
         """Remove the devices of these ports from this host in one batch (an instance's)."""
         if ports:
             self.core.driver.unplug_many(list(ports))
+            for network_id in sorted({n.id for _p, n in ports}):
+                self.refresh_network(network_id)
 
     def replug_network(self, network_id: str) -> None:
         """Apply a network's admin state to its devices on this host now, not at next sync."""
@@ -220,6 +269,9 @@ class Plugging:
         if not self.core.host:
             return port
         was_here, is_here = self.is_local(before), self.is_local(port)
+        if is_here and (before.fixed_ips, before.mac_address) != (port.fixed_ips,
+                                                                   port.mac_address):
+            self.refresh_network(network.id)
         if was_here and not is_here:
             self.unplug_quietly(before, network)
             return port

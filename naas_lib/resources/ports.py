@@ -18,7 +18,7 @@ from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
 from naas_lib.ipam import allocator
-from naas_lib.resources import common
+from naas_lib.resources import common, dhcp
 from naas_lib.resources import lifecycle as lc
 from naas_lib.resources.attaching import AttachmentRecorder
 from naas_lib.resources.binding import Binder
@@ -119,12 +119,19 @@ class Ports:
                    limit: int | None = None, marker: str | None = None,
                    sorts: list[tuple[str, bool]] | None = None, page_reverse: bool = False,
                    **filters: Any) -> list:
-        """Ports the caller may see; ``fixed_ips`` filters by subnet_id and/or ip_address."""
+        """Ports the caller may see; ``fixed_ips`` filters by subnet_id and/or ip_address.
+
+        The DHCP responders' reservation port of a network is listed only when
+        the filter names a ``device_owner`` (as Nova asks for
+        ``network:dhcp``), so customers see the ports they made.
+        """
         ip_filter = filters.pop("fixed_ips", None)
         with self.core.db.reader() as session:
             q = sa.select(models.Port)
             if not context.is_admin:
                 q = q.where(models.Port.project_id == context.project_id)
+            if "device_owner" not in filters:
+                q = q.where(dhcp.not_reservation())
             if ip_filter is not None:
                 q = _filter_fixed_ips(q, ip_filter)
             return common.list_page(session, q, _LISTING, filters, fields, limit, marker, sorts,

@@ -14,18 +14,20 @@ from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
 from naas_lib.ipam import addresses
-from naas_lib.resources import common
+from naas_lib.resources import common, dhcp
 from naas_lib.resources.core import Core
 from naas_lib.resources.lifecycle import CREATE, DELETE, UPDATE, Lifecycle, Outcome, Phases
 from naas_lib.resources.networks import Networks, check_writable, policy_target
+from naas_lib.resources.plugging import Plugging
 
 CREATE_FIELDS = ("network_id", "cidr", "ip_version", "name", "description", "gateway_ip",
                  "allocation_pools", "dns_nameservers", "host_routes", "enable_dhcp",
-                 "project_id", "tenant_id")
+                 "ipv6_ra_mode", "ipv6_address_mode", "project_id", "tenant_id")
 UPDATE_FIELDS = ("name", "description", "gateway_ip", "dns_nameservers", "host_routes",
-                 "enable_dhcp")
+                 "enable_dhcp", "ipv6_ra_mode", "ipv6_address_mode")
 FILTERS = ("id", "project_id", "network_id", "name", "description", "ip_version", "cidr",
-           "gateway_ip", "enable_dhcp", "revision_number")
+           "gateway_ip", "enable_dhcp", "ipv6_ra_mode", "ipv6_address_mode",
+           "revision_number")
 
 
 def _dns(values: Any, version: int) -> list[str]:
@@ -68,10 +70,18 @@ _CREATE, _UPDATE, _DELETE = (Phases("subnet", a) for a in (CREATE, UPDATE, DELET
 class Subnets:
     """create/get/list/update/delete of subnets."""
 
-    def __init__(self, core: Core, lifecycle: Lifecycle, networks: Networks) -> None:
+    def __init__(self, core: Core, lifecycle: Lifecycle, networks: Networks,
+                 plugging: Plugging | None = None) -> None:
         self.core = core
         self.lifecycle = lifecycle
         self.networks = networks
+        self.plugging = plugging
+
+    def _refresh(self, outcomes: list[Outcome]) -> None:
+        """A subnet change reaches this host's DHCP responder at once (others: next sync)."""
+        if self.plugging is not None:
+            for out in outcomes:
+                self.plugging.refresh_network(out.latest.network_id)
 
     """create/get/list/update/delete of subnets."""
 
@@ -125,6 +135,7 @@ class Subnets:
             pools = addresses.parse_pools(cidr, attrs["allocation_pools"], gateway)
         else:
             pools = addresses.default_pools(cidr, gateway)
+        enable_dhcp = validation.boolean("enable_dhcp", attrs.get("enable_dhcp", True))
         return {
             "network_id": network_id, "cidr": cidr, "ip_version": cidr.version,
             "gateway": gateway, "pools": pools,
@@ -132,7 +143,10 @@ class Subnets:
             "routes": _routes(attrs.get("host_routes"), cidr.version),
             "name": validation.string("name", attrs.get("name", "")),
             "description": validation.string("description", attrs.get("description", "")),
-            "enable_dhcp": validation.boolean("enable_dhcp", attrs.get("enable_dhcp", True)),
+            "enable_dhcp": enable_dhcp,
+            "ipv6_modes": dhcp.check_ipv6_modes(cidr.version, str(cidr), enable_dhcp,
+                                                attrs.get("ipv6_ra_mode"),
+                                                attrs.get("ipv6_address_mode")),
             "owner": {k: attrs[k] for k in ("project_id", "tenant_id") if k in attrs},
         }
 
@@ -154,7 +168,8 @@ class Subnets:
             out.after = self._insert(session, context, out.resource_id, v)
             return [out]
 
-        self.lifecycle.run(_CREATE, context, write, announced=[out])
+        self.lifecycle.run(_CREATE, context, write, announced=[out],
+                           after_postcommit=self._refresh)
         return out.after
 
     def _insert(self, session: orm.Session, context: RequestContext, subnet_id: str,
@@ -175,7 +190,9 @@ class Subnets:
             id=subnet_id, project_id=v["project_id"], network_id=network_id, name=v["name"],
             description=v["description"], ip_version=version, cidr=str(cidr),
             gateway_ip=str(v["gateway"]) if v["gateway"] else None,
-            enable_dhcp=v["enable_dhcp"], revision_number=1, created_at=now, updated_at=now)
+            enable_dhcp=v["enable_dhcp"], ipv6_ra_mode=v["ipv6_modes"][0],
+            ipv6_address_mode=v["ipv6_modes"][1], revision_number=1, created_at=now,
+            updated_at=now)
         session.add(row)
         session.flush()
         for first, last in v["pools"]:
@@ -186,6 +203,8 @@ class Subnets:
                 next_key=addresses.to_key(first)))
         self._write_options(session, subnet_id, v["dns"], v["routes"])
         session.flush()
+        if v["enable_dhcp"]:
+            dhcp.reconcile(session, network_id, self.core.generate_mac())
         return common.load_subnets(session, [row])[0]
 
     @staticmethod
@@ -213,6 +232,13 @@ class Subnets:
                 values[name] = validation.string(name, attrs[name])
         if "enable_dhcp" in attrs:
             values["enable_dhcp"] = validation.boolean("enable_dhcp", attrs["enable_dhcp"])
+        if {"enable_dhcp", "ipv6_ra_mode", "ipv6_address_mode"} & set(attrs):
+            ra, addr = dhcp.check_ipv6_modes(
+                old.ip_version, old.cidr, values.get("enable_dhcp", old.enable_dhcp),
+                attrs.get("ipv6_ra_mode", old.ipv6_ra_mode),
+                attrs.get("ipv6_address_mode", old.ipv6_address_mode))
+            values.update({k: v for k, v in (("ipv6_ra_mode", ra), ("ipv6_address_mode", addr))
+                           if k in attrs})
         if "gateway_ip" in attrs:
             gw = addresses.parse_gateway(cidr, attrs["gateway_ip"], True)
             for pool in old.allocation_pools:
@@ -253,12 +279,15 @@ class Subnets:
             self._write_options(session, subnet_id, request.get("dns_nameservers"),
                                 request.get("host_routes"))
             session.flush()
+            if "enable_dhcp" in values and values["enable_dhcp"] != out.before.enable_dhcp:
+                dhcp.reconcile(session, row.network_id, self.core.generate_mac())
             session.expire_all()
             out.after = common.load_subnets(session, [session.get(models.Subnet,
                                                                   subnet_id)])[0]
             return [out]
 
-        self.lifecycle.run(_UPDATE, context, write, announced=[out])
+        self.lifecycle.run(_UPDATE, context, write, announced=[out],
+                           after_postcommit=self._refresh)
         return out.after
 
     def _enforce_on_network(self, context: RequestContext, rule: str, subnet_id: str,
@@ -281,15 +310,22 @@ class Subnets:
                 raise exc.RevisionConflict(resource="Subnet", resource_id=subnet_id,
                                            current=row.revision_number,
                                            expected=expected_revision)
+            reserved = dhcp.dhcp_port_ids(session, row.network_id)
             count = session.execute(
                 sa.select(sa.func.count()).select_from(models.IpAllocation)
-                .where(models.IpAllocation.subnet_id == subnet_id)).scalar_one()
+                .where(models.IpAllocation.subnet_id == subnet_id,
+                       models.IpAllocation.port_id.not_in(reserved))).scalar_one()
             if count:
                 raise exc.SubnetInUse(subnet_id=subnet_id, count=count)
             return [Outcome(subnet_id, before=common.load_subnets(session, [row])[0])]
 
         def finish(session: orm.Session, outcomes: list[Outcome]) -> None:
+            network_id = outcomes[0].before.network_id
+            session.execute(sa.delete(models.IpAllocation).where(
+                models.IpAllocation.subnet_id == subnet_id,
+                models.IpAllocation.port_id.in_(dhcp.dhcp_port_ids(session, network_id))))
             session.execute(sa.delete(models.Subnet).where(models.Subnet.id == subnet_id))
+            dhcp.reconcile(session, network_id, self.core.generate_mac())
 
         self.lifecycle.run(_DELETE, context, write, announced=[Outcome(subnet_id, before=old)],
-                           finish=finish)
+                           finish=finish, after_postcommit=self._refresh)

@@ -42,8 +42,19 @@ def _ip(address: str, kind: str) -> dict[str, Any]:
     return entry
 
 
-def subnet_info(subnet: objects.Subnet, addresses: Iterable[str]) -> dict[str, Any]:
-    """Nova's ``Subnet`` model: cidr, gateway, dns, routes and this port's ``ips``."""
+def subnet_info(subnet: objects.Subnet, addresses: Iterable[str],
+                dhcp_server: str | None = None) -> dict[str, Any]:
+    """Nova's ``Subnet`` model: cidr, gateway, dns, routes and this port's ``ips``.
+
+    ``dhcp_server`` is the DHCP responders' address when the port's host
+    answers DHCP on this subnet, else None: Nova's config drive
+    (``get_network_metadata``) then gives the guest a DHCP network or a
+    static address, so it must be set only when something will answer.
+    """
+    meta: dict[str, Any] = {"dhcp_server": dhcp_server if subnet.enable_dhcp else None,
+                            "enable_dhcp": subnet.enable_dhcp}
+    if getattr(subnet, "ipv6_address_mode", None):
+        meta["ipv6_address_mode"] = subnet.ipv6_address_mode
     gateway = _ip(subnet.gateway_ip, "gateway") if subnet.gateway_ip else None
     return {
         "cidr": subnet.cidr,
@@ -56,7 +67,7 @@ def subnet_info(subnet: objects.Subnet, addresses: Iterable[str]) -> dict[str, A
             for r in subnet.host_routes
         ],
         "ips": [_ip(a, "fixed") for a in addresses],
-        "meta": {"dhcp_server": None, "enable_dhcp": subnet.enable_dhcp},
+        "meta": meta,
     }
 
 
@@ -64,8 +75,14 @@ def network_info_for(
     network: objects.Network,
     subnets: Sequence[objects.Subnet],
     port: objects.Port,
+    dhcp_servers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Nova's ``Network`` model for ``port``: only subnets the port has addresses on."""
+    """Nova's ``Network`` model for ``port``: only subnets the port has addresses on.
+
+    ``dhcp_servers`` maps subnet id to the DHCP server address, for the
+    subnets on which the port's host answers DHCP (see :func:`subnet_info`).
+    """
+    servers = dhcp_servers or {}
     by_subnet: dict[str, list[str]] = {}
     for fip in port.fixed_ips:
         by_subnet.setdefault(fip.subnet_id, []).append(fip.ip_address)
@@ -73,7 +90,8 @@ def network_info_for(
         "id": network.id,
         "bridge": port.binding_vif_details.get("bridge_name"),
         "label": network.name,
-        "subnets": [subnet_info(s, by_subnet[s.id]) for s in subnets if s.id in by_subnet],
+        "subnets": [subnet_info(s, by_subnet[s.id], servers.get(s.id))
+                    for s in subnets if s.id in by_subnet],
         "meta": {
             "mtu": network.mtu,
             "tenant_id": network.project_id,
@@ -90,6 +108,7 @@ def vif_info(
     network: objects.Network,
     subnets: Sequence[objects.Subnet],
     preserve_on_delete: bool,
+    dhcp_servers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Nova's ``VIF`` model for one bound port.
 
@@ -113,8 +132,23 @@ def vif_info(
         "preserve_on_delete": preserve_on_delete,
         "delegate_create": False,
         "meta": {},
-        "network": network_info_for(network, subnets, port),
+        "network": network_info_for(network, subnets, port, dhcp_servers),
     }
+
+
+def dhcp_servers(host_capabilities: Mapping[str, Any] | None,
+                 dhcp_ports: Iterable[objects.Port]) -> dict[str, str]:
+    """Subnet id -> DHCP server address, when the host's driver declares ``dhcp``.
+
+    The truth comes from the hosts table (the capability the host recorded),
+    never from whether a responder happens to be running yet: the host starts
+    one with the guest's port. ``dhcp_ports`` are the networks' reservation
+    ports (``device_owner='network:dhcp'``).
+    """
+    if not (host_capabilities or {}).get("dhcp"):
+        return {}
+    return {f.subnet_id: f.ip_address for p in dhcp_ports
+            if p.device_owner == constants.DEVICE_OWNER_DHCP for f in p.fixed_ips}
 
 
 def vif_mtu(vif: Mapping[str, Any]) -> int | None:

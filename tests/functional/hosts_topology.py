@@ -11,7 +11,11 @@ them all (which removes every device inside), also after a failure.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -82,6 +86,8 @@ class Topology:
         self.namespaces: list[str] = []
         self.switch: str | None = None
         self.services: list[NetworkService] = []
+        #: The DHCP responders' files of every host of this topology.
+        self.dhcp_state = tempfile.mkdtemp(prefix=f"naas-dhcp-{self.tag}-")
 
     def netns(self, role: str) -> str:
         name = f"naas-{role}-{self.tag}"
@@ -108,6 +114,7 @@ class Topology:
         ip("-n", ns, "link", "set", "eth0", "up")
         options.setdefault("linuxbridge", {})
         options["linuxbridge"] = {"netns": ns, "vxlan_endpoint": self.endpoint(index),
+                                  "dhcp_state_path": self.dhcp_state,
                                   **options["linuxbridge"]}
         svc = NetworkService.from_settings(database_url=database_url, driver="linuxbridge",
                                            host=f"h{index}", **options)
@@ -146,8 +153,20 @@ class Topology:
                 svc.close()
             except Exception:  # cleanup must go on
                 pass
-        for name in reversed(self.namespaces):
+        for name in reversed(self.namespaces + self.responder_namespaces()):
+            for pid in ip("netns", "pids", name, check=False).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
             ip("netns", "del", name, check=False)
+        shutil.rmtree(self.dhcp_state, ignore_errors=True)
+
+    def responder_namespaces(self) -> list[str]:
+        """The DHCP responders' namespaces of this topology's hosts (``naasdhcp-<host>-``)."""
+        listed = ip("netns", "list", check=False).stdout.split()
+        return [n for n in listed if n.startswith("naasdhcp-")
+                and any(n.startswith(f"naasdhcp-{h}-") for h in self.namespaces)]
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ def test_delete_network_removes_unattached_ports_and_frees_addresses(service, ct
                                                                      subnet):
     ports = [service.create_port(ctx, network_id=net.id) for _ in range(3)]
     other = service.create_network(ctx)
-    service.create_subnet(ctx, network_id=other.id, cidr="10.0.0.0/24")
+    service.create_subnet(ctx, network_id=other.id, cidr="10.0.0.0/24", enable_dhcp=False)
     kept = service.create_port(ctx, network_id=other.id)
     service.delete_network(ctx, net.id)
     for p in ports:

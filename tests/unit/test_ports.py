@@ -46,7 +46,8 @@ def test_dual_stack_port_gets_one_address_of_each_version(service, ctx, net):
 
 
 def test_reserved_addresses_never_handed_out(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")  # .0 net, .1 gw, .7 bcast
+    # .0 net, .1 gw, .7 bcast
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29", enable_dhcp=False)
     got = [ips(service.create_port(ctx, network_id=net.id))[0] for _ in range(5)]
     assert sorted(got, key=netaddr.IPAddress) == [f"10.0.0.{i}" for i in range(2, 7)]
     with pytest.raises(exc.IpAddressGenerationFailure):
@@ -75,7 +76,8 @@ def refused_creates(service, ctx, network_id: str, times: int = 3) -> list[Cost]
 def test_exhaustion_is_prompt(make_service, service, ctx, net, monkeypatch):
     slept: list[float] = []
     monkeypatch.setattr(time, "sleep", slept.append)  # a retry back-off would sleep
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")  # one usable address
+    # one usable address
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30", enable_dhcp=False)
     service.create_port(ctx, network_id=net.id)
     costs = refused_creates(service, ctx, net.id)
     assert len(service.list_ports(ctx)) == 1
@@ -83,7 +85,7 @@ def test_exhaustion_is_prompt(make_service, service, ctx, net, monkeypatch):
     # SQLite steps (give or take a branch) as on a full /26 with 61 ports.
     bigger = make_service()
     big_net = bigger.create_network(ctx)
-    bigger.create_subnet(ctx, network_id=big_net.id, cidr="10.0.0.0/26")
+    bigger.create_subnet(ctx, network_id=big_net.id, cidr="10.0.0.0/26", enable_dhcp=False)
     bigger.create_ports(ctx, [{"network_id": big_net.id}] * 61)
     for cost in costs + refused_creates(bigger, ctx, big_net.id):
         cost.assert_same_as(costs[0])
@@ -113,15 +115,15 @@ def test_port_create_cost_does_not_grow_with_the_ports_of_the_network(make_servi
 
 
 def test_second_subnet_used_when_first_is_full(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")
-    second = service.create_subnet(ctx, network_id=net.id, cidr="10.0.1.0/30")
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30", enable_dhcp=False)
+    second = service.create_subnet(ctx, network_id=net.id, cidr="10.0.1.0/30", enable_dhcp=False)
     service.create_port(ctx, network_id=net.id)
     port = service.create_port(ctx, network_id=net.id)
     assert port.fixed_ips[0].subnet_id == second.id
 
 
 def test_address_reused_after_port_delete(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30", enable_dhcp=False)
     port = service.create_port(ctx, network_id=net.id)
     service.delete_port(ctx, port.id)
     with pytest.raises(exc.PortNotFound):
@@ -140,7 +142,7 @@ def test_specific_address_and_taken(service, ctx, net, subnet, db_unchanged):
 
 
 def test_specific_address_is_skipped_by_automatic(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29", enable_dhcp=False)
     service.create_port(ctx, network_id=net.id, fixed_ips=[{"ip_address": "10.0.0.2"}])
     service.create_port(ctx, network_id=net.id, fixed_ips=[{"ip_address": "10.0.0.4"}])
     got = {ips(service.create_port(ctx, network_id=net.id))[0] for _ in range(3)}
@@ -151,7 +153,8 @@ def test_specific_address_is_skipped_by_automatic(service, ctx, net):
 
 def test_address_outside_pool_but_inside_subnet(service, ctx, net):
     sub = service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24",
-                                allocation_pools=[{"start": "10.0.0.10", "end": "10.0.0.11"}])
+                                allocation_pools=[{"start": "10.0.0.10", "end": "10.0.0.11"}],
+                                enable_dhcp=False)
     port = service.create_port(ctx, network_id=net.id,
                                fixed_ips=[{"subnet_id": sub.id, "ip_address": "10.0.0.200"}])
     assert ips(port) == ["10.0.0.200"]
@@ -188,7 +191,7 @@ def test_fixed_ips_update_keeps_listed_and_releases_others(service, ctx, net, su
 
 
 def test_address_reused_after_fixed_ips_change(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29", enable_dhcp=False)
     port = service.create_port(ctx, network_id=net.id)
     old = ips(port)[0]
     upd = service.update_port(ctx, port.id, fixed_ips=[{"ip_address": "10.0.0.6"}])
@@ -222,8 +225,9 @@ def dual_stack_costs(service, ctx, v4_cidr: str, v6_cidr: str, v4_far: str, v6_f
     net = service.create_network(ctx)
     costs = {}
     with count_cost(service.db.engine) as db, count_calls() as calls:
-        v4 = service.create_subnet(ctx, network_id=net.id, cidr=v4_cidr)
-        v6 = service.create_subnet(ctx, network_id=net.id, cidr=v6_cidr)
+        # DHCP off: the responders' reservation would hold the far addresses
+        v4 = service.create_subnet(ctx, network_id=net.id, cidr=v4_cidr, enable_dhcp=False)
+        v6 = service.create_subnet(ctx, network_id=net.id, cidr=v6_cidr, enable_dhcp=False)
     costs["subnets"] = (db, calls)
     ports = [service.create_port(ctx, network_id=net.id) for _ in range(4)]
     with count_cost(service.db.engine) as db, count_calls() as calls:
@@ -327,7 +331,8 @@ def test_bulk_conflict_inside_the_batch(service, ctx, net, subnet, db_unchanged)
 
 
 def test_bulk_exhaustion_creates_none(service, ctx, net, db_unchanged):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29")  # five addresses
+    # five addresses
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/29", enable_dhcp=False)
     with db_unchanged(), pytest.raises(exc.IpAddressGenerationFailure):
         service.create_ports(ctx, [{"network_id": net.id}] * 6)
     assert len(service.create_ports(ctx, [{"network_id": net.id}] * 5)) == 5
@@ -429,7 +434,8 @@ def test_bound_port_mac_cannot_change(service, admin_ctx, net):
 
 
 def test_fixed_ips_emptied_releases_every_address(service, ctx, net):
-    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")  # one usable address
+    # one usable address
+    service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30", enable_dhcp=False)
     port = service.create_port(ctx, network_id=net.id)
     with pytest.raises(exc.IpAddressGenerationFailure):
         service.create_port(ctx, network_id=net.id)

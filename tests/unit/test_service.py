@@ -45,7 +45,8 @@ def test_two_services_on_one_file_share_addresses(make_service, tmp_path, ctx):
     url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     a, b = make_service(database_url=url, host="h1"), make_service(database_url=url, host="h2")
     net = a.create_network(ctx)
-    a.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/28")  # 13 usable addresses
+    # 13 usable addresses
+    a.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/28", enable_dhcp=False)
     got = []
     for i in range(13):
         svc = a if i % 2 else b

@@ -44,7 +44,7 @@ def nets(svc, ctx):
                            host_routes=[{"destination": "192.168.0.0/24",
                                          "nexthop": "10.0.0.254"}])
     b = svc.create_network(ctx, name="net-b")
-    sb = svc.create_subnet(ctx, network_id=b.id, cidr="10.1.0.0/30")
+    sb = svc.create_subnet(ctx, network_id=b.id, cidr="10.1.0.0/30", enable_dhcp=False)
     return a, sa, b, sb
 
 
@@ -242,7 +242,8 @@ def test_exhausted_subnet_releases_the_other_nics_addresses(svc, prov, ctx, admi
                                                             driver):
     a, _, b, _ = nets
     one = svc.create_network(ctx, name="one-address")
-    svc.create_subnet(ctx, network_id=one.id, cidr="10.2.0.0/30")  # only 10.2.0.2 is free
+    # only 10.2.0.2 is free
+    svc.create_subnet(ctx, network_id=one.id, cidr="10.2.0.0/30", enable_dhcp=False)
     prov.allocate_for_instance(ctx, inst(1), [NicRequest(network_id=b.id)], HOST)  # b is full
     before_ips = used_ips(svc, admin_ctx)
     before_ports = {p.id for p in svc.list_ports(admin_ctx)}

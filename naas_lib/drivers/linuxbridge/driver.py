@@ -23,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -33,8 +35,9 @@ from oslo_config import cfg
 from naas_lib import constants, objects
 from naas_lib import exceptions as exc
 from naas_lib.drivers import base
-from naas_lib.drivers.linuxbridge import names
+from naas_lib.drivers.linuxbridge import dhcp_config, names
 from naas_lib.drivers.linuxbridge import netlink as nl
+from naas_lib.drivers.linuxbridge.dhcp import DhcpError, DhcpManager
 
 LOG = logging.getLogger(__name__)
 
@@ -62,6 +65,16 @@ OPTS = [
         "netns",
         help="Named network namespace the driver works in (a simulated or containerised "
         "host). Empty: the process's own namespace."),
+    cfg.BoolOpt(
+        "dhcp", default=False,
+        help="Run a DHCP/RA responder (dnsmasq) per network for this host's own ports, "
+        "and declare the 'dhcp' capability so that Nova tells guests to use DHCP. Needs "
+        "dnsmasq (Debian: dnsmasq-base); without it the capability is not declared. Off: "
+        "Nova gives guests static addresses (config drive)."),
+    cfg.StrOpt(
+        "dhcp_state_path", default="/var/lib/naas/dhcp",
+        help="Directory of the responders' pid, hosts and options files, in a subdirectory "
+        "named after [linuxbridge] netns ('_host' for the process's own namespace)."),
 ]
 
 
@@ -88,6 +101,11 @@ class LinuxBridgeDriver(base.Driver):
         self.lock_path: str | None = (conf.lock_path or None) if conf is not None else None
         self.kernel = nl.Kernel(conf.netns if conf is not None else None)
         self._lock_name = "naas-linuxbridge-" + (self.kernel.netns or "host").replace("/", "_")
+        self._dhcp_enabled = bool(getattr(conf, "dhcp", False)) if conf is not None else False
+        self._dhcp_state = os.path.join(
+            (getattr(conf, "dhcp_state_path", None) if conf is not None else None)
+            or "/var/lib/naas/dhcp", self.kernel.netns or "_host")
+        self._dhcp_manager: DhcpManager | None = None
 
     @classmethod
     def get_opts(cls) -> list[cfg.Opt]:
@@ -142,7 +160,7 @@ class LinuxBridgeDriver(base.Driver):
         return base.Capabilities(
             network_types=frozenset(types),
             vif_types=frozenset({constants.VIF_TYPE_TAP, constants.VIF_TYPE_VETH}),
-            max_mtu=MAX_MTU, port_security=False)
+            max_mtu=MAX_MTU, port_security=False, dhcp=self._dhcp_offered())
 
     def check_network(self, network: objects.Network) -> str | None:
         """Why this host cannot serve ``network``, naming the missing option; else None."""
@@ -356,10 +374,12 @@ class LinuxBridgeDriver(base.Driver):
                     names.is_port_device(m.name) for m in self.kernel.links(master=bridge.index)):
                 vx = self.kernel.get_link(names.vxlan(network.id))
                 self.kernel.delete_links([i.index for i in (vx, bridge) if i is not None])
+                self._dhcp_remove([network.id])
             return
         links = {link.name: link for link in self.kernel.links()}
         doomed: set[int] = set()
         networks = {}
+        emptied: list[str] = []
         for port, network in ports:
             networks[network.id] = network
             for name in (names.tap(port.id), names.veth_host(port.id)):
@@ -376,7 +396,9 @@ class LinuxBridgeDriver(base.Driver):
                 vx = links.get(names.vxlan(network_id))
                 if vx is not None:
                     doomed.add(vx.index)
+                emptied.append(network_id)
         self.kernel.delete_links(doomed)
+        self._dhcp_remove(emptied)
 
     def is_plugged(self, port: objects.Port, network: objects.Network) -> bool:
         """ACTIVE test: the device exists, is up and is on the network's bridge."""
@@ -428,7 +450,82 @@ class LinuxBridgeDriver(base.Driver):
                 if network.network_type == constants.TYPE_VXLAN and network.id in bridges:
                     self._sync_peers(network, desired.peers.get(network.id, ()), report)
             self._remove_unwanted(desired, report)
+            self._dhcp_sync(desired, bridges, report)
         return report
+
+    # -- DHCP responders (dhcp.py runs them; these helpers feed it) ----------------
+
+    def _dhcp_offered(self) -> bool:
+        """The ``dhcp`` capability: enabled by ``[linuxbridge] dhcp`` and dnsmasq installed."""
+        return self._dhcp_enabled and shutil.which("dnsmasq") is not None
+
+    @property
+    def dhcp(self) -> DhcpManager:
+        """This host's responders (made on first use: it creates the state directory)."""
+        if self._dhcp_manager is None:
+            self._dhcp_manager = DhcpManager(self._dhcp_state, host_netns=self.kernel.netns)
+        return self._dhcp_manager
+
+    @staticmethod
+    def _dhcp_specs(desired: base.DesiredState,
+                    only: Iterable[str] | None = None) -> list[dhcp_config.NetworkSpec]:
+        """One responder spec per network of ``desired`` (or of ``only``)."""
+        networks: dict[str, objects.Network] = {}
+        for _port, network in desired.ports:
+            networks.setdefault(network.id, network)
+        ports = [p for p, _n in desired.ports]
+        servers = getattr(desired, "dhcp_addresses", {})
+        subnets = list(getattr(desired, "subnets", {}).values())
+        wanted = set(only) if only is not None else set(networks)
+        return [dhcp_config.network_spec(
+                    network, names.bridge(network.id),
+                    [s for s in subnets if s.network_id == network.id], ports, servers)
+                for network in networks.values() if network.id in wanted]
+
+    def _dhcp_remove(self, network_ids: Iterable[str]) -> None:
+        """Remove the responders of networks whose last local port went (lock held)."""
+        if not self._dhcp_offered():
+            return
+        for network_id in network_ids:
+            try:
+                self.dhcp.remove(network_id)
+            except (DhcpError, OSError) as e:
+                LOG.warning("Removing the DHCP responder of %s failed (sync retries): %s",
+                            network_id, e)
+
+    def _dhcp_sync(self, desired: base.DesiredState, bridges: dict[str, nl.Link],
+                   report: base.SyncReport) -> None:
+        """Make this host's responders match ``desired`` and fold what changed into ``report``."""
+        if not self._dhcp_offered():
+            return
+        specs = [s for s in self._dhcp_specs(desired) if s.id in bridges]
+        dhcp_report = self.dhcp.sync(specs)
+        report.created.extend(f"dhcp responder {i}" for i in dhcp_report.started)
+        report.fixed.extend(f"dhcp responder {i} (restarted)" for i in dhcp_report.restarted)
+        report.fixed.extend(f"dhcp responder {i} (hosts/options)" for i in dhcp_report.updated)
+        report.removed.extend(f"dhcp responder {i}" for i in dhcp_report.removed)
+        for network_id, error in dhcp_report.errors.items():
+            LOG.warning("DHCP responder of network %s could not be set up: %s",
+                        network_id, error)
+
+    def refresh_network(self, network_id: str, desired: base.DesiredState) -> None:
+        """Bring the network's responder here in line with ``desired`` now, without restart.
+
+        ``desired`` holds this host's ports of the network, its subnets and the
+        reserved addresses; with no local port left the responder goes.
+        """
+        if not self._dhcp_offered():
+            return
+        specs = self._dhcp_specs(desired, only=[network_id])
+        try:
+            with self._locked():
+                if not specs or self.kernel.get_link(names.bridge(network_id)) is None:
+                    self.dhcp.remove(network_id)
+                    return
+                self.dhcp.ensure(specs[0])
+        except (DhcpError, OSError, nl.NetlinkError) as e:
+            raise exc.DriverError(driver=self.name,
+                                  reason=f"DHCP responder of network {network_id}: {e}") from e
 
     def _sync_peers(self, network: objects.Network, peers: Iterable[base.Peer],
                     report: base.SyncReport) -> None:
