@@ -7,6 +7,8 @@ from typing import Any
 from naas_lib.cli import common, resource
 from naas_lib.cli.resource import Option
 
+_IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
+
 #: What ``create`` and ``update`` both accept.
 _CHANGEABLE = (
     Option("--description", "Free text."),
@@ -20,6 +22,14 @@ _CHANGEABLE = (
            metavar="destination=CIDR,nexthop=IP", repeat=True),
     Option("--enable-dhcp", "Whether addresses are handed out by DHCP (default true).",
            type=common.boolean, metavar="BOOL"),
+    Option("--ipv6-ra-mode", "IPv6: who sends router advertisements and how (Neutron's modes).",
+           choices=_IPV6_MODES),
+    Option("--no-ipv6-ra-mode", "IPv6: no router advertisements from the responder.",
+           attr="ipv6_ra_mode", clears=True),
+    Option("--ipv6-address-mode", "IPv6: how guests get their addresses (Neutron's modes).",
+           choices=_IPV6_MODES),
+    Option("--no-ipv6-address-mode", "IPv6: addresses are not handed out by the network.",
+           attr="ipv6_address_mode", clears=True),
 )
 
 SUBNET = resource.Resource(

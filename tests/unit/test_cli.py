@@ -6,6 +6,7 @@ one-line error messages without tracebacks, and ``--help`` everywhere.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -209,3 +210,22 @@ def test_help_on_every_subcommand(naas, capsys):
     for argv in (("service",), ("port", "attach")):
         out = naas.run(*argv, "--help", db=False)
         assert out.returncode == 0 and out.stdout.startswith("usage: naas"), out.stderr
+
+
+def test_subnet_ipv6_modes_are_set_and_cleared(tmp_path):
+    url = f"sqlite:///{tmp_path}/modes.sqlite"
+    naas = [os.path.join(os.path.dirname(sys.executable), "naas"), "--database-url", url]
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=120)
+    assert run([*naas, "network", "create", "n6"]).returncode == 0
+    made = run([*naas, "-f", "json", "subnet", "create", "n6", "fd00::/64", "--name", "s6",
+                "--ipv6-ra-mode", "slaac", "--ipv6-address-mode", "slaac"])
+    assert made.returncode == 0, made.stderr
+    doc = json.loads(made.stdout)
+    assert (doc["ipv6_ra_mode"], doc["ipv6_address_mode"]) == ("slaac", "slaac")
+    cleared = run([*naas, "-f", "json", "subnet", "update", "s6", "--no-ipv6-ra-mode",
+                   "--no-ipv6-address-mode"])
+    assert cleared.returncode == 0, cleared.stderr
+    doc = json.loads(cleared.stdout)
+    assert (doc["ipv6_ra_mode"], doc["ipv6_address_mode"]) == (None, None)
+    bad = run([*naas, "subnet", "update", "s6", "--ipv6-ra-mode", "bogus"])
+    assert bad.returncode == 2
