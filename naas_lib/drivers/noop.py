@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from naas_lib import constants, objects
 from naas_lib.drivers import base
+from naas_lib.drivers.linuxbridge.portsec import PortSecurity
+from naas_lib.drivers.linuxbridge.portsec_wiring import HostPortSecurity, RecordingRunner
 
 
 class NoopDriver(base.Driver):
@@ -14,13 +16,16 @@ class NoopDriver(base.Driver):
     def __init__(self, conf, host):
         super().__init__(conf, host)
         self.plugged: dict[str, str] = {}  # port id -> network id
+        #: The nft scripts port security would run on a Linux bridge host.
+        self.nft = RecordingRunner()
+        self.portsec = HostPortSecurity(PortSecurity(runner=self.nft))
 
     def describe(self) -> base.Capabilities:
         return base.Capabilities(
             network_types=frozenset(constants.NETWORK_TYPES),
             vif_types=frozenset({constants.VIF_TYPE_NOOP, constants.VIF_TYPE_TAP}),
             max_mtu=65535,
-            port_security=False,
+            port_security=True,
         )
 
     @classmethod
@@ -36,10 +41,18 @@ class NoopDriver(base.Driver):
         )
 
     def plug(self, port: objects.Port, network: objects.Network, subnets=()) -> None:
+        self.portsec.apply(port, _device(port))
         self.plugged[port.id] = network.id
 
     def unplug(self, port: objects.Port, network: objects.Network) -> None:
+        self.portsec.remove(_device(port))
         self.plugged.pop(port.id, None)
+
+    def update_security_group(self, state: base.SecurityGroupState) -> None:
+        self.portsec.update_group(state)
+
+    def update_security_group_members(self, group_id: str, addresses) -> None:
+        self.portsec.update_members(group_id, addresses)
 
     def is_plugged(self, port: objects.Port, network: objects.Network) -> bool:
         return port.id in self.plugged
@@ -56,4 +69,9 @@ class NoopDriver(base.Driver):
                 self.plugged[port.id] = net.id
                 report.created.append(f"port {port.id}")
             report.active_ports.append(port.id)
+        self.portsec.sync(desired, [(p, _device(p)) for p, _ in desired.ports])
         return report
+
+
+def _device(port: objects.Port) -> str:
+    return (constants.TAP_PREFIX + port.id)[: constants.IFNAMSIZ]
