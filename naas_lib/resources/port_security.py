@@ -25,8 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from naas_lib import objects, validation
 from naas_lib import exceptions as exc
+from naas_lib import objects, validation
 from naas_lib.context import RequestContext
 from naas_lib.db import models
 from naas_lib.drivers import base as driver_base
@@ -109,10 +109,12 @@ class PortSecurityFields:
         self.core = core
         self.groups = groups
 
-    def prepare(self, context: RequestContext, v: dict[str, Any]) -> None:
-        """Before the port's transaction: make the project's default group if it will be used."""
-        if v.get("port_security_enabled", True) and "security_groups" not in v:
-            v["_default_group"] = self.groups.default_group_id(context, v["project_id"])
+    def announce(self, context: RequestContext, requests: Sequence[dict[str, Any]]) -> None:
+        """After commit: AFTER events of default groups the ports' transaction made."""
+        for v in requests:
+            made = v.pop("_default_made", None)
+            if made is not None:
+                self.groups.announce_default(context, made)
 
     def _check_groups(self, session: orm.Session, context: RequestContext, project_id: str,
                       group_ids: Sequence[str]) -> None:
@@ -125,8 +127,12 @@ class PortSecurityFields:
                   enabled: bool, mac: str) -> tuple[list[str], list[tuple[str, str]]]:
         """Validate and write a new port's groups and pairs (after its row)."""
         groups = v.get("security_groups")
+        v["_default_made"] = None
         if groups is None:
-            groups = [v["_default_group"]] if enabled and v.get("_default_group") else []
+            groups = []
+            if enabled:
+                default, v["_default_made"] = self.groups.default_in(session, v["project_id"])
+                groups = [default]
         pairs = check_pairs(mac, v.get("allowed_address_pairs", []))
         if not enabled and (groups or pairs):
             raise exc.InvalidInput(field="port_security_enabled",

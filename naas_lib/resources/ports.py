@@ -147,8 +147,6 @@ class Ports:
         if any(k in v for k in BINDING):
             self.core.enforce(context, "create_port:binding", {"project_id": project_id})
         v.update(network_id=network_id, project_id=project_id, id=str(uuid.uuid4()))
-        if self.security is not None:
-            self.security.prepare(context, v)
         return v
 
     def _insert_port(self, session: orm.Session, context: RequestContext, v: dict[str, Any],
@@ -235,7 +233,8 @@ class Ports:
             lc.port_context, compensate=self._remove_created,
             finish=lambda session, _: self._attach_new(session, context, outs, att_outs))
         self.lifecycle.after(_ATTACH, context, att_outs)
-        if self.security_host is not None:
+        if self.security is not None and self.security_host is not None:
+            self.security.announce(context, prepared)
             self.security_host.ports_changed([(None, o.after) for o in outs])
         return [o.after for o in outs]
 

@@ -18,6 +18,7 @@ sync. Tenancy as everywhere: another project's group is "not found".
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from naas_lib.resources import lifecycle as lc
 from naas_lib.resources.core import Core
 
 DEFAULT_NAME = "default"
+DEFAULT_DESCRIPTION = "Default security group"
 GROUP_FIELDS = ("name", "description", "project_id", "tenant_id", "stateful")
 GROUP_UPDATE_FIELDS = ("name", "description")
 RULE_FIELDS = ("security_group_id", "direction", "ethertype", "protocol", "port_range_min",
@@ -153,7 +155,6 @@ def validated_rule(attrs: dict[str, Any]) -> RuleRequest:
         req = dataclasses.replace(req, remote_ip_prefix=None)
     rules_check.check_rule(req.spec())
     if req.remote_ip_prefix is not None:
-        import ipaddress
         req = dataclasses.replace(
             req, remote_ip_prefix=str(ipaddress.ip_network(req.remote_ip_prefix)))
     return req
@@ -246,6 +247,29 @@ class SecurityGroups:
 
     # -- the default group -------------------------------------------------
 
+    def default_in(self, session: orm.Session, project_id: str
+                   ) -> tuple[str, objects.SecurityGroup | None]:
+        """Inside the caller's transaction: the project's default group id, and the group
+        when this call made it (the caller publishes its AFTER event after commit)."""
+        row = session.get(models.DefaultSecurityGroup, project_id)
+        if row is not None:
+            return row.security_group_id, None
+        group_id = str(uuid.uuid4())
+        self._insert_group(session, group_id, {"name": DEFAULT_NAME, "project_id": project_id,
+                                               "description": DEFAULT_DESCRIPTION},
+                           default_rules(group_id))
+        session.add(models.DefaultSecurityGroup(project_id=project_id,
+                                                security_group_id=group_id))
+        try:
+            session.flush()
+        except db_exc.DBDuplicateEntry as e:
+            raise db_exc.RetryRequest(e) from e  # another request made it: run again
+        return group_id, load_groups(session, [session.get(models.SecurityGroup, group_id)])[0]
+
+    def announce_default(self, context: RequestContext, group: objects.SecurityGroup) -> None:
+        """The AFTER event of a default group made inside another resource's transaction."""
+        self.lifecycle.after(_G_CREATE, context, [lc.Outcome(group.id, after=group)])
+
     def default_group_id(self, context: RequestContext, project_id: str) -> str:
         """The id of ``project_id``'s default group, made (with events) when missing."""
         with self.core.db.reader() as session:
@@ -253,7 +277,7 @@ class SecurityGroups:
             if row is not None:
                 return row.security_group_id
         group_id = str(uuid.uuid4())
-        request = {"name": DEFAULT_NAME, "description": "Default security group",
+        request = {"name": DEFAULT_NAME, "description": DEFAULT_DESCRIPTION,
                    "project_id": project_id}
         out = lc.Outcome(group_id, request=request)
 
