@@ -65,10 +65,9 @@ class HostPortSecurity:
         self.groups[group.id] = group
         if known == group or not self._used_here(group.id):
             return
-        if known is not None and known.rules == group.rules:
-            self.portsec.update_members(group.id, group.members or ())
-        else:
+        if known is None or known.rules != group.rules:
             self.portsec.update_group_rules(group)
+        if known is None or known.members != group.members:
             self.portsec.update_members(group.id, group.members or ())
 
     def update_members(self, group_id: str, addresses: Sequence[str]) -> None:
