@@ -470,9 +470,15 @@ class SecurityGroups:
         return out.after
 
     def delete_security_group_rule(self, context: RequestContext,
-                                   security_group_rule_id: str) -> None:
+                                   security_group_rule_id: str,
+                                   expected_revision: int | None = None) -> None:
         """Remove a rule; new connections it allowed stop at once on this host."""
+        expected_revision = common.expected_revision(expected_revision)
         old = self.get_security_group_rule(context, security_group_rule_id)
+        if expected_revision is not None and expected_revision != old.revision_number:
+            raise exc.RevisionConflict(resource="SecurityGroupRule",
+                                       resource_id=security_group_rule_id,
+                                       current=old.revision_number, expected=expected_revision)
         self.core.enforce(context, "delete_security_group_rule", {"project_id": old.project_id})
         out = lc.Outcome(security_group_rule_id, before=old)
 
