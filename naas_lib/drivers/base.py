@@ -229,6 +229,15 @@ class Driver(abc.ABC):
     def update_security_group_members(self, group_id: str, addresses: Sequence[str]) -> None:
         """A group's member addresses changed (a port joined, left or was re-addressed)."""
 
+    def prepare_security_groups(self, states: Sequence[SecurityGroupState]) -> None:
+        """The groups (and remote groups) of a port about to be plugged here.
+
+        A driver may keep them and program them together with the port in one
+        change; by default each is handed to :meth:`update_security_group`.
+        """
+        for state in states:
+            self.update_security_group(state)
+
     # -- host side -----------------------------------------------------------
 
     @abc.abstractmethod

@@ -54,6 +54,9 @@ class NoopDriver(base.Driver):
     def update_security_group_members(self, group_id: str, addresses) -> None:
         self.portsec.update_members(group_id, addresses)
 
+    def prepare_security_groups(self, states) -> None:
+        self.portsec.prepare(states)
+
     def is_plugged(self, port: objects.Port, network: objects.Network) -> bool:
         return port.id in self.plugged
 

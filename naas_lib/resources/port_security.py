@@ -253,6 +253,9 @@ class SecurityHostSide:
             return
         affected: set[str] = set()
         for before, after in changes:
+            if before is None and after is not None and after.binding_host_id in (
+                    None, self.core.host):
+                continue  # sends nothing until plugged; a plug here programs it then
             old = groups_of([before]) if before is not None else set()
             new = groups_of([after]) if after is not None else set()
             if before is not None and after is not None and old == new and (
@@ -291,8 +294,7 @@ class SecurityHostSide:
             return
         with self.core.db.reader() as session:
             states = group_states(session, groups)
-        for state in states.values():
-            self.core.driver.update_security_group(state)
+        self.core.driver.prepare_security_groups(list(states.values()))
 
 
 def forget_ports(session: orm.Session, port_ids: Sequence[str]) -> None:

@@ -491,6 +491,10 @@ class LinuxBridgeDriver(base.Driver):
         with self._locked():
             self.portsec.update_members(group_id, addresses)
 
+    def prepare_security_groups(self, states: Sequence[base.SecurityGroupState]) -> None:
+        with self._locked():  # programmed with the port, in the plug's one transaction
+            self.portsec.prepare(states)
+
     def _sync_peers(self, network: objects.Network, peers: Iterable[base.Peer],
                     report: base.SyncReport) -> None:
         name = names.vxlan(network.id)

@@ -70,6 +70,11 @@ class HostPortSecurity:
         if known is None or known.members != group.members:
             self.portsec.update_members(group.id, group.members or ())
 
+    def prepare(self, states: Iterable[base.SecurityGroupState]) -> None:
+        """Keep groups for the next :meth:`apply`, which programs what changed with the port."""
+        for state in states:
+            self.groups[state.group.id] = group_spec(state)
+
     def update_members(self, group_id: str, addresses: Sequence[str]) -> None:
         known = self.groups.get(group_id)
         if known is not None:
