@@ -275,8 +275,9 @@ def test_rule_and_membership_changes_reach_this_hosts_driver_at_once(
     assert any("th dport 22" in s for s in list(scripts)[before:])
     # A second member on another host: its address joins the set here at once.
     before = len(scripts)
-    svc.create_port(ctx, network_id=net.id, security_groups=[web.id],
-                    fixed_ips=[{"ip_address": "10.0.0.77"}])
+    svc.create_port(admin_ctx, network_id=net.id, project_id=ctx.project_id,
+                    security_groups=[web.id], fixed_ips=[{"ip_address": "10.0.0.77"}],
+                    binding_host_id="h2")
     assert any("10.0.0.77" in s for s in list(scripts)[before:])
     # Port security off: the port's rules go.
     svc.update_port(ctx, port.id, port_security_enabled=False, security_groups=[])
