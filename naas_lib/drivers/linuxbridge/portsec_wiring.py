@@ -56,7 +56,12 @@ class HostPortSecurity:
         self.groups: dict[str, R.SecurityGroup] = {}
 
     def _used_here(self, group_id: str) -> bool:
-        return any(group_id in p.security_groups for p in self.portsec.ports().values())
+        """A port here is in the group, or in a group whose rules name it as remote."""
+        used = {g for p in self.portsec.ports().values() for g in p.security_groups}
+        if group_id in used:
+            return True
+        return any(group_id in R.referenced_groups(self.groups[g])
+                   for g in used if g in self.groups)
 
     def update_group(self, state: base.SecurityGroupState) -> None:
         """Keep a group; reprogram it when it changed and a port here uses it."""
@@ -79,7 +84,7 @@ class HostPortSecurity:
         known = self.groups.get(group_id)
         if known is not None:
             self.groups[group_id] = R.SecurityGroup(group_id, known.rules, tuple(addresses))
-        if self._used_here(group_id) or known is not None:
+        if self._used_here(group_id):
             self.portsec.update_members(group_id, addresses)
 
     def _groups_for(self, spec: R.PortSpec) -> list[R.SecurityGroup]:
