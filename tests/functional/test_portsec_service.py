@@ -125,3 +125,6 @@ def test_default_group_members_talk_a_non_member_does_not_and_rules_open_ports(
     assert not report.failed_ports
     assert ping(g1, ip4(p3)) and not ping(g3, ip4(p1)) and not ping(g1, ip4(p2))
     assert "naas_sg" in run("ip", "netns", "exec", host, "nft", "list", "tables").stdout
+    assert "port security tables" in report.fixed
+    again = svc.sync()  # in step: nothing of port security is touched
+    assert not [c for c in again.created + again.fixed + again.removed if "port security" in c]
