@@ -52,7 +52,7 @@ def _fill(svc: NetworkService, net_id: str, sub_id: str, fraction: float,
             models.AllocationPool.subnet_id == sub_id)).scalar_one()
         for start in range(0, len(taken), 5000):
             chunk = taken[start:start + 5000]
-            ports, allocs = [], []
+            ports, allocs, bindings = [], [], []
             for v in chunk:
                 pid = str(uuid.uuid4())
                 ports.append({
@@ -60,12 +60,15 @@ def _fill(svc: NetworkService, net_id: str, sub_id: str, fraction: float,
                     "description": "", "mac_address": f"fa:16:3e:{v >> 16 & 255:02x}:"
                     f"{v >> 8 & 255:02x}:{v & 255:02x}", "admin_state_up": True,
                     "status": "DOWN", "status_reason": None, "device_id": "",
-                    "device_owner": "", "binding_host_id": None, "binding_profile": "{}",
-                    "binding_vif_type": "unbound", "binding_vif_details": "{}",
-                    "revision_number": 1, "created_at": now, "updated_at": now})
+                    "device_owner": "", "revision_number": 1, "created_at": now,
+                    "updated_at": now})
+                bindings.append({"port_id": pid, "host": "", "status": "ACTIVE",
+                                 "active": True, "vif_type": "unbound", "vif_details": "{}",
+                                 "profile": "{}"})
                 allocs.append({"subnet_id": sub_id, "ip_address": str(netaddr.IPAddress(v)),
                                "port_id": pid, "network_id": net_id})
             conn.execute(sa.insert(models.Port.__table__), ports)
+            conn.execute(sa.insert(models.PortBinding.__table__), bindings)
             conn.execute(sa.insert(models.IpAllocation.__table__), allocs)
         if freed:
             conn.execute(sa.insert(models.IpFree.__table__),

@@ -17,7 +17,7 @@ import time
 from benchmarks import _util
 from benchmarks.floor_port_create import run_floor
 from naas_lib import NetworkService, RequestContext
-from naas_lib.tests import databases
+from tests.support import databases
 
 TARGET_RATIO = 3.0
 

@@ -26,6 +26,7 @@ def run_floor(url: str, count: int, network_id: str | None = None,
         _util.tune_sqlite(engine)
     migration.upgrade(engine)
     ports, allocs = models.Port.__table__, models.IpAllocation.__table__
+    bindings = models.PortBinding.__table__
     now = models.utcnow()
     with engine.begin() as conn:
         if network_id is None:
@@ -46,9 +47,10 @@ def run_floor(url: str, count: int, network_id: str | None = None,
                 id=port_id, project_id="p", network_id=network_id, name="", description="",
                 mac_address=f"fa:16:3e:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
                 admin_state_up=True, status="DOWN", status_reason=None, device_id="",
-                device_owner="", binding_host_id=None, binding_profile=json.dumps({}),
-                binding_vif_type="unbound", binding_vif_details="{}", revision_number=1,
-                created_at=now, updated_at=now))
+                device_owner="", revision_number=1, created_at=now, updated_at=now))
+            conn.execute(sa.insert(bindings).values(
+                port_id=port_id, host="", status="ACTIVE", active=True, vif_type="unbound",
+                vif_details="{}", profile=json.dumps({})))
             conn.execute(sa.insert(allocs).values(
                 subnet_id=subnet_id, ip_address=f"10.0.{(i + 2) >> 8 & 255}.{(i + 2) & 255}",
                 port_id=port_id, network_id=network_id))

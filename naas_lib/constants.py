@@ -50,6 +50,8 @@ DEVICE_OWNER_ROUTER = "network:router_interface"
 # Name prefixes of host devices the drivers own (IFNAMSIZ is 16 with the NUL).
 IFNAMSIZ = 15
 TAP_PREFIX = "tap"
+#: Nova names a VIF's device ``tap`` + 11 characters of the port id (14 in all).
+NOVA_DEVNAME_LEN = 14
 BRIDGE_PREFIX = "brq"
 VXLAN_PREFIX = "vxn"
 VETH_HOST_PREFIX = "nvh"

@@ -200,6 +200,23 @@ class BindingFailed(Conflict):
     msg_fmt = "Binding of port %(port_id)s to host %(host)s failed: %(reason)s."
 
 
+class PortBindingNotFound(NotFound):
+    msg_fmt = "Binding for port %(port_id)s on host %(host)s could not be found."
+
+
+class PortBindingAlreadyExists(Conflict):
+    msg_fmt = "Binding for port %(port_id)s on host %(host)s already exists."
+
+
+class PortBindingAlreadyActive(Conflict):
+    msg_fmt = "Binding for port %(port_id)s on host %(host)s is already active."
+
+
+class PortBindingActive(Conflict):
+    msg_fmt = ("Binding for port %(port_id)s on host %(host)s is active; activate another "
+               "binding or unbind the port first.")
+
+
 class DriverError(NaasError):
     msg_fmt = "Driver %(driver)s failed: %(reason)s."
     kind = "unavailable"
@@ -301,3 +318,21 @@ class PortSecurityUnavailable(NaasError):
 
     msg_fmt = "Port security cannot be enforced on this host: %(reason)s."
     kind = "unavailable"
+
+
+class DatabaseUnavailable(NaasError):
+    """The database could not be reached for a bounded time; nothing was changed.
+
+    Raised after the library's own retries: the operation either never started
+    or its transaction was rolled back, so the caller may simply try again.
+    ``retry_after`` is a hint in seconds (REST sends it as ``Retry-After``).
+    """
+
+    msg_fmt = ("The database is unavailable (%(reason)s); nothing was changed, the request "
+               "is safe to retry.")
+    kind = "unavailable"
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("reason", "connection lost")
+        super().__init__(message, **kwargs)
+        self.retry_after: int = int(kwargs.get("retry_after", 5))

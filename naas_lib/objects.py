@@ -205,6 +205,22 @@ class SecurityGroup(_Owned):
 
 
 @dataclasses.dataclass(frozen=True)
+class PortBinding(_Resource):
+    """A port's binding to one host (Neutron's port bindings extension)."""
+
+    port_id: str
+    host: str
+    status: str
+    vif_type: str
+    vif_details: Mapping[str, Any]
+    profile: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vif_details", _freeze(self.vif_details or {}))
+        object.__setattr__(self, "profile", _freeze(self.profile or {}))
+
+
+@dataclasses.dataclass(frozen=True)
 class Attachment(_Resource):
     port_id: str
     interface_id: str

@@ -57,7 +57,7 @@ class NetworkService:
 
     def __init__(self, conf: cfg.ConfigOpts, driver_cls: type[driver_base.Driver] | None = None,
                  create_schema: bool | None = None, hooks: Hooks | None = None,
-                 start: bool = True) -> None:
+                 start: bool = True, register_host: bool = True) -> None:
         self.conf = conf
         self.parts: Parts = assemble(conf, driver_cls, hooks, trigger=self)
         core = self.parts.core
@@ -66,7 +66,7 @@ class NetworkService:
         self.create_schema = create_schema
         self._extensions: extensions.Extensions | None = None
         if start:
-            self.start()
+            self.start(register_host=register_host)
 
     @classmethod
     def build(cls, conf: cfg.ConfigOpts, driver_cls: type[driver_base.Driver] | None = None,
@@ -74,9 +74,13 @@ class NetworkService:
         """The service's parts, built without touching the database; call :meth:`start`."""
         return cls(conf, driver_cls, create_schema, hooks, start=False)
 
-    def start(self) -> NetworkService:
+    def start(self, register_host: bool = True) -> NetworkService:
         """Migrate (embedded file) or check the schema, store settings, record the host,
-        start extensions (notifications, service plugins: last, they see a ready service)."""
+        start extensions (notifications, service plugins: last, they see a ready service).
+
+        ``register_host`` False leaves the hosts table alone (a tool that must
+        first check what the host recorded, such as ``naas sync``).
+        """
         db = self.db
         create_schema = self.create_schema
         if create_schema is None:
@@ -88,7 +92,8 @@ class NetworkService:
             if current != head:
                 raise exc.SchemaOutOfDate(current=current or "empty", head=head)
         self._store_settings()
-        self.parts.hosts.register_host()
+        if register_host:
+            self.parts.hosts.register_host()
         self._extensions = extensions.start(self)
         return self
 
@@ -173,6 +178,8 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
                 "delete_subnet"),
     "ports": ("get_port", "list_ports", "create_port", "create_ports", "update_port",
               "delete_port"),
+    "port_bindings": ("list_port_bindings", "get_port_binding", "create_port_binding",
+                      "activate_port_binding", "delete_port_binding"),
     "attachments": ("get_attachment", "list_attachments", "attach_port", "detach_port"),
     "plugging": ("plug_port", "set_port_status", "after_port_update", "unplug_ports"),
     "binder": ("binding_driver",),

@@ -1,8 +1,17 @@
-"""Pure input validation: no I/O, each failure a typed error naming the field."""
+"""Pure input validation: no I/O, each failure a typed error naming the field.
+
+The three databases disagree on what they store: PostgreSQL refuses NUL,
+every driver refuses a lone surrogate (it cannot be encoded as UTF-8),
+MariaDB truncates or refuses a long text where SQLite keeps it, and
+``float('nan')`` serialises to JSON that only Python reads back. So what any
+backend would refuse, or store differently, is refused here, once, for all
+of them, on reads (ids, filters, markers) as on writes.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -20,6 +29,27 @@ _FALSE = {False, "false", "False", "0"}
 _MAC_FORMS = re.compile(
     r"(?:[0-9a-f]{2}([:-])[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}"
     r"|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}|[0-9a-f]{12})", re.IGNORECASE)
+# Python's int() also takes "１５", " 7" and "1_000"; the databases and other
+# clients would not read those as the same number.
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+# Largest JSON document (encoded, in bytes) of one field such as
+# binding_profile; MariaDB's TEXT holds 65,535 bytes.
+JSON_MAX_BYTES = 16384
+JSON_MAX_DEPTH = 16
+# Longest id, filter value or marker looked up; no stored value is longer.
+LOOKUP_MAX_LEN = 255
+
+
+def _text_problem(value: str) -> str | None:
+    """Why no database stores ``value`` the same way, or None when all do."""
+    if "\x00" in value:  # PostgreSQL cannot store it
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (a lone surrogate)"
+    return None
 
 
 def check_known(resource: str, attrs: Mapping[str, Any], allowed: Iterable[str]) -> None:
@@ -32,7 +62,7 @@ def check_known(resource: str, attrs: Mapping[str, Any], allowed: Iterable[str])
 
 def uuid_str(field: str, value: Any) -> str:
     """A UUID in its canonical lower-case hyphenated form."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value.isascii():  # int() reads fullwidth digits
         raise exc.InvalidInput(field=field, reason=f"{value!r} is not a UUID")
     try:
         return str(uuid.UUID(value))
@@ -57,9 +87,21 @@ def string(field: str, value: Any, max_len: int = 255, allow_none: bool = False)
         raise exc.InvalidInput(field=field, reason=f"{value!r} is not a string")
     if len(value) > max_len:
         raise exc.InvalidInput(field=field, reason=f"longer than {max_len} characters")
-    if "\x00" in value:  # PostgreSQL cannot store it: refuse it on every backend
-        raise exc.InvalidInput(field=field, reason="contains a NUL character")
+    problem = _text_problem(value)
+    if problem:
+        raise exc.InvalidInput(field=field, reason=problem)
     return value
+
+
+def lookup(field: str, value: Any) -> str:
+    """A string a read compares with stored values: an id, a marker, a filter value.
+
+    Refused as on writes (NUL, lone surrogates, too long) so that a lookup is
+    a typed error or an answer on every backend, never a database error.
+    """
+    if not isinstance(value, str):
+        raise exc.InvalidInput(field=field, reason=f"{value!r} is not a string")
+    return string(field, value, max_len=LOOKUP_MAX_LEN)  # type: ignore[return-value]
 
 
 def integer(
@@ -68,10 +110,9 @@ def integer(
     if isinstance(value, bool):
         raise exc.InvalidInput(field=field, reason=f"{value!r} is not an integer")
     if isinstance(value, str):
-        try:
-            value = int(value, 10)
-        except ValueError:
-            raise exc.InvalidInput(field=field, reason=f"{value!r} is not an integer") from None
+        if not _ASCII_INTEGER.fullmatch(value):
+            raise exc.InvalidInput(field=field, reason=f"{value!r} is not an integer")
+        value = int(value, 10)
     if not isinstance(value, int):
         raise exc.InvalidInput(field=field, reason=f"{value!r} is not an integer")
     if minimum is not None and value < minimum:
@@ -81,16 +122,50 @@ def integer(
     return value
 
 
-def json_dict(field: str, value: Any) -> dict[str, Any]:
-    """A JSON-serialisable mapping (binding profile, VIF details)."""
+def _json_problem(value: Any, depth: int) -> str | None:
+    """Why ``value`` is not strict JSON every backend stores alike, or None."""
+    if depth > JSON_MAX_DEPTH:
+        return f"nested deeper than {JSON_MAX_DEPTH} levels"
+    if value is None or isinstance(value, (bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value!r} is not a JSON number"
+    if isinstance(value, str):
+        return _text_problem(value)
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            problem = _json_problem(item, depth + 1)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"key {key!r} is not a string"
+            problem = _text_problem(key) or _json_problem(item, depth + 1)
+            if problem:
+                return problem
+        return None
+    return f"{type(value).__name__} is not a JSON type"
+
+
+def json_dict(field: str, value: Any, max_bytes: int = JSON_MAX_BYTES) -> dict[str, Any]:
+    """A mapping of strict JSON (binding profile, VIF details), at most ``max_bytes``.
+
+    Strict: string keys, no NaN or Infinity, no NUL or lone surrogate in any
+    string; what it stores reads back equal on every backend.
+    """
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise exc.InvalidInput(field=field, reason="must be a dictionary")
-    try:
-        json.dumps(dict(value))
-    except (TypeError, ValueError) as e:
-        raise exc.InvalidInput(field=field, reason=f"not JSON serialisable: {e}") from None
+    problem = _json_problem(value, 1)
+    if problem:
+        raise exc.InvalidInput(field=field, reason=f"not strict JSON: {problem}")
+    size = len(json.dumps(dict(value), allow_nan=False).encode())
+    if size > max_bytes:
+        raise exc.InvalidInput(field=field,
+                               reason=f"{size} bytes of JSON, more than {max_bytes}")
     return dict(value)
 
 
@@ -110,7 +185,9 @@ def ip_address(field: str, value: Any, version: int | None = None) -> netaddr.IP
 
 def cidr(value: Any, version: int | None = None) -> netaddr.IPNetwork:
     """A subnet CIDR whose address is the network address (10.0.0.0/24, not 10.0.0.1/24)."""
-    if not isinstance(value, str) or "/" not in value:
+    if not isinstance(value, str) or not value.isascii():  # '/２4' must not read as /24
+        raise exc.InvalidCIDR(cidr=ascii(value), reason="expected ADDRESS/PREFIXLEN in ASCII")
+    if "/" not in value:
         raise exc.InvalidCIDR(cidr=value, reason="expected ADDRESS/PREFIXLEN")
     addr_part, _, prefix_part = value.partition("/")
     try:
@@ -118,7 +195,7 @@ def cidr(value: Any, version: int | None = None) -> netaddr.IPNetwork:
         net = netaddr.IPNetwork(value)
     except (exc.InvalidInput, netaddr.AddrFormatError, ValueError, TypeError):
         raise exc.InvalidCIDR(cidr=value, reason="not a valid network") from None
-    if not prefix_part.isdigit():
+    if not (prefix_part.isascii() and prefix_part.isdigit()):
         raise exc.InvalidCIDR(cidr=value, reason="prefix length must be a number")
     if net.ip != net.network:
         raise exc.InvalidCIDR(cidr=value, reason=f"host bits are set; did you mean {net.cidr}?")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from naas_lib import NetworkService, RequestContext
-from naas_lib.tests import databases
+from tests.support import databases
+from tests.support.ci import unavailable
 
 
 @pytest.fixture
@@ -50,8 +51,26 @@ def db_url(request):
     try:
         url, drop = databases.provision(request.param)
     except databases.ServerUnavailable as e:
-        if databases.in_ci():
-            pytest.fail(f"database server required in CI: {e}")
-        pytest.skip(str(e))
+        unavailable(f"database server {e}")
     yield url
     drop()
+
+
+@pytest.fixture(scope="module", params=databases.BACKENDS)
+def module_db_url(request):
+    """One fresh database per backend shared by a module's tests (for many small cases)."""
+    try:
+        url, drop = databases.provision(request.param)
+    except databases.ServerUnavailable as e:
+        unavailable(f"database server {e}")
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="module")
+def module_db_service(module_db_url):
+    """A NetworkService on ``module_db_url``, migrated, shared by a module's tests."""
+    svc = NetworkService.from_settings(database_url=module_db_url, create_schema=True,
+                                       vni_ranges=["100:199"], flat_networks=["physnet1"])
+    yield svc
+    svc.close()

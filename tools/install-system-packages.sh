@@ -4,10 +4,13 @@
 # dnsmasq for the per-host DHCP/RA responder and dhclient as the DHCPv6 test
 # client; QEMU, the distribution kernel, busybox and cpio for the guest image
 # that tests/guests/qemu.py builds; busybox (nc, udhcpd) also serves TCP
-# listeners and DHCP in guest namespaces.
+# listeners and DHCP in guest namespaces; galera-4, rsync, mariadb-server and
+# postgresql for private database servers and a 3-node Galera cluster in the
+# DB tests (outages, races across nodes).
 set -euo pipefail
 packages=(iputils-ping nftables iproute2 libvirt0 libxml2-utils
-          dnsmasq-base isc-dhcp-client qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)
+          dnsmasq-base isc-dhcp-client qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
+          galera-4 rsync mariadb-server postgresql)
 if [ "$(id -u)" != 0 ]; then
   echo "not root: skipping system packages (${packages[*]})" >&2
   exit 0

@@ -16,8 +16,9 @@ import webob
 from oslo_config import cfg
 
 from naas_lib import exceptions as exc
-from naas_lib import wire
-from naas_lib.api import auth, faults, opts, versions
+from naas_lib import validation, wire
+from naas_lib.api import auth, errors, opts, versions
+from naas_lib.api.bindings import BindingsController
 from naas_lib.api.controllers import Controller, json_response
 from naas_lib.api.ports import PortController
 from naas_lib.service import NetworkService
@@ -29,6 +30,7 @@ _PATHS = "|".join(versions.path(c) for _, c in versions.COLLECTIONS)
 _ITEM = re.compile(rf"^/v2\.0/({_PATHS})/([^/]+)$")
 _COLLECTION = re.compile(rf"^/v2\.0/({_PATHS})$")
 _EXTENSION = re.compile(r"^/v2\.0/extensions/([^/]+)$")
+_BINDINGS = re.compile(r"^/v2\.0/ports/([^/]+)/bindings(?:/([^/]+)(/activate)?)?$")
 
 # (path template, methods) of everything the application serves; the OpenAPI
 # document is checked against this table by the tests.
@@ -41,6 +43,9 @@ ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     *((f"/v2.0/{versions.path(c)}/{{id}}",
        ("GET", "DELETE") if c in versions.NO_UPDATE else ("GET", "PUT", "DELETE"))
       for _, c in versions.COLLECTIONS),
+    ("/v2.0/ports/{id}/bindings", ("GET", "POST")),
+    ("/v2.0/ports/{id}/bindings/{host}", ("DELETE",)),
+    ("/v2.0/ports/{id}/bindings/{host}/activate", ("PUT",)),
 )
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
@@ -62,6 +67,7 @@ class NaasAPI:
             "security-group-rules": Controller(service, wire.SECURITY_GROUP_RULE,
                                                "security_group_rules", max_limit, max_body),
         }
+        self.bindings = BindingsController(service, max_body)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = webob.Request(environ)
@@ -75,16 +81,21 @@ class NaasAPI:
         precondition = "If-Match" in request.headers
         try:
             return self.dispatch(request)
-        except faults.HTTPError as e:
-            return faults.from_http_error(e)
+        except errors.HTTPError as e:
+            return errors.from_http_error(e)
         except exc.NaasError as e:
-            return faults.from_service_error(e, precondition)
+            return errors.from_service_error(e, precondition)
         except Exception:
             LOG.exception("Unexpected error serving %s %s", request.method, request.path)
-            return faults.internal_error()
+            return errors.internal_error()
 
     def dispatch(self, request: webob.Request) -> webob.Response:
-        path = request.path_info
+        try:  # webob decodes lazily; an invalid URL is the client's error
+            path = request.path_info
+            request.GET  # noqa: B018
+        except UnicodeDecodeError:
+            raise errors.HTTPError(400, "HTTPBadRequest",
+                                   "The request URL is not valid UTF-8.") from None
         if path.endswith(".json"):
             path = path[: -len(".json")]
         method = request.method
@@ -93,7 +104,7 @@ class NaasAPI:
             self._allow(method, ("GET",))
             return json_response(versions.versions(app_url))
         if not (path == _PREFIX or path.startswith(_PREFIX + "/")):
-            raise faults.HTTPError(404, "HTTPNotFound", f"No resource at {path}.")
+            raise errors.HTTPError(404, "HTTPNotFound", f"No resource at {path}.")
         if self.noauth_project is None and not auth.confirmed(request):
             return auth.unauthorized()
         ctx = auth.context_from_headers(request, self.noauth_project)
@@ -108,7 +119,7 @@ class NaasAPI:
             self._allow(method, ("GET",))
             doc = versions.extension(m.group(1))
             if doc is None:
-                raise faults.HTTPError(404, "ExtensionNotFound",
+                raise errors.HTTPError(404, "ExtensionNotFound",
                                        f"Extension with alias {m.group(1)} does not exist.")
             return json_response(doc)
         m = _COLLECTION.match(path)
@@ -118,10 +129,13 @@ class NaasAPI:
             if method == "GET":
                 return controller.index(request, ctx)
             return controller.create(request, ctx)
+        m = _BINDINGS.match(path)
+        if m:
+            return self._bindings(request, ctx, *m.groups())
         m = _ITEM.match(path)
         if m:
             controller = self.controllers[m.group(1)]
-            rid = m.group(2)
+            rid = validation.lookup("id", m.group(2))
             self._allow(method, ("GET", "DELETE") if controller.collection in versions.NO_UPDATE
                         else ("GET", "PUT", "DELETE"))
             if method == "GET":
@@ -129,12 +143,27 @@ class NaasAPI:
             if method == "PUT":
                 return controller.update(request, ctx, rid)
             return controller.delete(request, ctx, rid)
-        raise faults.HTTPError(404, "HTTPNotFound", f"No resource at {path}.")
+        raise errors.HTTPError(404, "HTTPNotFound", f"No resource at {path}.")
+
+    def _bindings(self, request: webob.Request, ctx: Any, port_id: str, host: str | None,
+                  activate: str | None) -> webob.Response:
+        """``/v2.0/ports/{id}/bindings[/{host}[/activate]]``."""
+        method = request.method
+        if host is None:
+            self._allow(method, ("GET", "POST"))
+            if method == "GET":
+                return self.bindings.index(request, ctx, port_id)
+            return self.bindings.create(request, ctx, port_id)
+        if activate:
+            self._allow(method, ("PUT",))
+            return self.bindings.activate(ctx, port_id, host)
+        self._allow(method, ("DELETE",))
+        return self.bindings.delete(ctx, port_id, host)
 
     @staticmethod
     def _allow(method: str, allowed: tuple[str, ...]) -> None:
         if method not in allowed:
-            raise faults.HTTPError(405, "HTTPMethodNotAllowed",
+            raise errors.HTTPError(405, "HTTPMethodNotAllowed",
                                    f"Method {method} is not allowed here; use "
                                    f"{', '.join(allowed)}.",
                                    headers={"Allow": ", ".join(allowed)})

@@ -9,14 +9,15 @@ deployments); a request without ``X-Project-Id`` acts as admin.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import webob
 from oslo_config import cfg
 
-from naas_lib.api.faults import error_response
+from naas_lib.api.errors import error_response
 from naas_lib.context import RequestContext
 
 NOAUTH = "noauth"
@@ -55,12 +56,56 @@ def unauthorized() -> webob.Response:
                           "Authentication required: send a valid X-Auth-Token.")
 
 
+# Error types of the answers auth_token gives itself, by status.
+_MIDDLEWARE_ERRORS = {401: "HTTPUnauthorized", 400: "HTTPBadRequest",
+                      503: "HTTPServiceUnavailable"}
+_MIDDLEWARE_MESSAGES = {
+    401: "Authentication required: send a valid X-Auth-Token.",
+    503: "The identity service is unavailable; retry later.",
+}
+
+
+def _is_neutron_error(response: webob.Response) -> bool:
+    if response.content_type != "application/json":
+        return False
+    try:
+        return "NeutronError" in json.loads(response.body or b"{}")
+    except ValueError:
+        return False
+
+
+class NeutronErrorBodies:
+    """Give auth_token's own error answers (401 above all) the NeutronError shape.
+
+    keystonemiddleware writes its own body; clients of this API parse
+    ``{"NeutronError": ...}`` on every error, so the status and headers
+    (``WWW-Authenticate``) are kept and only the body is rewritten.
+    """
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        response = webob.Request(environ).get_response(self.app)
+        if response.status_int >= 400 and not _is_neutron_error(response):
+            status = response.status_int
+            fixed = error_response(
+                status, _MIDDLEWARE_ERRORS.get(status, "HTTPError"),
+                _MIDDLEWARE_MESSAGES.get(status, response.status))
+            for name in ("WWW-Authenticate", "Retry-After"):
+                if name in response.headers:
+                    fixed.headers[name] = response.headers[name]
+            response = fixed
+        return response(environ, start_response)
+
+
 def wrap_keystone(app: Callable[..., Any], conf: cfg.ConfigOpts) -> Callable[..., Any]:
     """``app`` behind keystonemiddleware's auth_token, configured from ``conf``.
 
     auth_token reads its own ``[keystone_authtoken]`` group from the same
-    configuration the API was started with.
+    configuration the API was started with. Its own error answers are
+    rewritten into the NeutronError shape (:class:`NeutronErrorBodies`).
     """
     from keystonemiddleware import auth_token
 
-    return auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+    return NeutronErrorBodies(auth_token.AuthProtocol(app, {"oslo_config_config": conf}))

@@ -23,6 +23,11 @@ api_opts = [
     cfg.PortOpt("port", default=9696, help="TCP port the REST API listens on."),
     cfg.IntOpt("threads", default=16, min=1,
                help="Worker threads of the WSGI server (concurrent requests)."),
+    cfg.FloatOpt("drain_timeout", default=30.0, min=0.0,
+                 help="On SIGTERM or SIGINT, seconds the server keeps answering the "
+                      "requests it accepted (queued ones included) after it stops "
+                      "accepting connections; what is left then is closed. A second "
+                      "signal exits at once."),
     cfg.IntOpt("max_request_body_size", default=114688, min=1024,
                help="Largest request body in bytes; a larger one is answered 413."),
     cfg.IntOpt("pagination_max_limit", default=1000, min=1,

@@ -15,7 +15,7 @@ import webob
 
 from naas_lib import exceptions as exc
 from naas_lib import validation, wire
-from naas_lib.api.faults import HTTPError
+from naas_lib.api.errors import HTTPError
 
 # Filter values arrive as strings; these attributes are compared as other types.
 _BOOLEAN_FILTERS = {"admin_state_up", "shared", "enable_dhcp", "port_security_enabled"}
@@ -104,7 +104,7 @@ def _filter_value(name: str, value: str) -> Any:
         return validation.boolean(name, value)
     if name in _INTEGER_FILTERS:
         return validation.integer(name, value, -_MAX_FILTER_INT, _MAX_FILTER_INT)
-    return value
+    return validation.lookup(name, value)
 
 
 def _fixed_ips_filter(values: list[str]) -> list[dict[str, str]]:
@@ -115,7 +115,7 @@ def _fixed_ips_filter(values: list[str]) -> list[dict[str, str]]:
             raise exc.InvalidInput(field="fixed_ips",
                                    reason="filter is fixed_ips=subnet_id=ID or "
                                           "fixed_ips=ip_address=ADDRESS")
-        entries.append({key: val})
+        entries.append({key: validation.lookup("fixed_ips", val)})
     return entries
 
 
@@ -142,6 +142,8 @@ def list_query(request: webob.Request, resource: str, max_limit: int) -> ListQue
         limit = validation.integer("limit", params["limit"], 0, 2**31 - 1)
         limit = min(limit, max_limit) if limit else None
     marker = params.get("marker") or None
+    if marker is not None:
+        validation.lookup("marker", marker)
     keys = params.getall("sort_key")
     dirs = params.getall("sort_dir")
     if dirs and len(dirs) != len(keys):

@@ -11,12 +11,19 @@ Deleting an attached port is refused by the service (409 PortInUse).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from naas_lib import exceptions as exc
 from naas_lib import objects
 from naas_lib.api.controllers import Controller
 from naas_lib.context import RequestContext
+
+LOG = logging.getLogger(__name__)
+
+#: What a failed attach puts back of the update that came with it.
+_REVERTIBLE = ("name", "description", "admin_state_up", "device_id", "device_owner",
+               "binding_profile")
 
 
 def _wants_attachment(attrs: dict[str, Any]) -> tuple[str, str] | None:
@@ -80,14 +87,28 @@ class PortController(Controller):
                                          (current.instance_id, current.host) != wanted)
         if attach and current is not None:
             raise exc.AlreadyAttached(port_id=rid, interface_id=current.interface_id)
-        if detach:
-            # Unbinding is part of detaching: the service clears the binding itself.
+        if detach or attach:
+            # Binding is part of attaching and detaching: the service binds or clears it.
             attrs = {k: v for k, v in attrs.items() if k != "binding_host_id"}
         port = self.service.update_port(ctx, rid, expected_revision=revision, **attrs)
         if detach:
             self.service.detach_port(ctx, rid)
         elif attach:
-            self._attach(ctx, rid, *wanted)
+            try:
+                self._attach(ctx, rid, *wanted)
+            except exc.NaasError:
+                self._revert(ctx, old, attrs)
+                raise
         else:
             return port
         return self.service.get_port(ctx, rid)
+
+    def _revert(self, ctx: RequestContext, old: objects.Port, attrs: dict[str, Any]) -> None:
+        """Undo the plain attributes of an update whose attach failed (all or nothing)."""
+        undo = {k: getattr(old, k) for k in attrs if k in _REVERTIBLE}
+        if not undo:
+            return
+        try:
+            self.service.update_port(ctx, old.id, **undo)
+        except exc.NaasError:
+            LOG.warning("Port %s: undoing an update whose attach failed failed too", old.id)

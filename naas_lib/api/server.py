@@ -4,25 +4,31 @@
 
 reads ``[database] connection``, ``[DEFAULT] auth_strategy`` and
 ``[api] host``/``port``/``threads``. The embedded SQLite schema is created on
-first use, as the library does. SIGTERM and SIGINT stop the server after the
-requests in flight.
+first use, as the library does.
+
+SIGTERM or SIGINT drains the server: it stops accepting connections, answers
+every request it accepted (queued ones included) within ``[api] drain_timeout``
+seconds and exits 0. A second signal exits at once (status 128 + signal).
+The signal handlers only record the signal; the main thread does the work,
+so no exception is ever raised into whatever code the signal interrupted.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
-from cheroot import wsgi
 from oslo_config import cfg
 
 from naas_lib import conf as naas_conf
 from naas_lib import exceptions as exc
 from naas_lib.api import app as api_app
-from naas_lib.api import opts
+from naas_lib.api import drain, opts
 from naas_lib.service import NetworkService
 
 LOG = logging.getLogger(__name__)
@@ -37,12 +43,37 @@ def load_conf(argv: Sequence[str]) -> cfg.ConfigOpts:
     return conf
 
 
-def make_server(conf: cfg.ConfigOpts, service: NetworkService | None = None) -> wsgi.Server:
+def make_server(conf: cfg.ConfigOpts,
+                service: NetworkService | None = None) -> drain.DrainingServer:
     """A cheroot server around the application; bound when ``prepare()`` is called."""
     application = api_app.build_app(conf, service)
     api_conf = conf[opts.API_GROUP]
-    return wsgi.Server((api_conf.host, api_conf.port), application,
-                       numthreads=api_conf.threads, server_name="naas-api")
+    return drain.DrainingServer((api_conf.host, api_conf.port), application,
+                                numthreads=api_conf.threads, server_name="naas-api")
+
+
+class StopSignals:
+    """SIGTERM/SIGINT handlers that only record the first signal; the second exits."""
+
+    def __init__(self) -> None:
+        self.received = threading.Event()
+        self.signum: int | None = None
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received.is_set():
+            os.write(2, f"naas-api: signal {signum} again, exiting now\n".encode())
+            os._exit(128 + signum)
+        self.signum = signum
+        self.received.set()
+
+    def wait(self, serving: threading.Thread) -> None:
+        """Block until a signal arrives or the serving thread ends on its own."""
+        while serving.is_alive() and not self.received.wait(0.5):
+            pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,14 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"naas-api: {e}", file=sys.stderr)
         return 2
     server = make_server(conf, service)
-
-    def stop(signum: int, frame: Any) -> None:
-        # Unwind serve() in the main thread; cheroot's own stop() runs below,
-        # outside the signal handler (calling it here would deadlock).
-        LOG.info("Signal %d received, stopping", signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    signals = StopSignals()
+    signals.install()
     try:
         server.prepare()
     except OSError as e:
@@ -78,12 +103,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     host, port = server.bind_addr[:2]
     LOG.info("naas-api serving http://%s:%s/ (auth_strategy=%s)", host, port,
              conf.auth_strategy)
+    serving = threading.Thread(target=server.serve, name="naas-api-serve")
+    serving.start()
     try:
-        server.serve()
-    except KeyboardInterrupt:
-        pass
+        signals.wait(serving)
+        if signals.signum is not None:
+            timeout = conf.api.drain_timeout
+            LOG.info("Signal %d received: draining (at most %ss)", signals.signum, timeout)
+            if drain.drain(server, timeout):
+                LOG.info("Drained: every accepted request was answered")
+            else:
+                LOG.warning("Drain time of %ss exceeded; unanswered connections closed",
+                            timeout)
+        else:
+            server.stop()
+        serving.join()
     finally:
-        server.stop()
         service.close()
     return 0
 

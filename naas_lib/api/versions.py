@@ -30,6 +30,9 @@ _EXTENSIONS = (
      "Network type, segmentation id and physical network of a network."),
     ("binding", "Port Binding",
      "The host a port is bound to and the VIF type and details its driver chose."),
+    ("binding-extended", "Port Bindings Extended",
+     "A port's bindings per host (one ACTIVE, INACTIVE ones while it moves): "
+     "/v2.0/ports/{id}/bindings."),
     ("net-mtu", "Network MTU", "The MTU of a network, read-only after creation."),
     ("project-id", "project_id field enabled",
      "Resources carry project_id next to the older tenant_id."),

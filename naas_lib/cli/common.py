@@ -3,8 +3,13 @@
 A subcommand module calls :func:`add_command` for each leaf command and
 gives it a handler ``handler(args) -> int | None``. Inside a handler,
 :func:`service` builds (once) the :class:`~naas_lib.NetworkService` from the
-global options, :func:`context` gives the request context and :func:`emit`
-prints a result as a table or as JSON (``-f json``).
+global options, :func:`context` gives the request context, and
+:mod:`naas_lib.cli.output` prints the result in the format asked for.
+
+Start-up: this module (and every command module) imports only the standard
+library and light naas_lib modules at import time. oslo.config, SQLAlchemy
+and the service are imported when a command runs, so ``naas --help`` and a
+usage error answer without loading them.
 
 Errors: a :class:`~naas_lib.exceptions.NaasError` or a bad argument ends the
 command with a one-line message on stderr and a non-zero exit code
@@ -14,27 +19,29 @@ command with a one-line message on stderr and a non-zero exit code
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from oslo_config import cfg
+from naas_lib.cli import output
 
-from naas_lib import exceptions as exc
-from naas_lib.context import RequestContext
+if TYPE_CHECKING:
+    from oslo_config import cfg
+
+    from naas_lib.context import RequestContext
+    from naas_lib.service import NetworkService
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the service refused the request (NaasError)
 EXIT_USAGE = 2  # bad command line
 EXIT_INTERNAL = 3  # anything unexpected (a bug or an unreachable database)
 
-FORMATS = ("table", "json")
-
 #: Project of the default (admin) context of the command.
 ADMIN_PROJECT = "admin"
+
+#: The driver of a command run without config files: it touches nothing on the host.
+DEFAULT_DRIVER = "noop"
 
 Handler = Callable[[argparse.Namespace], "int | None"]
 
@@ -80,8 +87,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         "--admin", action="store_true", default=default(False),
         help="With --project: act as an admin of that project.")
     group.add_argument(
-        "-f", "--format", choices=FORMATS, default=default("table"),
-        help="Output format: a readable table (default) or JSON for scripts.")
+        "-f", "--format", choices=output.FORMATS, default=default("table"),
+        help="Output format: a readable table (default), json or yaml documents, "
+        "value (bare values) or csv.")
     group.add_argument(
         "--debug", action="store_true", default=default(False),
         help="Log at debug level and show tracebacks of unexpected errors.")
@@ -100,11 +108,17 @@ def add_group(subparsers: Any, name: str, help_text: str) -> Any:
     return sub
 
 
-def add_command(subparsers: Any, name: str, help_text: str,
-                handler: Handler) -> argparse.ArgumentParser:
-    """A leaf command; the caller adds its own arguments to the returned parser."""
+def add_command(subparsers: Any, name: str, help_text: str, handler: Handler,
+                prints: str | None = None) -> argparse.ArgumentParser:
+    """A leaf command; the caller adds its own arguments to the returned parser.
+
+    ``prints`` is ``"one"`` for a command that prints one resource and
+    ``"list"`` for one that prints rows: it adds the matching output options.
+    """
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
     _global_options(parser, suppress=True)
+    if prints is not None:
+        output.add_options(parser, listing=prints == "list")
     parser.set_defaults(handler=handler)
     return parser
 
@@ -122,49 +136,74 @@ def boolean(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"{text!r} is not a boolean (true/false)")
 
 
-def key_value(text: str) -> tuple[str, str]:
-    """An argparse type for ``KEY=VALUE``."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
-    return key, value
+def pairs(*keys: str) -> Callable[[str], dict[str, str]]:
+    """An argparse type for ``k1=v1,k2=v2`` with exactly ``keys`` (``-`` may stand for ``_``)."""
+    expected = ",".join(k + "=..." for k in keys)
+
+    def parse(text: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for item in text.split(","):
+            key, sep, value = item.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or key not in keys:
+                break
+            out[key] = value.strip()
+        else:
+            if set(out) == set(keys):
+                return out
+        raise argparse.ArgumentTypeError(f"{text!r} is not {expected}")
+
+    return parse
 
 
 # -- service and context ---------------------------------------------------------
 
 
-def build_conf(args: argparse.Namespace) -> cfg.ConfigOpts:
-    """Configuration from ``--config-file`` and ``--database-url``.
+def _config_files(args: argparse.Namespace) -> list[str]:
+    files = list(getattr(args, "config_file", None) or [])
+    for path in files:
+        if not os.path.isfile(path):
+            raise CommandError(f"config file {path} does not exist")
+    return files
+
+
+def build_conf(args: argparse.Namespace, host: str | None = None) -> cfg.ConfigOpts:
+    """Configuration from ``--config-file`` and ``--database-url``, by the service's own builder.
 
     The driver named in the config files is kept (an operator on a compute
     host gets the same behaviour as the host's own service); without files
     it is the noop driver, which touches nothing on the host.
     """
-    from naas_lib import conf as naas_conf
+    from oslo_config import cfg
 
-    conf = cfg.ConfigOpts()
-    naas_conf.register_opts(conf)
-    files = list(getattr(args, "config_file", None) or [])
-    for path in files:
-        if not os.path.isfile(path):
-            raise CommandError(f"config file {path} does not exist")
+    from naas_lib.service import build_conf as service_conf
+
+    files = _config_files(args)
+    settings: dict[str, Any] = {"database_url": args.database_url or None, "host": host,
+                                "config_files": files}
     try:
-        conf([], project="naas", default_config_files=files)
+        conf = service_conf(driver=DEFAULT_DRIVER, **settings)
+        conf.clear_override("driver")
+        if conf.driver != DEFAULT_DRIVER:  # named by a config file: its options too
+            conf = service_conf(driver=conf.driver, **settings)
     except cfg.Error as e:
         raise CommandError(f"bad configuration: {e}") from None
-    if args.database_url:
-        conf.set_override("connection", args.database_url, group="database")
-    return conf  # the service registers its driver's options when it is built
+    return conf
 
 
-def service(args: argparse.Namespace) -> Any:
-    """The service of this invocation, built on first use and closed by :func:`run`."""
+def service(args: argparse.Namespace, conf: cfg.ConfigOpts | None = None,
+            register_host: bool = True) -> NetworkService:
+    """The service of this invocation, built on first use and closed by :func:`run`.
+
+    ``conf`` is for a command that adjusts the configuration first (``sync``);
+    by default it is :func:`build_conf` of the global options.
+    """
     svc = getattr(args, "_service", None)
     if svc is None:
-        from naas_lib.service import NetworkService
+        from naas_lib import NetworkService
 
-        svc = NetworkService(build_conf(args))
-        args._service = svc
+        svc = args._service = NetworkService(conf if conf is not None else build_conf(args),
+                                             register_host=register_host)
     return svc
 
 
@@ -174,65 +213,13 @@ def context(args: argparse.Namespace) -> RequestContext:
     The admin context without ``--project`` belongs to the project
     :data:`ADMIN_PROJECT`, which owns what it creates unless ``--owner`` is given.
     """
+    from naas_lib.context import RequestContext
+
     if not args.project:
         return RequestContext(project_id=ADMIN_PROJECT, user_id="naas-cli", roles=["admin"],
                               is_admin=True)
     roles = ["admin"] if args.admin else ["member"]
     return RequestContext(project_id=args.project, user_id="naas-cli", roles=roles)
-
-
-# -- output ----------------------------------------------------------------------
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, Mapping):
-        if set(value) <= {"subnet_id", "ip_address"} and "ip_address" in value:
-            return str(value["ip_address"])
-        if set(value) == {"start", "end"}:
-            return f"{value['start']}-{value['end']}"
-        return json.dumps(value, sort_keys=True)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_cell(v) for v in value)
-    return str(value)
-
-
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A plain text table with a header rule, columns padded to their widths."""
-    text_rows = [[_cell(v) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in text_rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-    out = [line(headers), line(["-" * w for w in widths])]
-    out.extend(line(r) for r in text_rows)
-    return "\n".join(out)
-
-
-def emit(args: argparse.Namespace, data: Any, columns: Sequence[str] | None = None) -> None:
-    """Print one resource (a dict) or a list of them.
-
-    JSON prints the documents unchanged. A table shows one resource as
-    Field/Value rows and a list with the given ``columns`` (all keys of the
-    first item when None).
-    """
-    if args.format == "json":
-        print(json.dumps(data, indent=2, sort_keys=True))
-        return
-    if isinstance(data, Mapping):
-        print(format_table(("Field", "Value"), sorted(data.items())))
-        return
-    items = list(data)
-    if columns is None:
-        columns = list(items[0]) if items else ["id"]
-    print(format_table(columns, [[item.get(c) for c in columns] for item in items]))
 
 
 # -- running a command -------------------------------------------------------------
@@ -247,6 +234,10 @@ def fail(message: str, code: int = EXIT_ERROR) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen handler; map every error to a one-line message and exit code."""
+    import logging
+
+    from naas_lib import exceptions as exc
+
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -254,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK if code is None else int(code)
     except exc.NaasError as e:
         return fail(e.message)
-    except CommandError as e:
+    except (CommandError, output.OutputError) as e:
         return fail(str(e), EXIT_USAGE)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
@@ -279,6 +270,8 @@ def find(args: argparse.Namespace, resource: str, ident: str) -> Any:
     ``resource`` is ``network``, ``subnet``, ``port`` or ``service``; the
     service's own NotFound is raised when nothing (or not exactly one) matches.
     """
+    from naas_lib import exceptions as exc
+
     svc, ctx = service(args), context(args)
     getter = getattr(svc, f"get_{resource}")
     try:

@@ -3,8 +3,13 @@
 Each subcommand group lives in its own module ``naas_lib.cli.<name>`` that
 exposes ``register(subparsers)``; :data:`COMMAND_MODULES` below lists them in
 the order they appear in ``naas --help``. To add a group, create the module
-and append its name here (one line). Shared helpers (service construction,
-context, output) live in :mod:`naas_lib.cli.common`.
+and append its name here (one line). A resource's create/list/show/update/
+delete commands come from its table (:mod:`naas_lib.cli.resource`); shared
+helpers (service construction, context, errors) live in
+:mod:`naas_lib.cli.common` and printing in :mod:`naas_lib.cli.output`.
+
+Every command module is imported to build the parser, so they import nothing
+heavy at module level: ``naas --help`` loads neither oslo.* nor SQLAlchemy.
 """
 
 from __future__ import annotations

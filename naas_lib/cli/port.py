@@ -6,78 +6,60 @@ import argparse
 from typing import Any
 
 from naas_lib import wire
-from naas_lib.cli import common
+from naas_lib.cli import common, output, resource
+from naas_lib.cli.resource import Option
 
-LIST_COLUMNS = ("id", "name", "network_id", "mac_address", "fixed_ips", "status",
-                "binding:host_id")
+#: ``--fixed-ip`` keys and the attribute each one names.
+_FIXED_IP_KEYS = {"subnet": "subnet_id", "subnet_id": "subnet_id", "ip-address": "ip_address",
+                  "ip_address": "ip_address", "ip": "ip_address"}
 
 
-def _fixed_ip(text: str) -> dict[str, str]:
-    """``subnet=ID``, ``ip-address=IP`` or both, comma separated."""
+def fixed_ip(text: str) -> dict[str, str]:
+    """An argparse type for ``subnet=ID``, ``ip-address=IP`` or both, comma separated."""
     out: dict[str, str] = {}
     for item in text.split(","):
         key, sep, value = item.partition("=")
-        key = {"subnet": "subnet_id", "subnet_id": "subnet_id", "ip-address": "ip_address",
-               "ip_address": "ip_address", "ip": "ip_address"}.get(key.strip())
-        if not sep or key is None or not value:
-            raise common.CommandError(f"{text!r} is not subnet=ID[,ip-address=IP]")
-        out[key] = value.strip()
+        attr = _FIXED_IP_KEYS.get(key.strip())
+        if not sep or attr is None or not value:
+            raise argparse.ArgumentTypeError(f"{text!r} is not subnet=ID[,ip-address=IP]")
+        out[attr] = value.strip()
     return out
 
 
-def _attrs(args: argparse.Namespace) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    for key in ("name", "description", "admin_state_up", "mac_address", "device_id",
-                "device_owner"):
-        if getattr(args, key) is not None:
-            attrs[key] = getattr(args, key)
-    if args.fixed_ip is not None:
-        attrs["fixed_ips"] = [_fixed_ip(f) for f in args.fixed_ip]
-    if args.host is not None:
-        attrs["binding_host_id"] = args.host
-    return attrs
+#: What ``create`` and ``update`` both accept.
+_CHANGEABLE = (
+    Option("--description", "Free text."),
+    Option("--admin-state-up", "Administrative state.", type=common.boolean, metavar="BOOL"),
+    Option("--mac-address", "MAC address (default: generated).", metavar="MAC"),
+    Option("--fixed-ip", "Address to allocate; may be repeated (default: one per subnet).",
+           attr="fixed_ips", type=fixed_ip, metavar="subnet=ID[,ip-address=IP]", repeat=True),
+    Option("--device-id", "Id of the device using the port (e.g. instance)."),
+    Option("--device-owner", "Kind of device using the port (compute:nova ...)."),
+    Option("--host", "Bind the port to this host (admin only).", attr="binding_host_id"),
+)
 
-
-def _create(args: argparse.Namespace) -> None:
-    net = common.find(args, "network", args.network)
-    attrs = _attrs(args)
-    attrs["network_id"] = net.id
-    if args.owner:
-        attrs["project_id"] = args.owner
-    port = common.service(args).create_port(common.context(args), **attrs)
-    common.emit(args, wire.port_to_wire(port))
-
-
-def _list(args: argparse.Namespace) -> None:
-    filters: dict[str, Any] = {}
-    if args.network:
-        filters["network_id"] = common.find(args, "network", args.network).id
-    for key, attr in (("name", "name"), ("device_id", "device_id"),
-                      ("host", "binding_host_id"), ("status", "status")):
-        if getattr(args, key) is not None:
-            filters[attr] = getattr(args, key)
-    ports = common.service(args).list_ports(common.context(args), **filters)
-    common.emit(args, [wire.port_to_wire(p) for p in ports], LIST_COLUMNS)
-
-
-def _show(args: argparse.Namespace) -> None:
-    common.emit(args, wire.port_to_wire(common.find(args, "port", args.port)))
-
-
-def _update(args: argparse.Namespace) -> None:
-    attrs = _attrs(args)
-    if not attrs:
-        raise common.CommandError("nothing to update; give at least one option")
-    port = common.find(args, "port", args.port)
-    updated = common.service(args).update_port(
-        common.context(args), port.id, expected_revision=args.revision, **attrs)
-    common.emit(args, wire.port_to_wire(updated))
-
-
-def _delete(args: argparse.Namespace) -> None:
-    for ident in args.ports:
-        port = common.find(args, "port", ident)
-        common.service(args).delete_port(common.context(args), port.id)
+PORT = resource.Resource(
+    name="port",
+    help="Manage ports and their attachments.",
+    columns=("id", "name", "network_id", "mac_address", "fixed_ips", "status",
+             "binding:host_id"),
+    create=(
+        resource.network_ref("Id or unique name of the network."),
+        Option("--name", "Name of the port."),
+        resource.owner(),
+        *_CHANGEABLE,
+    ),
+    filters=(
+        resource.network_ref("Only ports of this network (id or name).", flag=True),
+        Option("--name", "Only ports with this name."),
+        Option("--device-id", "Only ports of this device."),
+        Option("--host", "Only ports bound to this host.", attr="binding_host_id"),
+        Option("--status", "Only ports in this status (ACTIVE, DOWN, BUILD, ERROR)."),
+    ),
+    update=(Option("--name", "New name."), *_CHANGEABLE),
+    create_help="Create a port on a network.",
+    delete_help="Delete ports (refused while attached).",
+)
 
 
 def _attach(args: argparse.Namespace) -> None:
@@ -85,62 +67,25 @@ def _attach(args: argparse.Namespace) -> None:
     att = common.service(args).attach_port(
         common.context(args), port.id, args.interface_id, instance_id=args.instance_id,
         host=args.host)
-    common.emit(args, wire.attachment_to_wire(att))
+    output.show_one(args, wire.attachment_to_wire(att))
 
 
 def _detach(args: argparse.Namespace) -> None:
     port = common.find(args, "port", args.port)
     att = common.service(args).detach_port(common.context(args), port.id)
-    common.emit(args, wire.attachment_to_wire(att))
-
-
-def _add_shared(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--description", help="Free text.")
-    p.add_argument("--admin-state-up", type=common.boolean, metavar="BOOL",
-                   help="Administrative state.")
-    p.add_argument("--mac-address", metavar="MAC", help="MAC address (default: generated).")
-    p.add_argument("--fixed-ip", action="append", metavar="subnet=ID[,ip-address=IP]",
-                   help="Address to allocate; may be repeated (default: one per subnet).")
-    p.add_argument("--device-id", help="Id of the device using the port (e.g. instance).")
-    p.add_argument("--device-owner", help="Kind of device using the port (compute:nova ...).")
-    p.add_argument("--host", help="Bind the port to this host (admin only).")
+    output.show_one(args, wire.attachment_to_wire(att))
 
 
 def register(subparsers: Any) -> None:
     """Add ``naas port ...`` to the top-level subparsers."""
-    sub = common.add_group(subparsers, "port", "Manage ports and their attachments.")
+    sub = resource.register(subparsers, PORT)
 
-    p = common.add_command(sub, "create", "Create a port on a network.", _create)
-    p.add_argument("network", help="Id or unique name of the network.")
-    p.add_argument("--name", help="Name of the port.")
-    p.add_argument("--owner", metavar="PROJECT", help="Owning project (admin only).")
-    _add_shared(p)
-
-    p = common.add_command(sub, "list", "List the ports the caller may see.", _list)
-    p.add_argument("--network", help="Only ports of this network (id or name).")
-    p.add_argument("--name", help="Only ports with this name.")
-    p.add_argument("--device-id", help="Only ports of this device.")
-    p.add_argument("--host", help="Only ports bound to this host.")
-    p.add_argument("--status", help="Only ports in this status (ACTIVE, DOWN, BUILD, ERROR).")
-
-    p = common.add_command(sub, "show", "Show a port.", _show)
-    p.add_argument("port", help="Id or unique name of the port.")
-
-    p = common.add_command(sub, "update", "Change a port.", _update)
-    p.add_argument("port", help="Id or unique name of the port.")
-    p.add_argument("--name", help="New name.")
-    p.add_argument("--revision", type=int, metavar="N",
-                   help="Refuse the update unless the port is at this revision.")
-    _add_shared(p)
-
-    p = common.add_command(sub, "delete", "Delete ports (refused while attached).", _delete)
-    p.add_argument("ports", nargs="+", metavar="port", help="Id or unique name.")
-
-    p = common.add_command(sub, "attach", "Attach a VIF (interface) to a port.", _attach)
-    p.add_argument("port", help="Id or unique name of the port.")
+    p = common.add_command(sub, "attach", "Attach a VIF (interface) to a port.", _attach,
+                           prints="one")
+    p.add_argument("port", help=PORT.ref_help())
     p.add_argument("interface_id", help="Id of the VIF plugged into the port.")
     p.add_argument("--instance-id", help="Instance the VIF belongs to.")
     p.add_argument("--host", help="Host the instance runs on (binds the port to it).")
 
-    p = common.add_command(sub, "detach", "Detach the VIF of a port.", _detach)
-    p.add_argument("port", help="Id or unique name of the port.")
+    p = common.add_command(sub, "detach", "Detach the VIF of a port.", _detach, prints="one")
+    p.add_argument("port", help=PORT.ref_help())

@@ -5,88 +5,68 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from naas_lib import wire
-from naas_lib.cli import common
-from naas_lib.constants import SERVICE_TYPES
+from naas_lib import constants, wire
+from naas_lib.cli import common, output, resource
+from naas_lib.cli.network import NETWORK
+from naas_lib.cli.resource import Option
 
-LIST_COLUMNS = ("id", "name", "service_type", "project_id", "network_ids")
+SERVICE = resource.Resource(
+    name="service",
+    help="Register higher-layer services and associate them with networks.",
+    columns=("id", "name", "service_type", "project_id", "network_ids"),
+    create=(
+        Option("name", "Name of the service."),
+        Option("--type", "Kind of service.", attr="service_type",
+               choices=constants.SERVICE_TYPES, required=True),
+        Option("--description", "Free text."),
+        resource.owner(),
+    ),
+    filters=(
+        resource.network_ref("Only services associated with this network.", flag=True),
+        Option("--type", "Only services of this kind.", attr="service_type",
+               choices=constants.SERVICE_TYPES),
+        Option("--name", "Only services with this name."),
+    ),
+    create_help="Register a service.",
+    delete_help="Remove services and their associations.",
+)
+
+#: Columns of ``naas service networks``.
+NETWORK_COLUMNS = ("id", "name", "project_id", "provider:network_type")
 
 
-def _create(args: argparse.Namespace) -> None:
-    svc = common.service(args).create_service(
-        common.context(args), args.name, args.type, description=args.description or "",
-        project_id=args.owner)
-    common.emit(args, wire.service_to_wire(svc))
-
-
-def _list(args: argparse.Namespace) -> None:
-    network_id = common.find(args, "network", args.network).id if args.network else None
-    svcs = common.service(args).list_services(
-        common.context(args), network_id=network_id, service_type=args.type, name=args.name)
-    common.emit(args, [wire.service_to_wire(s) for s in svcs], LIST_COLUMNS)
-
-
-def _show(args: argparse.Namespace) -> None:
-    common.emit(args, wire.service_to_wire(common.find(args, "service", args.service)))
-
-
-def _delete(args: argparse.Namespace) -> None:
-    for ident in args.services:
-        svc = common.find(args, "service", ident)
-        common.service(args).delete_service(common.context(args), svc.id)
+def _pair(args: argparse.Namespace) -> tuple[str, str]:
+    """Ids of the service and the network named on the command line."""
+    return (common.find(args, "service", args.service).id,
+            common.find(args, "network", args.network).id)
 
 
 def _associate(args: argparse.Namespace) -> None:
-    svc = common.find(args, "service", args.service)
-    net = common.find(args, "network", args.network)
-    assoc = common.service(args).associate_service(common.context(args), svc.id, net.id)
-    common.emit(args, wire.attachment_to_wire(assoc))
+    assoc = common.service(args).associate_service(common.context(args), *_pair(args))
+    output.show_one(args, wire.attachment_to_wire(assoc))
 
 
 def _disassociate(args: argparse.Namespace) -> None:
-    svc = common.find(args, "service", args.service)
-    net = common.find(args, "network", args.network)
-    common.service(args).disassociate_service(common.context(args), svc.id, net.id)
+    common.service(args).disassociate_service(common.context(args), *_pair(args))
 
 
 def _networks(args: argparse.Namespace) -> None:
     svc = common.find(args, "service", args.service)
     nets = common.service(args).list_service_networks(common.context(args), svc.id)
-    common.emit(args, [wire.network_to_wire(n) for n in nets],
-                ("id", "name", "project_id", "provider:network_type"))
+    output.show_list(args, [NETWORK.to_wire(n) for n in nets], NETWORK_COLUMNS)
 
 
 def register(subparsers: Any) -> None:
     """Add ``naas service ...`` to the top-level subparsers."""
-    sub = common.add_group(subparsers, "service",
-                           "Register higher-layer services and associate them with networks.")
-
-    p = common.add_command(sub, "create", "Register a service.", _create)
-    p.add_argument("name", help="Name of the service.")
-    p.add_argument("--type", required=True, choices=SERVICE_TYPES, help="Kind of service.")
-    p.add_argument("--description", help="Free text.")
-    p.add_argument("--owner", metavar="PROJECT", help="Owning project (admin only).")
-
-    p = common.add_command(sub, "list", "List the services the caller may see.", _list)
-    p.add_argument("--network", help="Only services associated with this network.")
-    p.add_argument("--type", choices=SERVICE_TYPES, help="Only services of this kind.")
-    p.add_argument("--name", help="Only services with this name.")
-
-    p = common.add_command(sub, "show", "Show a service.", _show)
-    p.add_argument("service", help="Id or unique name of the service.")
-
-    p = common.add_command(sub, "delete", "Remove services and their associations.", _delete)
-    p.add_argument("services", nargs="+", metavar="service", help="Id or unique name.")
-
-    p = common.add_command(sub, "associate", "Associate a service with a network.", _associate)
-    p.add_argument("service", help="Id or unique name of the service.")
-    p.add_argument("network", help="Id or unique name of the network.")
-
-    p = common.add_command(sub, "disassociate", "Remove a service's association with a network.",
-                           _disassociate)
-    p.add_argument("service", help="Id or unique name of the service.")
-    p.add_argument("network", help="Id or unique name of the network.")
+    sub = resource.register(subparsers, SERVICE)
+    for name, help_text, handler, prints in (
+            ("associate", "Associate a service with a network.", _associate, "one"),
+            ("disassociate", "Remove a service's association with a network.",
+             _disassociate, None)):
+        p = common.add_command(sub, name, help_text, handler, prints=prints)
+        p.add_argument("service", help=SERVICE.ref_help())
+        p.add_argument("network", help=NETWORK.ref_help())
 
     p = common.add_command(sub, "networks", "List the networks a service is associated with.",
-                           _networks)
-    p.add_argument("service", help="Id or unique name of the service.")
+                           _networks, prints="list")
+    p.add_argument("service", help=SERVICE.ref_help())

@@ -9,13 +9,17 @@ can share them.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
-import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from oslo_db.sqlalchemy import enginefacade
 from sqlalchemy import orm
+
+from naas_lib import exceptions as exc
+from naas_lib.db import retry as db_retry
 
 
 @enginefacade.transaction_context_provider
@@ -39,29 +43,41 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def is_sqlite_busy(error: BaseException) -> bool:
-    """Whether ``error`` is SQLite refusing a write because another one committed first.
-
-    In WAL mode a transaction that read a snapshot and then tries to write
-    after another connection committed gets "database is locked" at once
-    (the busy timeout cannot help: its snapshot is stale). Running the whole
-    transaction again is the cure, as for a deadlock on a server database.
-    """
-    seen = 0
-    while error is not None and seen < 5:
-        if isinstance(error, (sa.exc.OperationalError, sqlite3.OperationalError)) and \
-                "database is locked" in str(error):
-            return True
-        error = getattr(error, "inner_exception", None) or error.__cause__
-        seen += 1
-    return False
-
-
 def _sqlite_file(url: str) -> str | None:
     u = sa.engine.make_url(url)
     if u.database in (None, "", ":memory:"):
         return None
     return u.database
+
+
+#: True inside :meth:`Database.writer`, False inside :meth:`Database.reader`.
+_WRITING: contextvars.ContextVar[bool] = contextvars.ContextVar("naas_db_writing",
+                                                               default=False)
+#: What SQLite is sent to open a transaction of each kind.
+BEGIN_FOR_WRITER, BEGIN_FOR_READER = "BEGIN IMMEDIATE", "BEGIN"
+
+
+def _begin_by_kind(engine: sa.engine.Engine) -> None:
+    """Open write transactions with ``BEGIN IMMEDIATE`` and reads with a plain ``BEGIN``.
+
+    A deferred transaction that reads and then writes fails at once with
+    "database is locked" when another process committed in between (a WAL
+    snapshot conflict that no busy wait can save); taking the write lock at
+    BEGIN makes the writer wait there instead, within ``busy_timeout``. Reads
+    keep a deferred BEGIN so they never queue behind writers. oslo.db emits
+    its own plain BEGIN from a listener on the same event, which would run
+    first; it is replaced by this one (the same ``in_transaction`` marker,
+    which oslo.db's commit and rollback listeners clear).
+    """
+    for listener in list(engine.dispatch.begin):
+        if getattr(listener, "__name__", "") == "_sqlite_emit_begin":
+            sa.event.remove(engine, "begin", listener)
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):  # noqa: ANN001 - SQLAlchemy connection
+        if "in_transaction" not in conn.info:
+            conn.exec_driver_sql(BEGIN_FOR_WRITER if _WRITING.get() else BEGIN_FOR_READER)
+            conn.info["in_transaction"] = True
 
 
 def _tune_sqlite(engine: sa.engine.Engine) -> None:
@@ -77,15 +93,7 @@ def _tune_sqlite(engine: sa.engine.Engine) -> None:
             _dispatch=old.dispatch)
 
     if file_based:
-        @sa.event.listens_for(engine, "begin", insert=True)
-        def _begin_immediate(conn):  # noqa: ANN001 - SQLAlchemy connection
-            # Take the write lock at BEGIN, where busy_timeout waits for it.
-            # A deferred transaction that reads and then writes fails at once
-            # with "database is locked" when another process committed in
-            # between (WAL snapshot conflict); no wait can save it then.
-            if "in_transaction" not in conn.info:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                conn.info["in_transaction"] = True
+        _begin_by_kind(engine)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
@@ -98,6 +106,46 @@ def _tune_sqlite(engine: sa.engine.Engine) -> None:
             # a host's whole port table and its indexes stay in memory.
             cur.execute("PRAGMA cache_size = -32768")
         cur.close()
+
+
+@contextlib.contextmanager
+def typed_outages() -> Iterator[None]:
+    """Turn a lost or refused database connection into ``DatabaseUnavailable``.
+
+    Classified by what the driver reports (see :mod:`naas_lib.db.retry`), so
+    a caller sees a ``NaasError`` that says the request is safe to retry; a
+    retry decorator around the transaction still recognises it. Lost races
+    keep their oslo.db types here: the retry decorator needs them as they are.
+    """
+    try:
+        yield
+    except exc.NaasError:
+        raise
+    except Exception as e:
+        if db_retry.classify(e) == db_retry.UNAVAILABLE:
+            raise db_retry.translate(e) from e
+        raise
+
+
+def _tolerate_rollback_after_abort(engine: sa.engine.Engine) -> None:
+    """Let a ROLLBACK that fails with a lost-race error count as done.
+
+    On Galera a transaction aborted by a conflicting write set (brute-force
+    abort, error 1213) reports the abort again on the client's ROLLBACK. The
+    server has rolled it back already; raising would make oslo.db's
+    enginefacade log the original, retryable error as an ERROR traceback
+    ("Original exception being dropped") and replace it with the rollback's.
+    """
+    rollback = engine.dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        except Exception as e:
+            if db_retry.classify(e) != db_retry.CONFLICT:
+                raise
+
+    engine.dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 class Database:
@@ -120,21 +168,30 @@ class Database:
         self._facade.configure(**options)
         if is_sqlite(url):
             self._facade.append_on_engine_create(_tune_sqlite)
+        else:
+            self._facade.append_on_engine_create(_tolerate_rollback_after_abort)
 
     @property
     def engine(self) -> sa.engine.Engine:
         return self._facade.writer.get_engine()
 
-    @contextlib.contextmanager
-    def writer(self) -> Iterator[orm.Session]:
+    def writer(self) -> contextlib.AbstractContextManager[orm.Session]:
         """A read-write transaction committed on normal exit, rolled back on error."""
-        with self._facade.writer.using(_Scope()) as session:
-            yield session
+        return self._transaction(writing=True)
+
+    def reader(self) -> contextlib.AbstractContextManager[orm.Session]:
+        """A read-only transaction (on SQLite a deferred one: it takes no write lock)."""
+        return self._transaction(writing=False)
 
     @contextlib.contextmanager
-    def reader(self) -> Iterator[orm.Session]:
-        with self._facade.reader.using(_Scope()) as session:
-            yield session
+    def _transaction(self, writing: bool) -> Iterator[orm.Session]:
+        token = _WRITING.set(writing)
+        try:
+            kind = self._facade.writer if writing else self._facade.reader
+            with typed_outages(), kind.using(_Scope()) as session:
+                yield session
+        finally:
+            _WRITING.reset(token)
 
     def dispose(self) -> None:
         self._facade.dispose_pool()

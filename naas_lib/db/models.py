@@ -132,8 +132,9 @@ class AllocationPool(Base):
     """An allocation pool of a subnet and its allocator state.
 
     Keys are fixed-width hex (32 digits) so IPv4 and IPv6 sort and compare
-    as strings on every backend; ``next_key`` is the high-water mark, the
-    lowest address of the pool never handed out (NULL when passed the end).
+    as strings on every backend. ``next_key`` is where the pool's lanes
+    (:class:`IpLane`) start: the lowest address never handed out when they
+    were made (NULL when past the end); it no longer moves after that.
     """
 
     __tablename__ = "allocation_pools"
@@ -146,6 +147,24 @@ class AllocationPool(Base):
     last_ip: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
     first_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
     last_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
+    next_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), nullable=True)
+
+
+class IpLane(Base):
+    """One of several high-water marks of a pool, so writers do not all update one row.
+
+    Lane ``j`` of a pool whose lanes start at ``B`` hands out ``B + j``,
+    ``B + j + n``, ``B + j + 2n``, ... (``n`` lanes); ``next_key`` is its
+    lowest value never handed out, NULL when past the pool's end.
+    """
+
+    __tablename__ = "ip_lanes"
+
+    pool_id: orm.Mapped[int] = orm.mapped_column(
+        sa.Integer, sa.ForeignKey("allocation_pools.id", ondelete="CASCADE"), primary_key=True
+    )
+    lane: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True,
+                                              autoincrement=False)
     next_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), nullable=True)
 
 
@@ -197,14 +216,54 @@ class Port(_Standard, Base):
     status_reason: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), nullable=True)
     device_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="", index=True)
     device_owner: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
-    binding_host_id: orm.Mapped[str | None] = orm.mapped_column(NAME, nullable=True, index=True)
-    binding_profile: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
-    binding_vif_type: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
-    binding_vif_details: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
     #: Off for ports that existed before port security (their behaviour is kept);
     #: a new port takes its network's value unless the request says.
     port_security_enabled: orm.Mapped[bool] = orm.mapped_column(
         sa.Boolean, nullable=False, default=False, server_default=sa.false())
+
+
+class PortBinding(Base):
+    """A port bound to a host, as Neutron's port bindings extension has it.
+
+    Every port has exactly one ACTIVE binding (``host`` is "" while the port
+    is unbound, as in Neutron) and may have INACTIVE bindings on other hosts
+    while it moves. "At most one ACTIVE per port" is a database constraint:
+    ``active`` is True on the ACTIVE row and NULL on the others, and
+    (port_id, active) is unique; NULLs never collide on SQLite, PostgreSQL
+    or MariaDB.
+    """
+
+    __tablename__ = "port_bindings"
+    __table_args__ = (sa.UniqueConstraint("port_id", "active"),)
+
+    port_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    host: orm.Mapped[str] = orm.mapped_column(NAME, primary_key=True, index=True)
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16), nullable=False)
+    active: orm.Mapped[bool | None] = orm.mapped_column(sa.Boolean, nullable=True)
+    vif_type: orm.Mapped[str] = orm.mapped_column(sa.String(64), nullable=False)
+    vif_details: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
+    profile: orm.Mapped[str] = orm.mapped_column(sa.Text, nullable=False, default="{}")
+
+
+def _active_binding(column: sa.Column) -> orm.ColumnProperty:
+    """A port's attribute read from its ACTIVE binding (a correlated subquery)."""
+    return orm.column_property(
+        sa.select(column).where(PortBinding.port_id == Port.id, PortBinding.active.is_(True))
+        .correlate_except(PortBinding).scalar_subquery())
+
+
+# The port's binding attributes keep their names; they read the ACTIVE binding
+# (filters, sorting and loading work as on columns). The unbound port's host
+# is stored as "" and read as None.
+Port.binding_host_id = orm.column_property(sa.func.nullif(
+    sa.select(PortBinding.host).where(PortBinding.port_id == Port.id,
+                                      PortBinding.active.is_(True))
+    .correlate_except(PortBinding).scalar_subquery(), ""))
+Port.binding_vif_type = _active_binding(PortBinding.vif_type)
+Port.binding_vif_details = _active_binding(PortBinding.vif_details)
+Port.binding_profile = _active_binding(PortBinding.profile)
 
 
 class IpAllocation(Base):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from naas_lib import constants, objects
 from naas_lib.drivers import base
-from naas_lib.drivers.linuxbridge.portsec import PortSecurity
-from naas_lib.drivers.linuxbridge.portsec_wiring import HostPortSecurity, RecordingRunner
 
 
 class NoopDriver(base.Driver):
@@ -16,9 +14,7 @@ class NoopDriver(base.Driver):
     def __init__(self, conf, host):
         super().__init__(conf, host)
         self.plugged: dict[str, str] = {}  # port id -> network id
-        #: The nft scripts port security would run on a Linux bridge host.
-        self.nft = RecordingRunner()
-        self.portsec = HostPortSecurity(PortSecurity(runner=self.nft))
+        self._portsec = None
 
     def describe(self) -> base.Capabilities:
         return base.Capabilities(
@@ -34,11 +30,29 @@ class NoopDriver(base.Driver):
         return base.Binding(
             vif_type=constants.VIF_TYPE_TAP,
             vif_details={
-                "devname": (constants.TAP_PREFIX + port.id)[: constants.IFNAMSIZ],
+                "devname": (constants.TAP_PREFIX + port.id)[: constants.NOVA_DEVNAME_LEN],
                 "mtu": network.mtu,
                 "bridge_name": None,
             },
         )
+
+    @property
+    def portsec(self):
+        """Port security with a recording runner, made on first use (a CLI listing never
+        loads the Linux bridge modules)."""
+        if self._portsec is None:
+            from naas_lib.drivers.linuxbridge.portsec import PortSecurity
+            from naas_lib.drivers.linuxbridge.portsec_wiring import (
+                HostPortSecurity,
+                RecordingRunner,
+            )
+            self._portsec = HostPortSecurity(PortSecurity(runner=RecordingRunner()))
+        return self._portsec
+
+    @property
+    def nft(self):
+        """The nft scripts port security would run on a Linux bridge host (``.scripts``)."""
+        return self.portsec.portsec._run
 
     def plug(self, port: objects.Port, network: objects.Network, subnets=()) -> None:
         self.portsec.apply(port, _device(port))

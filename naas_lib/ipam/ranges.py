@@ -1,15 +1,24 @@
-"""A lock-free allocator of integers from ranges, backed by two tables.
+"""A lock-free allocator of integers from ranges, backed by three tables.
 
-Each range row holds ``first_key``, ``last_key`` and ``next_key``, the
-high-water mark: values at or above it were never handed out. Released
-values below it go to a free table. Taking a value is either popping one
-free row or moving the mark by one with a compare-and-swap ``UPDATE``; both
-are a constant number of index operations, whatever the size of the range
-or how full it is. No row is ever read ``FOR UPDATE`` (Galera does not
-honour it across nodes): the loser of a race sees ``rowcount == 0`` and the
-whole operation is retried through oslo.db's ``RetryRequest``. The owning
-table's unique constraint remains the final judge; the ranges are a way to
-find a candidate quickly.
+Each range row holds ``first_key``, ``last_key`` and ``next_key``. Its
+values at or above ``next_key`` are handed out through ``LANES`` lanes, each
+a row with its own high-water mark: lane ``j`` owns ``next_key + j``,
+``next_key + j + LANES``, ... Released values go to a free table. Taking a
+value is popping one free row or moving one lane's mark by one step with a
+compare-and-swap ``UPDATE``; both are a constant number of index operations,
+whatever the size of the range or how full it is.
+
+Why lanes: with a single mark every writer of a pool updates the same row,
+and on Galera (which certifies whole write sets at COMMIT) concurrent
+writers on different nodes then fail and retry in a queue. A writer alone
+takes the lowest lane, so it still gets the lowest address never handed
+out; writers that know they are contending (``spread``) take the lane and
+the free value their own pick points to, so they update different rows.
+
+No row is ever read ``FOR UPDATE`` (Galera does not honour it across nodes):
+the loser of a race sees ``rowcount == 0`` and the whole operation is
+retried through oslo.db's ``RetryRequest``. The owning table's unique
+constraint remains the final judge; the ranges only find a candidate quickly.
 """
 
 from __future__ import annotations
@@ -26,6 +35,10 @@ from naas_lib.ipam.addresses import from_key, to_key
 
 _UNKNOWN = object()
 
+#: Marks per range. More lanes spread contending writers over more rows; a
+#: writer alone reads them all once per allocation (one indexed query).
+LANES = 16
+
 
 def _lost_race(what: str) -> exc.ConcurrentModification:
     """What the caller sees if every retry lost the race (a typed conflict)."""
@@ -36,12 +49,14 @@ class RangeAllocator:
     """Allocate and release values of ranges in ``range_table`` / ``free_table``.
 
     ``free_table`` has a foreign key to the range (``free_range_col``) and the
-    released value (``free_key_col``). Statements are built once and reused
+    released value (``free_key_col``); ``lane_table`` has ``pool_id``, ``lane``
+    and ``next_key``. Without a lane table the range's own ``next_key`` is
+    its single mark (segment ranges, allocated rarely). Statements are built once and reused
     with bound parameters: this sits on the hot path of every port.
     """
 
     def __init__(self, range_table: sa.Table, free_table: sa.Table, free_range_col: str,
-                 free_key_col: str) -> None:
+                 free_key_col: str, lane_table: sa.Table | None = None) -> None:
         free_range = free_table.c[free_range_col]
         self.free_key = free_key = free_table.c[free_key_col]
         self._free_range_name, self._free_key_name = free_range_col, free_key_col
@@ -55,16 +70,36 @@ class RangeAllocator:
                                                       free_key == sa.bindparam("k"))
         self._find_free = sa.select(free_key).where(free_range == sa.bindparam("r"),
                                                     free_key == sa.bindparam("k"))
-        self._move_mark = (sa.update(range_table)
-                           .where(range_table.c.id == sa.bindparam("r"),
-                                  range_table.c.next_key == sa.bindparam("old"))
-                           .values(next_key=sa.bindparam("new")))
+        self._lowest_free = (sa.select(free_key).where(free_range == sa.bindparam("r"))
+                             .order_by(free_key).limit(LANES))
+        self._lane_table = lane_table
+        self._step = 1 if lane_table is None else LANES
+        if lane_table is not None:
+            #: For the caller's prefetch: the lowest open lane's next value (NULL
+            #: when the range has no lanes yet or all of them are used up).
+            self.lowest_lane_of = lambda range_id_col: (
+                sa.select(sa.func.min(lane_table.c.next_key))
+                .where(lane_table.c.pool_id == range_id_col).scalar_subquery())
+        if lane_table is None:
+            self._move_mark = (sa.update(range_table)
+                               .where(range_table.c.id == sa.bindparam("r"),
+                                      range_table.c.next_key == sa.bindparam("old"))
+                               .values(next_key=sa.bindparam("new")))
+        else:
+            self._lanes = (sa.select(lane_table.c.lane, lane_table.c.next_key)
+                           .where(lane_table.c.pool_id == sa.bindparam("r")))
+            self._move_mark = (sa.update(lane_table)
+                               .where(lane_table.c.pool_id == sa.bindparam("r"),
+                                      lane_table.c.lane == sa.bindparam("j"),
+                                      lane_table.c.next_key == sa.bindparam("old"))
+                               .values(next_key=sa.bindparam("new")))
 
     def allocate(
         self,
         session: orm.Session,
         ranges: Iterable[Any],
         is_taken: Callable[[int], bool],
+        spread: int | None = None,
     ) -> tuple[Any, int] | None:
         """Take a free value from the first range that has one.
 
@@ -72,39 +107,93 @@ class RangeAllocator:
         when the caller fetched it already, ``free_key``: the lowest released
         value or None) in the order to try. ``is_taken`` says whether a
         candidate is held already (a value requested explicitly above the
-        mark, or a stale free row); such candidates are skipped. Returns
-        (range id, value) or None when every range is exhausted.
+        mark, or a stale free row); such candidates are skipped. ``spread``
+        (the caller is contending with other writers) is an arbitrary number
+        choosing a lane and one of the lowest free values instead of the
+        lowest. Returns (range id, value) or None when every range is exhausted.
         """
         conn = session.connection()
         for rng in ranges:
-            found = self._allocate_from(conn, rng, is_taken)
+            found = self._allocate_from(conn, rng, is_taken, spread)
             if found is not None:
                 return rng.id, found
         return None
 
-    def _allocate_from(self, conn: sa.engine.Connection, rng: Any, is_taken) -> int | None:
-        # Released values first, so addresses are reused before the mark moves.
-        key = getattr(rng, "free_key", _UNKNOWN)
-        if key is _UNKNOWN:
-            key = conn.execute(self._first_free, {"r": rng.id}).scalar()
+    def _allocate_from(self, conn: sa.engine.Connection, rng: Any, is_taken,
+                       spread: int | None) -> int | None:
+        # Released values first, so addresses are reused before a mark moves.
+        key = self._pick_free(conn, rng, spread)
         while key is not None:
             if conn.execute(self._take_free, {"r": rng.id, "k": key}).rowcount != 1:
                 raise db_exc.RetryRequest(_lost_race(f"free value {key}"))
             if not is_taken(from_key(key)):
                 return from_key(key)
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
-        next_key = rng.next_key
-        while next_key is not None:
+        last = from_key(rng.last_key)
+        lanes = self._prefetched_lane(rng) if spread is None else []
+        if not lanes:
+            lanes = self._lanes_of(conn, rng)
+        while lanes:
+            # Alone: the lowest value never handed out. Contending: any lane.
+            if spread is None:
+                lane, next_key = min(lanes, key=lambda x: x[1])
+            else:
+                lane, next_key = sorted(lanes)[spread % len(lanes)]
             value = from_key(next_key)
-            new_key = None if next_key == rng.last_key else to_key(value + 1)
-            moved = conn.execute(self._move_mark,
-                                 {"r": rng.id, "old": next_key, "new": new_key}).rowcount
+            step = self._step
+            new_key = None if value + step > last else to_key(value + step)
+            moved = conn.execute(self._move_mark, {"r": rng.id, "j": lane, "old": next_key,
+                                                   "new": new_key}).rowcount
             if moved != 1:
-                raise db_exc.RetryRequest(_lost_race(f"high-water mark of range {rng.id}"))
+                raise db_exc.RetryRequest(_lost_race(f"lane {lane} of range {rng.id}"))
             if not is_taken(value):
                 return value
-            next_key = new_key
+            if len(lanes) == 1 and self._lane_table is not None:
+                lanes = self._lanes_of(conn, rng)  # all of them now, the moved mark included
+                continue
+            lanes = [x for x in lanes if x[0] != lane]
+            if new_key is not None:
+                lanes.append((lane, new_key))
         return None
+
+    def _pick_free(self, conn: sa.engine.Connection, rng: Any,
+                   spread: int | None) -> str | None:
+        if spread is not None:
+            keys = conn.execute(self._lowest_free, {"r": rng.id}).scalars().all()
+            return keys[spread % len(keys)] if keys else None
+        key = getattr(rng, "free_key", _UNKNOWN)
+        if key is _UNKNOWN:
+            key = conn.execute(self._first_free, {"r": rng.id}).scalar()
+        return key
+
+    def _prefetched_lane(self, rng: Any) -> list[tuple[int, str]]:
+        """The lowest lane from the caller's prefetch (``lane_key``): no query needed.
+
+        A lane's number follows from its value: lanes interleave from the
+        range's ``next_key``. Should that lane be used up on the way, the
+        caller reads all lanes as usual.
+        """
+        key = getattr(rng, "lane_key", None)
+        if key is None or self._lane_table is None or rng.next_key is None:
+            return []
+        return [((from_key(key) - from_key(rng.next_key)) % LANES, key)]
+
+    def _lanes_of(self, conn: sa.engine.Connection, rng: Any) -> list[tuple[int, str]]:
+        """The range's open lanes as (lane, next key); made on first use from ``next_key``."""
+        if self._lane_table is None:
+            return [] if rng.next_key is None else [(0, rng.next_key)]
+        rows = conn.execute(self._lanes, {"r": rng.id}).all()
+        if not rows:
+            if rng.next_key is None:
+                return []
+            base, last = from_key(rng.next_key), from_key(rng.last_key)
+            rows = [(j, to_key(base + j) if base + j <= last else None) for j in range(LANES)]
+            try:
+                conn.execute(sa.insert(self._lane_table),
+                             [{"pool_id": rng.id, "lane": j, "next_key": k} for j, k in rows])
+            except db_exc.DBDuplicateEntry as e:  # another first writer made them
+                raise db_exc.RetryRequest(_lost_race(f"lanes of range {rng.id}")) from e
+        return [(j, k) for j, k in rows if k is not None]
 
     def claim(self, session: orm.Session, range_id: Any, value: int) -> None:
         """A value taken explicitly leaves the free list (the mark skips it later)."""

@@ -21,6 +21,7 @@ from naas_lib.resources.hosts import Hosts
 from naas_lib.resources.lifecycle import Lifecycle
 from naas_lib.resources.networks import Networks
 from naas_lib.resources.plugging import Plugging
+from naas_lib.resources.port_bindings import PortBindings
 from naas_lib.resources.port_security import PortSecurityFields, SecurityHostSide
 from naas_lib.resources.ports import Ports
 from naas_lib.resources.security_groups import SecurityGroups
@@ -40,6 +41,7 @@ class Parts:
     networks: Networks
     subnets: Subnets
     ports: Ports
+    port_bindings: PortBindings
     attachments: Attachments
     sync: Sync
     services: HigherLayerServices
@@ -71,8 +73,9 @@ def assemble(conf: cfg.ConfigOpts, driver_cls: type[driver_base.Driver] | None =
     return Parts(
         core=core, lifecycle=lifecycle, plugging=plugging, hosts=hosts, binder=binder,
         networks=networks, subnets=Subnets(core, lifecycle, networks), ports=ports,
+        port_bindings=PortBindings(core, lifecycle, ports, binder, plugging),
         attachments=Attachments(core, lifecycle, ports, binder, recorder, plugging),
-        sync=Sync(core, hosts), services=HigherLayerServices(core, networks),
+        sync=Sync(core, hosts, plugging), services=HigherLayerServices(core, networks),
         security_groups=security_groups)
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from oslo_db import exception as db_exc
 from sqlalchemy import orm
 
-from naas_lib import constants, objects
+from naas_lib import constants, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
@@ -48,6 +48,9 @@ class Attachments:
 
     def list_attachments(self, context: RequestContext, instance_id: str | None = None,
                          host: str | None = None) -> list[objects.Attachment]:
+        for field, value in (("instance_id", instance_id), ("host", host)):
+            if value is not None:
+                validation.lookup(field, value)
         with self.core.db.reader() as session:
             q = sa.select(models.Attachment).join(
                 models.Port, models.Port.id == models.Attachment.port_id)
@@ -84,10 +87,9 @@ class Attachments:
         def write(session: orm.Session) -> list[Outcome]:
             row = self.ports.visible_row(session, context, port_id)
             port = common.load_ports(session, [row])[0]
-            net = common.load_networks(session, [session.get(models.Network,
-                                                             row.network_id)])[0]
+            net = common.network_by_id(session, row.network_id)
             att, port = self.recorder.record(session, context, port, net, request, owns_port)
-            subnets = self.plugging.subnets_of(session, port) if plug_here else []
+            subnets = self.plugging.subnets_of(port) if plug_here else ()
             out.after, out.network, out.extra = att, net, (port, subnets)
             return [out]
 
@@ -119,8 +121,7 @@ class Attachments:
             if att_row is None:
                 return []
             port = common.load_ports(session, [row])[0]
-            net = common.load_networks(session, [session.get(models.Network,
-                                                             row.network_id)])[0]
+            net = common.network_by_id(session, row.network_id)
             return [Outcome(port_id, before=common.attachment_obj(att_row), network=net,
                             extra=(port, row.device_id, row.revision_number))]
 
@@ -136,6 +137,7 @@ class Attachments:
             att, (_, device_id, revision) = out.before, out.extra
             session.execute(sa.delete(models.Attachment)
                             .where(models.Attachment.port_id == out.resource_id))
+            self.binder.unbind(session, out.resource_id)
             values: dict[str, Any] = self.binder.unbind_values()
             if att.instance_id and device_id == att.instance_id:
                 values["device_id"] = ""

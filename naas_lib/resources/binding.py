@@ -23,11 +23,13 @@ from naas_lib.drivers import manager as driver_manager
 from naas_lib.resources.core import Core
 from naas_lib.resources.hosts import PHYSNETS_KEY, REFUSALS_KEY, Hosts
 
-_ports = models.Port.__table__
+_bindings = models.PortBinding.__table__
 
-UNBOUND_VALUES: Mapping[str, Any] = {
-    "binding_host_id": None, "binding_vif_type": constants.VIF_TYPE_UNBOUND,
-    "binding_vif_details": "{}", "status": constants.PORT_STATUS_DOWN, "status_reason": None}
+#: The port columns of a port with no binding (its binding row is reset by ``unbind``).
+UNBOUND_VALUES: Mapping[str, Any] = {"status": constants.PORT_STATUS_DOWN, "status_reason": None}
+
+BINDING_ACTIVE = "ACTIVE"
+BINDING_INACTIVE = "INACTIVE"
 
 
 class RecordedHost:
@@ -99,20 +101,53 @@ class Binder:
     def bind(self, session: orm.Session, port: objects.Port, network: objects.Network,
              host: str) -> objects.Port:
         """Let the host's driver choose VIF type and details; the port as bound."""
+        binding = self.choose(session, port, network, host)
+        details = json.dumps(dict(binding.vif_details))
+        # The host's INACTIVE binding (if any) is replaced by the active one.
+        session.execute(sa.delete(_bindings).where(
+            _bindings.c.port_id == port.id, _bindings.c.host == host,
+            _bindings.c.active.is_(None)))
+        session.execute(sa.update(_bindings).where(
+            _bindings.c.port_id == port.id, _bindings.c.active.is_(True)).values(
+            host=host, vif_type=binding.vif_type, vif_details=details))
+        return port.replace(binding_host_id=host, binding_vif_type=binding.vif_type,
+                            binding_vif_details=dict(binding.vif_details), status_reason=None)
+
+    def choose(self, session: orm.Session, port: objects.Port, network: objects.Network,
+               host: str) -> driver_base.Binding:
+        """The VIF type and details ``host``'s driver chooses for ``port`` (no writes)."""
         binder = self.binding_driver(session, host)
         reason = binder.check_network(network) or _port_security_refusal(binder, port)
         if reason is not None:
             raise exc.BindingFailed(port_id=port.id, host=host, reason=reason)
-        binding = (driver_manager.bind_for_host(binder, port, network, host)
-                   if binder is self.core.driver else binder.bind_port(port, network))
-        values = {"binding_host_id": host, "binding_vif_type": binding.vif_type,
-                  "binding_vif_details": json.dumps(dict(binding.vif_details)),
-                  "status_reason": None}
-        session.execute(sa.update(_ports).where(_ports.c.id == port.id).values(**values))
-        return port.replace(binding_host_id=host, binding_vif_type=binding.vif_type,
-                            binding_vif_details=dict(binding.vif_details), status_reason=None)
+        return (driver_manager.bind_for_host(binder, port, network, host)
+                if binder is self.core.driver else binder.bind_port(port, network))
+
+    @staticmethod
+    def insert_unbound(session: orm.Session, rows: list[dict[str, Any]]) -> None:
+        """The ACTIVE, unbound binding row of each new port (``id``, ``binding_profile``)."""
+        session.execute(sa.insert(_bindings), [{
+            "port_id": r["id"], "host": "", "status": BINDING_ACTIVE, "active": True,
+            "vif_type": constants.VIF_TYPE_UNBOUND, "vif_details": "{}",
+            "profile": r.get("binding_profile") or "{}"} for r in rows])
+
+    @staticmethod
+    def set_profile(session: orm.Session, port_id: str, profile: Mapping[str, Any]) -> None:
+        """Store the binding profile of the port's ACTIVE binding."""
+        session.execute(sa.update(_bindings).where(
+            _bindings.c.port_id == port_id, _bindings.c.active.is_(True)).values(
+            profile=json.dumps(dict(profile))))
+
+    @staticmethod
+    def unbind(session: orm.Session, port_id: str) -> None:
+        """Reset the ACTIVE binding to unbound and drop the INACTIVE ones."""
+        session.execute(sa.delete(_bindings).where(
+            _bindings.c.port_id == port_id, _bindings.c.active.is_(None)))
+        session.execute(sa.update(_bindings).where(
+            _bindings.c.port_id == port_id, _bindings.c.active.is_(True)).values(
+            host="", vif_type=constants.VIF_TYPE_UNBOUND, vif_details="{}"))
 
     @staticmethod
     def unbind_values() -> dict[str, Any]:
-        """Column values of a port with no binding."""
+        """Port column values of a port with no binding (with :meth:`unbind`)."""
         return dict(UNBOUND_VALUES)

@@ -169,9 +169,7 @@ def _filter_value(name: str, column: Any, value: Any) -> Any:
         return validation.boolean(name, value)
     if isinstance(column.type, sa.Integer):
         return validation.integer(name, value, -(2**63), 2**63 - 1)
-    if not isinstance(value, str):
-        raise exc.InvalidInput(field=name, reason=f"{value!r} is not a string")
-    return value
+    return validation.lookup(name, value)
 
 
 def apply_paging(
@@ -196,7 +194,8 @@ def apply_paging(
     if marker is not None:
         # Looked up through the caller's query, so a marker naming a resource
         # the caller may not see is "not found", as on a get.
-        marker_row = session.scalars(query.where(model.id == marker).limit(1)).first() \
+        marker_row = session.scalars(query.where(
+            model.id == validation.lookup("marker", marker)).limit(1)).first() \
             if isinstance(marker, str) else None
         if marker_row is None:
             raise not_found(**{marker_kw: marker})
@@ -311,8 +310,31 @@ def bump_revision(session: orm.Session, model: type, resource: str, resource_id:
     return current + 1
 
 
-def subnet_ids(session: orm.Session, network_id: str) -> list[str]:
-    """A network's subnet ids in creation order (a network object is complete with them)."""
-    return list(session.scalars(
-        sa.select(models.Subnet.id).where(models.Subnet.network_id == network_id)
-        .order_by(models.Subnet.created_at, models.Subnet.id)))
+_networks, _subnets = models.Network.__table__, models.Subnet.__table__
+#: A network's row with its subnet ids (one row per subnet; one with a NULL id when none).
+_NETWORK_WITH_SUBNETS = (
+    sa.select(_networks, _subnets.c.id.label("subnet_id"))
+    .select_from(_networks.outerjoin(_subnets, _subnets.c.network_id == _networks.c.id))
+    .where(_networks.c.id == sa.bindparam("id"))
+    .order_by(_subnets.c.created_at, _subnets.c.id))
+
+
+def network_record(session: orm.Session, network_id: Any) -> tuple[Any, objects.Network | None]:
+    """A network's plain row and complete object (with its subnet ids) in one statement.
+
+    ``(None, None)`` when there is no such network.
+    """
+    if not isinstance(network_id, str):
+        return None, None
+    rows = session.connection().execute(_NETWORK_WITH_SUBNETS, {"id": network_id}).all()
+    if not rows:
+        return None, None
+    return rows[0], network_obj(rows[0], [r.subnet_id for r in rows if r.subnet_id])
+
+
+def network_by_id(session: orm.Session, network_id: str) -> objects.Network:
+    """The complete network object of an existing network (the caller holds a port of it)."""
+    net = network_record(session, network_id)[1]
+    if net is None:
+        raise exc.NetworkNotFound(net_id=network_id)
+    return net

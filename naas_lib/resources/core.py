@@ -6,19 +6,17 @@ other resources they call, and never reach into each other's internals.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from oslo_config import cfg
-from oslo_db import api as oslo_db_api
-from oslo_db import exception as db_exc
 
 from naas_lib import events, policy, validation
 from naas_lib import exceptions as exc
 from naas_lib.conf import HOSTS_GROUP, NETWORK_GROUP
 from naas_lib.context import RequestContext
 from naas_lib.db import api as db_api
+from naas_lib.db import retry as db_retry
 from naas_lib.drivers import base as driver_base
 from naas_lib.ipam import macs
 from naas_lib.network_types.manager import TypeManager
@@ -55,29 +53,15 @@ class Core:
         net = conf[NETWORK_GROUP]
         self.base_mac = check_base_mac(net.base_mac)
         self.host_down_time = conf[HOSTS_GROUP].host_down_time
-        self._retry = oslo_db_api.wrap_db_retry(
-            max_retries=net.max_allocation_retries,
-            retry_interval=0.005,
-            inc_retry_interval=True,
-            max_retry_interval=0.25,
-            retry_on_deadlock=True,
-            jitter=True,
-            exception_checker=lambda e: (isinstance(e, exc.ConcurrentModification)
-                                         or db_api.is_sqlite_busy(e)),
-        )
+        self._retry = db_retry.retrying(max_retries=net.max_allocation_retries)
 
     def retrying(self, fn: Callable[..., T]) -> Callable[..., T]:
-        """Run ``fn`` again when it lost a race (deadlock, RetryRequest)."""
-        wrapped = self._retry(fn)
+        """Run ``fn`` (a whole transaction) again when it lost a race or the database went.
 
-        @functools.wraps(fn)
-        def call(*args: Any, **kwargs: Any) -> T:
-            try:
-                return wrapped(*args, **kwargs)
-            except db_exc.RetryRequest as e:  # retries exhausted on an unexpected kind
-                raise exc.ConcurrentModification(resource="resource", resource_id="?") from e
-
-        return call
+        Exhausted, a lost race is ``ConcurrentModification`` and an outage
+        ``DatabaseUnavailable`` (both typed, both safe to retry).
+        """
+        return self._retry(fn)
 
     def authorize(self, context: RequestContext, rule: str, target: Mapping[str, Any]) -> bool:
         return self.policy.check(rule, dict(target), context.policy_credentials())

@@ -101,7 +101,7 @@ class HigherLayerServices:
                      service_id: str) -> models.Service:
         if not isinstance(service_id, str):
             raise exc.ServiceNotFound(service_id=service_id)
-        row = session.get(models.Service, service_id)
+        row = session.get(models.Service, validation.lookup("service_id", service_id))
         if row is None or not self.core.authorize(context, "get_service", _target(row)):
             raise exc.ServiceNotFound(service_id=service_id)
         return row
@@ -142,9 +142,10 @@ class HigherLayerServices:
                 A = models.ServiceNetworkAssociation
                 q = q.join(A, A.service_id == models.Service.id).where(A.network_id == network_id)
             if service_type is not None:
-                q = q.where(models.Service.service_type == service_type)
+                q = q.where(models.Service.service_type
+                            == validation.lookup("service_type", service_type))
             if name is not None:
-                q = q.where(models.Service.name == name)
+                q = q.where(models.Service.name == validation.lookup("name", name))
             if project_id is not None:
                 q = q.where(models.Service.project_id == project_id)
             rows = list(session.scalars(q.order_by(models.Service.created_at,

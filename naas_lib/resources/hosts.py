@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from oslo_db import exception as db_exc
 from sqlalchemy import orm
 
-from naas_lib import constants, objects
+from naas_lib import constants, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
@@ -149,6 +149,9 @@ class Hosts:
         return host_obj(row, row.heartbeat_at >= self.alive_since())
 
     def _get_host(self, name: str) -> objects.Host | None:
+        if not isinstance(name, str):
+            return None
+        validation.lookup("name", name)
         with self.core.db.reader() as session:
             return self.recorded(session, name)
 

@@ -47,9 +47,6 @@ _PORT_DELETED = Phases("port", DELETE)
 _LISTING = common.Listing(models.Network, "network", FILTERS, exc.NetworkNotFound, "net_id",
                           common.load_networks)
 
-_NETWORK_BY_ID = sa.select(models.Network.__table__).where(
-    models.Network.__table__.c.id == sa.bindparam("id"))
-
 
 def visible(query: sa.Select, context: RequestContext) -> sa.Select:
     """Non-admins see their own networks and shared ones."""
@@ -117,20 +114,19 @@ class Networks:
     def visible_row(self, session: orm.Session, context: RequestContext,
                     network_id: str) -> models.Network:
         """A network the caller may see, or NetworkNotFound (never Forbidden)."""
-        row = session.get(models.Network, network_id) if isinstance(network_id, str) else None
+        row = session.get(models.Network, validation.lookup("network_id", network_id)) \
+            if isinstance(network_id, str) else None
         if row is None or not self.core.authorize(context, "get_network", policy_target(row)):
             raise exc.NetworkNotFound(net_id=network_id)
         return row
 
     def visible_record(self, session: orm.Session, context: RequestContext,
-                       network_id: str) -> Any:
-        """Like :meth:`visible_row` but a plain row (no ORM identity map), for hot paths."""
-        row = None
-        if isinstance(network_id, str):
-            row = session.connection().execute(_NETWORK_BY_ID, {"id": network_id}).first()
+                       network_id: str) -> tuple[Any, objects.Network]:
+        """A plain row (no ORM identity map) and the complete network, for hot paths."""
+        row, net = common.network_record(session, network_id)
         if row is None or not self.core.authorize(context, "get_network", policy_target(row)):
             raise exc.NetworkNotFound(net_id=network_id)
-        return row
+        return row, net
 
     def get_network(self, context: RequestContext, network_id: str,
                     fields: list[str] | None = None) -> objects.Network | dict[str, Any]:
@@ -404,6 +400,8 @@ class Networks:
         for port in out.extra:
             allocator.release(session, port.id)
         port_security.forget_ports(session, [p.id for p in out.extra])
+        session.execute(sa.delete(models.PortBinding).where(models.PortBinding.port_id.in_(
+            sa.select(models.Port.id).where(models.Port.network_id == network_id))))
         session.execute(sa.delete(models.Port).where(models.Port.network_id == network_id))
         session.execute(sa.delete(models.Subnet).where(models.Subnet.network_id == network_id))
         self.core.types.get(out.before.network_type).release(session, network_id)

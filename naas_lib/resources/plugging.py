@@ -7,20 +7,57 @@ methods themselves. A service without a host plugs nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 
-from naas_lib import constants, objects
+from naas_lib import constants, events, objects, validation
 from naas_lib import exceptions as exc
+from naas_lib.context import get_admin_context
 from naas_lib.db import models
 from naas_lib.resources import common
 from naas_lib.resources.core import Core
 
 LOG = logging.getLogger(__name__)
 _ports = models.Port.__table__
+
+
+class SubnetsOnDemand(Sequence[objects.Subnet]):
+    """The complete subnets of a port, read the first time a driver looks at them.
+
+    Most plugs (a tap for Nova) never do, so the common path reads nothing;
+    a driver that configures guest addresses or serves DHCP gets them whole.
+    """
+
+    def __init__(self, core: Core, subnet_ids: set[str]) -> None:
+        self._core = core
+        self._ids = subnet_ids
+        self._items: list[objects.Subnet] | None = None
+
+    def _load(self) -> list[objects.Subnet]:
+        if self._items is None:
+            self._items = []
+            if self._ids:
+                with self._core.db.reader() as session:
+                    self._items = common.load_subnets(session, list(session.scalars(
+                        sa.select(models.Subnet).where(models.Subnet.id.in_(self._ids))
+                        .order_by(models.Subnet.created_at, models.Subnet.id))))
+        return self._items
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - Sequence protocol
+        return self._load()[index]
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+def as_bound_here(port: objects.Port, binding: models.PortBinding) -> objects.Port:
+    """The port as ``binding``'s host sees it: that host's VIF type, details and profile."""
+    return port.replace(binding_host_id=binding.host, binding_vif_type=binding.vif_type,
+                        binding_vif_details=json.loads(binding.vif_details),
+                        binding_profile=json.loads(binding.profile))
 
 
 class Plugging:
@@ -32,27 +69,48 @@ class Plugging:
         self.before_plug: list[Callable[[objects.Port], None]] = []
 
     def set_port_status(self, port_id: str, status: str, reason: str | None = None) -> None:
-        """Record what the host made of a port (internal: not a caller's write)."""
+        """Record what the host made of a port (internal: not a caller's write).
+
+        PortNotFound for a port that does not exist. Subscribers of the port's
+        AFTER update (the ``port.update.end`` notification among them) hear of
+        a status that changed.
+        """
+        validation.lookup("port_id", port_id)
         if status not in constants.PORT_STATUSES:
             raise exc.RequestedStateInvalid(resource="port", reason=f"{status!r} is not a status")
+        listened = self.core.events.has_subscribers(events.PORT, events.AFTER_UPDATE)
 
-        def txn() -> None:
+        def txn() -> tuple[objects.Port | None, objects.Port | None]:
             with self.core.db.writer() as session:
-                session.execute(sa.update(_ports).where(_ports.c.id == port_id).values(
+                before = None
+                if listened:
+                    row = session.get(models.Port, port_id)
+                    before = common.load_ports(session, [row])[0] if row is not None else None
+                count = session.execute(sa.update(_ports).where(_ports.c.id == port_id).values(
                     status=status, status_reason=reason,
                     revision_number=_ports.c.revision_number + 1,
-                    updated_at=models.utcnow()))
+                    updated_at=models.utcnow())).rowcount
+                if not count:
+                    raise exc.PortNotFound(port_id=port_id)
+                after = None
+                if before is not None:
+                    after = before.replace(status=status, status_reason=reason,
+                                           revision_number=before.revision_number + 1)
+                return before, after
 
-        self.core.retrying(txn)()
+        before, after = self.core.retrying(txn)()
+        if before is not None and (before.status, before.status_reason) != (status, reason):
+            self.announce_status(before, after)
 
-    @staticmethod
-    def subnets_of(session: orm.Session, port: objects.Port) -> list[objects.Subnet]:
+    def announce_status(self, before: objects.Port, after: objects.Port) -> None:
+        """Tell AFTER-update subscribers that the host changed a port's status."""
+        self.core.publish(events.PORT, events.AFTER_UPDATE, events.EventPayload(
+            get_admin_context(), after.id, states=(before, after),
+            request={"status": after.status}, metadata={"cause": "host"}))
+
+    def subnets_of(self, port: objects.Port) -> SubnetsOnDemand:
         """The subnets of the port's fixed IPs, as the driver's ``plug`` receives them."""
-        subnet_ids = {f.subnet_id for f in port.fixed_ips}
-        if not subnet_ids:
-            return []
-        return common.load_subnets(session, list(session.scalars(
-            sa.select(models.Subnet).where(models.Subnet.id.in_(subnet_ids)))))
+        return SubnetsOnDemand(self.core, {f.subnet_id for f in port.fixed_ips})
 
     def plug_port(self, port_id: str) -> objects.Port:
         """Make the port's devices on this host and record the outcome.
@@ -61,19 +119,32 @@ class Plugging:
         administratively down); ERROR with the driver's reason, and the typed
         DriverError raised, when plugging failed.
         """
+        validation.lookup("port_id", port_id)
         with self.core.db.reader() as session:
             row = session.get(models.Port, port_id)
             if row is None:
                 raise exc.PortNotFound(port_id=port_id)
             port = common.load_ports(session, [row])[0]
-            net = common.load_networks(session, [session.get(models.Network,
-                                                             row.network_id)])[0]
-            subnets = self.subnets_of(session, port)
+            net = common.network_by_id(session, row.network_id)
+            subnets = self.subnets_of(port)
+            inactive = None
+            if self.core.host and port.binding_host_id != self.core.host:
+                inactive = session.get(models.PortBinding, (port_id, self.core.host))
+        if inactive is not None:
+            # An INACTIVE binding here (a port moving in): plug with this host's
+            # binding; the port's status belongs to its ACTIVE host.
+            return self.plug_loaded(as_bound_here(port, inactive), net, subnets,
+                                    record_status=False)
         return self.plug_loaded(port, net, subnets)
 
     def plug_loaded(self, port: objects.Port, net: objects.Network,
-                    subnets: Sequence[objects.Subnet]) -> objects.Port:
-        """Plug a port whose data the caller already holds; the port with its new status."""
+                    subnets: Sequence[objects.Subnet], record_status: bool = True
+                    ) -> objects.Port:
+        """Plug a port whose data the caller already holds; the port with its new status.
+
+        ``record_status`` False plugs for an INACTIVE binding: the port's
+        status (its ACTIVE host's) is left as it is.
+        """
         host = self.core.host
         if port.binding_host_id != host or not host:
             raise exc.BindingFailed(port_id=port.id, host=host,
@@ -85,10 +156,13 @@ class Plugging:
             driver.plug(port, net, subnets)
         except Exception as e:
             reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
-            self.set_port_status(port.id, constants.PORT_STATUS_ERROR, reason[:255])
+            if record_status:
+                self.set_port_status(port.id, constants.PORT_STATUS_ERROR, reason[:255])
             if isinstance(e, exc.DriverError):
                 raise
             raise exc.DriverError(driver=driver.name, reason=reason) from e
+        if not record_status:
+            return port
         up = port.admin_state_up and net.admin_state_up
         status = constants.PORT_STATUS_ACTIVE if up else constants.PORT_STATUS_DOWN
         self.set_port_status(port.id, status)
@@ -127,9 +201,11 @@ class Plugging:
         if not self.core.host:
             return
         with self.core.db.reader() as session:
-            port_ids = list(session.scalars(sa.select(models.Port.id).where(
-                models.Port.network_id == network_id,
-                models.Port.binding_host_id == self.core.host)))
+            port_ids = list(session.scalars(
+                sa.select(models.Port.id).join(models.PortBinding,
+                                               models.PortBinding.port_id == models.Port.id)
+                .where(models.Port.network_id == network_id,
+                       models.PortBinding.host == self.core.host)))
         for port_id in port_ids:
             try:
                 self.plug_port(port_id)

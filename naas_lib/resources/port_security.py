@@ -30,7 +30,6 @@ from naas_lib import objects, validation
 from naas_lib.context import RequestContext
 from naas_lib.db import models
 from naas_lib.drivers import base as driver_base
-from naas_lib.drivers.linuxbridge import portsec_rules as rules_check
 from naas_lib.resources.core import Core
 from naas_lib.resources.security_groups import SecurityGroups, load_groups
 
@@ -82,6 +81,7 @@ def validated(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 def check_pairs(mac: str, pairs: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(ip, mac) of each pair, the MAC defaulting to the port's; typed errors for bad ones."""
+    from naas_lib.drivers.linuxbridge import portsec_rules as rules_check  # see security_groups
     spec = rules_check.PortSpec(
         device="check", mac=mac.lower(), allowed_address_pairs=tuple(
             rules_check.AddressPair(p["ip_address"], p.get("mac_address")) for p in pairs))
@@ -108,6 +108,29 @@ class PortSecurityFields:
     def __init__(self, core: Core, groups: SecurityGroups) -> None:
         self.core = core
         self.groups = groups
+        #: project -> its default group's id, as last seen (checked by the insert that uses it).
+        self._defaults: dict[str, str] = {}
+
+    def _join_default(self, session: orm.Session, v: dict[str, Any]) -> str:
+        """Make the new port a member of its project's default group; the group's id.
+
+        The usual case is one statement: an INSERT ... SELECT that succeeds only if
+        the remembered group still exists. Otherwise the group is looked up (and
+        made, inside this transaction, when the project has none).
+        """
+        project = v["project_id"]
+        known = self._defaults.get(project)
+        if known is not None:
+            joined = session.execute(sa.insert(_PSG).from_select(
+                ["port_id", "security_group_id"],
+                sa.select(sa.literal(v["id"], sa.String), models.SecurityGroup.id)
+                .where(models.SecurityGroup.id == known))).rowcount
+            if joined == 1:
+                return known
+        default, v["_default_made"] = self.groups.default_in(session, project)
+        session.execute(sa.insert(_PSG), [{"port_id": v["id"], "security_group_id": default}])
+        self._defaults[project] = default
+        return default
 
     def announce(self, context: RequestContext, requests: Sequence[dict[str, Any]]) -> None:
         """After commit: AFTER events of default groups the ports' transaction made."""
@@ -128,16 +151,15 @@ class PortSecurityFields:
         """Validate and write a new port's groups and pairs (after its row)."""
         groups = v.get("security_groups")
         v["_default_made"] = None
-        if groups is None:
-            groups = []
-            if enabled:
-                default, v["_default_made"] = self.groups.default_in(session, v["project_id"])
-                groups = [default]
         pairs = check_pairs(mac, v.get("allowed_address_pairs", []))
         if not enabled and (groups or pairs):
             raise exc.InvalidInput(field="port_security_enabled",
                                    reason="a port without port security can have neither "
                                           "security groups nor allowed address pairs")
+        if groups is None:
+            groups = [self._join_default(session, v)] if enabled else []
+            self._write(session, v["id"], None, pairs, new=True)
+            return groups, pairs
         self._check_groups(session, context, v["project_id"], groups)
         self._write(session, v["id"], groups, pairs, new=True)
         return groups, pairs

@@ -107,7 +107,8 @@ class Ports:
     def visible_row(self, session: orm.Session, context: RequestContext,
                     port_id: str) -> models.Port:
         """A port the caller may see, or PortNotFound (never Forbidden)."""
-        row = session.get(models.Port, port_id) if isinstance(port_id, str) else None
+        row = session.get(models.Port, validation.lookup("port_id", port_id)) \
+            if isinstance(port_id, str) else None
         if row is None or not self.core.authorize(context, "get_port",
                                                   {"project_id": row.project_id}):
             raise exc.PortNotFound(port_id=port_id)
@@ -167,18 +168,21 @@ class Ports:
             "admin_state_up": v.get("admin_state_up", True),
             "status": constants.PORT_STATUS_DOWN, "status_reason": None,
             "device_id": v.get("device_id", ""), "device_owner": v.get("device_owner", ""),
-            "binding_host_id": None, "binding_profile": json.dumps(v.get("binding_profile", {})),
-            "binding_vif_type": constants.VIF_TYPE_UNBOUND, "binding_vif_details": "{}",
             "revision_number": 1, "created_at": now, "updated_at": now,
             "port_security_enabled": port_security.enabled_for(v, net_row),
         }
+        profile = json.dumps(v.get("binding_profile", {}))
         try:
             conn.execute(_INSERT_PORT, row)
+            self.binder.insert_unbound(session, [{"id": v["id"], "binding_profile": profile}])
             ips = allocator.allocate(session, v["id"], net_row.id, v.get("fixed_ips"))
         except db_exc.DBDuplicateEntry as e:
             raise lost_race(e) from e
         groups, pairs = self._security_on_create(session, context, v, row)
-        port = common.port_obj(_RowView(row), ips, groups, pairs)
+        port = common.port_obj(_RowView({
+            **row, "binding_host_id": None, "binding_profile": profile,
+            "binding_vif_type": constants.VIF_TYPE_UNBOUND, "binding_vif_details": "{}"}), ips,
+            groups, pairs)
         if v.get("binding_host_id"):
             port = self.binder.bind(session, port, net, v["binding_host_id"])
         return port
@@ -244,9 +248,7 @@ class Ports:
         for out in outs:
             network_id = out.request["network_id"]
             if network_id not in nets:
-                row = self.networks.visible_record(session, context, network_id)
-                nets[network_id] = row, common.network_obj(
-                    row, common.subnet_ids(session, network_id))
+                nets[network_id] = self.networks.visible_record(session, context, network_id)
             net_row, out.network = nets[network_id]
             out.after = self._insert_port(session, context, out.request, net_row, out.network)
         return outs
@@ -302,8 +304,7 @@ class Ports:
         v, port_id = out.request, out.resource_id
         row = self.visible_row(session, context, port_id)
         out.before = before = common.load_ports(session, [row])[0]
-        out.network = common.load_networks(session, [session.get(models.Network,
-                                                                 row.network_id)])[0]
+        out.network = common.network_by_id(session, row.network_id)
         values = self._column_values(session, row, v)
         if self.security is not None:
             values.update(self.security.on_update(session, context, row, before, v))
@@ -320,6 +321,7 @@ class Ports:
             if v["binding_host_id"]:
                 port = self.binder.bind(session, port, out.network, v["binding_host_id"])
             else:
+                self.binder.unbind(session, port_id)
                 session.execute(sa.update(_port_table).where(_port_table.c.id == port_id)
                                 .values(**self.binder.unbind_values()))
                 # populate_existing: the row in the session predates the UPDATE.
@@ -334,7 +336,7 @@ class Ports:
         values = {k: v[k] for k in ("name", "description", "admin_state_up",
                                     "device_id", "device_owner") if k in v}
         if "binding_profile" in v:
-            values["binding_profile"] = json.dumps(v["binding_profile"])
+            Binder.set_profile(session, row.id, v["binding_profile"])
         mac = v.get("mac_address")
         if mac is not None and mac != row.mac_address:
             if row.binding_host_id:
@@ -368,8 +370,7 @@ class Ports:
             if att is not None:
                 raise exc.PortInUse(port_id=port_id, interface_id=att.interface_id)
             out.before = common.load_ports(session, [row])[0]
-            out.network = common.load_networks(session, [session.get(models.Network,
-                                                                     row.network_id)])[0]
+            out.network = common.network_by_id(session, row.network_id)
             return [out]
 
         self.lifecycle.run(
@@ -394,6 +395,7 @@ class Ports:
 def _purge(session: orm.Session, port_id: str) -> None:
     allocator.release(session, port_id)
     port_security.forget_ports(session, [port_id])
+    session.execute(sa.delete(models.PortBinding).where(models.PortBinding.port_id == port_id))
     session.execute(sa.delete(models.Attachment).where(models.Attachment.port_id == port_id))
     session.execute(sa.delete(models.Port).where(models.Port.id == port_id))
 

@@ -32,7 +32,6 @@ from naas_lib import events, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
-from naas_lib.drivers.linuxbridge import portsec_rules as rules_check
 from naas_lib.resources import common
 from naas_lib.resources import lifecycle as lc
 from naas_lib.resources.core import Core
@@ -106,7 +105,8 @@ class RuleRequest:
     remote_group_id: str | None
     description: str = ""
 
-    def spec(self) -> rules_check.SecurityGroupRule:
+    def spec(self) -> Any:
+        rules_check = _rules()
         return rules_check.SecurityGroupRule(
             direction=self.direction, ethertype=self.ethertype, protocol=self.protocol,
             port_range_min=self.port_range_min, port_range_max=self.port_range_max,
@@ -114,7 +114,14 @@ class RuleRequest:
 
     def key(self) -> str:
         """The normalized content two duplicate rules share (stored, unique per group)."""
-        return "|".join("" if v is None else str(v) for v in rules_check.rule_key(self.spec()))
+        return "|".join("" if v is None else str(v) for v in _rules().rule_key(self.spec()))
+
+
+def _rules() -> Any:
+    """The rule checks shared with the enforcement (pure), imported when first needed so
+    that a process that only reads (a CLI listing) never loads the Linux bridge package."""
+    from naas_lib.drivers.linuxbridge import portsec_rules
+    return portsec_rules
 
 
 def _optional_int(field: str, value: Any) -> int | None:
@@ -129,6 +136,7 @@ def _optional_int(field: str, value: Any) -> int | None:
 
 def validated_rule(attrs: dict[str, Any]) -> RuleRequest:
     """A rule request checked as Neutron checks it; InvalidSecurityGroupRule otherwise."""
+    rules_check = _rules()
     protocol = attrs.get("protocol")
     if isinstance(protocol, int) and not isinstance(protocol, bool):
         protocol = str(protocol)
@@ -139,7 +147,7 @@ def validated_rule(attrs: dict[str, Any]) -> RuleRequest:
         if protocol == "any":
             protocol = None
     prefix = attrs.get("remote_ip_prefix") or None
-    ethertype = attrs.get("ethertype", rules_check.IPV4) or rules_check.IPV4
+    ethertype = attrs.get("ethertype", "IPv4") or "IPv4"
     if isinstance(ethertype, str) and ethertype.lower() in ("ipv4", "ipv6"):
         ethertype = "IPv" + ethertype[-1]
     remote_group = attrs.get("remote_group_id") or None

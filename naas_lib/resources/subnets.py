@@ -77,7 +77,8 @@ class Subnets:
 
     def _subnet_row(self, session: orm.Session, context: RequestContext,
                     subnet_id: str) -> tuple[models.Subnet, models.Network]:
-        row = session.get(models.Subnet, subnet_id) if isinstance(subnet_id, str) else None
+        row = session.get(models.Subnet, validation.lookup("subnet_id", subnet_id)) \
+            if isinstance(subnet_id, str) else None
         net = session.get(models.Network, row.network_id) if row is not None else None
         if row is None or net is None or not self.core.authorize(
                 context, "get_subnet", {"project_id": row.project_id, "shared": net.shared}):

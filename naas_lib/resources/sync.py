@@ -27,6 +27,7 @@ from naas_lib.drivers import base as driver_base
 from naas_lib.resources import common, port_security
 from naas_lib.resources.core import Core
 from naas_lib.resources.hosts import Hosts
+from naas_lib.resources.plugging import Plugging, as_bound_here
 
 LOG = logging.getLogger(__name__)
 _ports = models.Port.__table__
@@ -103,9 +104,10 @@ class Sync:
 
     _sync_loop: SyncLoop | None = None
 
-    def __init__(self, core: Core, hosts: Hosts) -> None:
+    def __init__(self, core: Core, hosts: Hosts, plugging: Plugging) -> None:
         self.core = core
         self.hosts = hosts
+        self.plugging = plugging
 
     # -- desired state ---------------------------------------------------------
 
@@ -119,10 +121,15 @@ class Sync:
             raise exc.InvalidInput(field="host", reason="desired state needs a service host")
         since = self.hosts.alive_since()
         with self.core.db.reader() as session:
+            here = {b.port_id: b for b in session.scalars(sa.select(models.PortBinding).where(
+                models.PortBinding.host == self.core.host))}
             rows = list(session.scalars(
-                sa.select(models.Port).where(models.Port.binding_host_id == self.core.host)
-                .order_by(models.Port.created_at, models.Port.id)))
-            ports = common.load_ports(session, rows)
+                sa.select(models.Port).where(models.Port.id.in_(list(here)))
+                .order_by(models.Port.created_at, models.Port.id))) if here else []
+            # A port with an INACTIVE binding here (moving in) is served with that binding.
+            ports = [p if p.binding_host_id == self.core.host
+                     else as_bound_here(p, here[p.id])
+                     for p in common.load_ports(session, rows)]
             net_ids = sorted({p.network_id for p in ports})
             nets = {n.id: n for n in common.load_networks(session, list(session.scalars(
                 sa.select(models.Network).where(models.Network.id.in_(net_ids)))))}
@@ -131,7 +138,8 @@ class Sync:
             if vxlan_ids:
                 q = (sa.select(models.Port.network_id, models.Host.name,
                                models.Host.vxlan_endpoint)
-                     .join(models.Host, models.Host.name == models.Port.binding_host_id)
+                     .join(models.PortBinding, models.PortBinding.port_id == models.Port.id)
+                     .join(models.Host, models.Host.name == models.PortBinding.host)
                      .where(models.Port.network_id.in_(vxlan_ids),
                             models.Host.name != self.core.host,
                             models.Host.heartbeat_at >= since,
@@ -190,6 +198,10 @@ class Sync:
         if not wanted:
             return {}
 
+        # Only the port's ACTIVE host records its status.
+        active_here = sa.select(models.PortBinding.port_id).where(
+            models.PortBinding.host == self.core.host, models.PortBinding.active.is_(True))
+
         def txn() -> dict[str, str]:
             changes = {}
             with self.core.db.writer() as session:
@@ -197,7 +209,7 @@ class Sync:
                     count = session.execute(
                         sa.update(_ports).where(_ports.c.id == port.id,
                                                 _ports.c.revision_number == port.revision_number,
-                                                _ports.c.binding_host_id == self.core.host)
+                                                _ports.c.id.in_(active_here))
                         .values(status=status, status_reason=reason,
                                 revision_number=port.revision_number + 1,
                                 updated_at=models.utcnow())).rowcount
@@ -205,7 +217,13 @@ class Sync:
                         changes[port.id] = f"{port.status} -> {status}"
             return changes
 
-        return self.core.retrying(txn)()
+        changes = self.core.retrying(txn)()
+        for port, (status, reason) in wanted:
+            if port.id in changes:
+                self.plugging.announce_status(port, port.replace(
+                    status=status, status_reason=reason,
+                    revision_number=port.revision_number + 1))
+        return changes
 
     def start_sync(self, interval: float = DEFAULT_SYNC_INTERVAL) -> SyncLoop:
         """Run :meth:`sync` now and then every ``interval`` seconds in a background thread.

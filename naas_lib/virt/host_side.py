@@ -57,5 +57,8 @@ def unplug(service: NetworkService, port_ids: Iterable[str]) -> list[str]:
     service.unplug_ports(bound)
     for port, _ in bound:
         if port.binding_host_id == service.host and port.status != constants.PORT_STATUS_DOWN:
-            service.set_port_status(port.id, constants.PORT_STATUS_DOWN)
+            try:
+                service.set_port_status(port.id, constants.PORT_STATUS_DOWN)
+            except exc.PortNotFound:
+                continue  # deleted meanwhile: nothing to record
     return [p.id for p, _ in bound]

@@ -26,7 +26,7 @@ def device_name(port: objects.Port) -> str:
     name = port.binding_vif_details.get("devname")
     if name:
         return str(name)
-    return (constants.TAP_PREFIX + port.id)[: constants.IFNAMSIZ]
+    return (constants.TAP_PREFIX + port.id)[: constants.NOVA_DEVNAME_LEN]
 
 
 def _ip(address: str, kind: str) -> dict[str, Any]:

@@ -240,3 +240,22 @@ def test_vetoed_attach_on_create_removes_the_port(admin, api_service, net):
                                             "binding:host_id": "compute-x"}})
     assert r.status_int == 409 and "draining" in r.json["NeutronError"]["message"]
     assert admin.get("/v2.0/ports").json["ports"] == []
+
+
+def test_an_attach_that_fails_inside_an_update_leaves_the_port_as_it_was(admin, api_service,
+                                                                         net):
+    from naas_lib import events, exceptions, get_admin_context
+
+    p = admin.create("port", network_id=net["id"], name="before")
+
+    def veto(resource, event, trigger, payload):
+        raise exceptions.Conflict("attachments are vetoed by a higher-layer service")
+
+    api_service.events.subscribe(veto, events.ATTACHMENT, events.BEFORE_CREATE)
+    r = admin.put(f"/v2.0/ports/{p['id']}", {"port": {
+        "name": "after", "device_id": "vm-9", "binding:host_id": "compute-9"}})
+    assert r.status_int == 409 and "vetoed" in r.json["NeutronError"]["message"]
+    shown = api_service.get_port(get_admin_context(), p["id"])
+    assert (shown.name, shown.device_id, shown.binding_host_id) == ("before", "", None)
+    assert shown.binding_vif_type == "unbound"
+    assert api_service.list_attachments(get_admin_context()) == []

@@ -87,3 +87,13 @@ def test_admin_role_from_token_sees_all(keystone_app, tokens):
 def test_version_document_needs_no_token(keystone_app):
     r = call(keystone_app, "/")
     assert r.status_int == 200 and r.json["versions"][0]["id"] == "v2.0"
+
+
+def test_keystone_401_has_the_neutron_error_shape(keystone_app, tokens):
+    for token in (None, "forged"):
+        r = call(keystone_app, "/v2.0/ports", token)
+        assert r.status_int == 401
+        assert r.content_type == "application/json"
+        err = r.json["NeutronError"]
+        assert err["type"] == "HTTPUnauthorized" and "X-Auth-Token" in err["message"]
+        assert "keystone.invalid" in r.headers["WWW-Authenticate"]

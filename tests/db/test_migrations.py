@@ -72,3 +72,10 @@ def test_service_refuses_an_unmigrated_database(db_url):
 
     with pytest.raises(exc.SchemaOutOfDate, match="naas-db-manage"):
         NetworkService.from_settings(database_url=db_url, create_schema=False)
+
+
+def test_the_head_read_without_alembic_is_alembics_single_head():
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(migration.alembic_config("sqlite://")).get_heads()
+    assert heads == [migration.head_revision()]

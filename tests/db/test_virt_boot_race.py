@@ -1,7 +1,7 @@
 """8 compute hosts boot 100 two-NIC instances each, at once, on a subnet that runs out.
 
-Against PostgreSQL and MariaDB (noop driver): every instance ends with all
-its NICs or none, no address or MAC is handed out twice, and nothing a
+Against PostgreSQL and MariaDB (the shared fake driver, a recording noop):
+every instance ends with all its NICs or none, no address or MAC is handed out twice, and nothing a
 failed boot made is left in the database.
 """
 
@@ -13,7 +13,7 @@ import time
 import pytest
 
 from naas_lib import NetworkService, RequestContext
-from naas_lib.tests import boot_race
+from tests.support import boot_race
 
 PROCESSES = 8
 INSTANCES = 100

@@ -20,11 +20,10 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
 from naas_lib.drivers.linuxbridge import dhcp_config as config
 from naas_lib.drivers.linuxbridge import names
 from naas_lib.drivers.linuxbridge.dhcp import DhcpManager
+from tests.support.ci import require_root, unavailable
 
 UDHCPC_SCRIPT = """#!/bin/sh
 # udhcpc event hook: record what the server said, apply the address.
@@ -42,13 +41,11 @@ printf '{"event":"%s","ip":"%s","mask":"%s","router":"%s","dns":"%s","mtu":"%s",
 
 def need(*programs: str) -> None:
     """Root and the programs, or skip; under CI=true their absence is a failure."""
+    require_root("a DHCP functional test")
     missing = [p for p in programs if shutil.which(p) is None]
-    problem = ("not root" if os.geteuid() != 0 else
-               f"missing {', '.join(missing)}" if missing else None)
-    if problem:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"DHCP functional tests: {problem} (run tools/install-system-packages.sh)")
-        pytest.skip(f"DHCP functional tests: {problem}")
+    if missing:
+        unavailable(f"DHCP functional tests: missing {', '.join(missing)} "
+                    "(run tools/install-system-packages.sh)")
 
 
 def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:

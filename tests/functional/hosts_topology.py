@@ -11,7 +11,6 @@ them all (which removes every device inside), also after a failure.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -22,14 +21,6 @@ import pytest
 from naas_lib import NetworkService
 
 UNDERLAY_PREFIX = "192.0.2."
-
-
-def need_root() -> None:
-    """Skip outside CI when not root; under CI=true a missing privilege fails."""
-    if os.geteuid() != 0:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("functional tests need root in CI")
-        pytest.skip("functional tests need root (network namespaces)")
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -57,6 +48,30 @@ def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.2)
         if time.monotonic() - start > timeout:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(step)
+
+
+def within_rounds(loops: list, rounds: int, predicate: Callable[[], bool],
+                  stall_timeout: float = 60.0) -> None:
+    """Wait until ``predicate`` holds, which it must within ``rounds`` rounds of every loop.
+
+    Rounds are counted from the call, per sync loop (``SyncLoop.rounds``); a
+    round already running then counts as the first. This bounds the cost of
+    convergence in reconciliation rounds, which a busy machine does not
+    stretch, instead of seconds. ``stall_timeout`` only catches loops that
+    stopped running rounds at all.
+    """
+    start = [loop.rounds for loop in loops]
+    deadline = time.monotonic() + stall_timeout
+    while True:
+        done = [loop.rounds - first for loop, first in zip(loops, start, strict=True)]
+        if predicate():
+            return
+        if min(done) >= rounds:
+            raise AssertionError(f"condition not met within {rounds} rounds of every loop "
+                                 f"(rounds run since: {done})")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"sync loops stalled: rounds run since {done}")
+        time.sleep(0.05)
 
 
 class Topology:
@@ -138,7 +153,6 @@ class Topology:
 @pytest.fixture
 def topo():
     """A fresh simulated-hosts topology, removed after the test even on failure."""
-    need_root()
     topology = Topology()
     try:
         yield topology

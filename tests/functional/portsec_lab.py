@@ -25,7 +25,7 @@ from naas_lib.drivers.linuxbridge.portsec import (
     PortSpec,
     TrustedResponders,
 )
-from tests.functional.hosts_topology import need_root
+from tests.support.ci import require_root
 
 NET4 = "10.90.0."
 NET6 = "fd00:90::"
@@ -239,7 +239,7 @@ def received(s: socket.socket, timeout: float = 1.0) -> bytes | None:
 
 @contextlib.contextmanager
 def portsec_lab() -> Iterator[PortsecLab]:
-    need_root()
+    require_root("the port security lab")
     lab = PortsecLab()
     try:
         yield lab

@@ -8,7 +8,6 @@ when the test fails.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
 
@@ -19,10 +18,7 @@ from naas_lib import exceptions as exc
 from naas_lib.virt import demo
 from naas_lib.virt.provisioner import NicRequest, Provisioner
 
-pytestmark = [
-    pytest.mark.functional,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, devices)"),
-]
+pytestmark = pytest.mark.functional  # root: required by tests/functional/conftest.py
 
 HOST = "fn-boot-host"
 CIDRS = ("10.72.1.0/24", "10.72.2.0/24", "fd72:3::/64")

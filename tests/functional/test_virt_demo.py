@@ -10,10 +10,7 @@ import sys
 
 import pytest
 
-pytestmark = [
-    pytest.mark.functional,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, devices)"),
-]
+pytestmark = pytest.mark.functional  # root: required by tests/functional/conftest.py
 
 
 _NIC_ROW = re.compile(r"^eth\d\s+\w+\s+([0-9a-f]{8})\s", re.M)

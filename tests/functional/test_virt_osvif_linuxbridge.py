@@ -9,7 +9,6 @@ unplugging removes it and the host-side device.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
 
@@ -20,10 +19,7 @@ from os_vif import objects as osv_objects
 from naas_lib import NetworkService, RequestContext, constants
 from tests.osvif_support import naas_plugin
 
-pytestmark = [
-    pytest.mark.functional,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, devices)"),
-]
+pytestmark = pytest.mark.functional  # root: required by tests/functional/conftest.py
 
 HOST = "fn-osvif-host"
 

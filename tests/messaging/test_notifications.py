@@ -24,7 +24,7 @@ from collections import defaultdict
 import pytest
 
 from naas_lib import NetworkService
-from naas_lib.tests import databases
+from tests.support.ci import unavailable
 
 RABBIT = ("127.0.0.1", 5672)
 URL = "rabbit://guest:guest@127.0.0.1:5672/"
@@ -42,9 +42,7 @@ def _rabbit_up() -> bool:
 @pytest.fixture
 def rabbit():
     if not _rabbit_up():
-        if databases.in_ci():
-            pytest.fail("RabbitMQ at 127.0.0.1:5672 is required in CI")
-        pytest.skip("RabbitMQ at 127.0.0.1:5672 is not running")
+        unavailable("RabbitMQ at 127.0.0.1:5672")
 
 
 class Consumer:

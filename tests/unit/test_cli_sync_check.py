@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from naas_lib import NetworkService, RequestContext, connectivity
-from naas_lib.cli import main
+from naas_lib import NetworkService, RequestContext
+from naas_lib.cli import connectivity, main
 
 
 @pytest.fixture

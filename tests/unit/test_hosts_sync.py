@@ -1,19 +1,18 @@
 """Hosts registry, binding for other hosts, desired state and the sync loop.
 
 Several services share one SQLite file, each playing a host (or the API
-server, with no host). Drivers are the noop driver and a fake that can refuse
-network types, limit the MTU and report ports as failed.
+server, with no host). Drivers are the noop driver and the shared fake
+(:mod:`tests.support.fake_driver`), which refuses VLAN, limits the MTU and
+reports ports as failed on demand.
 """
 
 from __future__ import annotations
 
 import datetime
 import threading
-import time
 
 import pytest
 import sqlalchemy as sa
-from oslo_config import cfg
 
 from naas_lib import constants
 from naas_lib import exceptions as exc
@@ -21,62 +20,7 @@ from naas_lib.db import models
 from naas_lib.drivers import base
 from naas_lib.drivers.noop import NoopDriver
 from naas_lib.resources import binding as hosts_mod
-
-
-class FakeDriver(NoopDriver):
-    """A noop driver with a VXLAN endpoint option, an MTU limit and injectable failures."""
-
-    name = "fakevx"
-
-    def __init__(self, conf, host):
-        super().__init__(conf, host)
-        self.fail: dict[str, str] = {}  # port id -> reason sync reports
-        self.sync_errors = 0  # how many next sync calls raise
-        self.report_active = True
-        self.plugs: list[tuple[str, bool]] = []  # (port id, admin_state_up) per plug
-
-    @classmethod
-    def get_opts(cls):
-        return [cfg.StrOpt("endpoint"), cfg.IntOpt("max_mtu", default=9000)]
-
-    def endpoint(self):
-        return self.conf.endpoint
-
-    def physical_networks(self):
-        return ["physnet1"]
-
-    def describe(self):
-        types = {constants.TYPE_LOCAL, constants.TYPE_FLAT, constants.TYPE_VXLAN}
-        return base.Capabilities(network_types=frozenset(types),
-                                 vif_types=frozenset({constants.VIF_TYPE_TAP}),
-                                 max_mtu=self.conf.max_mtu, port_security=True)
-
-    def check_network(self, network):
-        if network.network_type == constants.TYPE_VXLAN and not self.conf.endpoint:
-            return "vxlan needs the [fakevx] endpoint option"
-        return super().check_network(network)
-
-    def bind_port(self, port, network):
-        return base.Binding(vif_type=constants.VIF_TYPE_TAP,
-                            vif_details={"devname": "tap" + port.id[:11], "bound_by": self.name,
-                                         "host": self.host, "mtu": network.mtu})
-
-    def plug(self, port, network, subnets=()):
-        self.plugs.append((port.id, port.admin_state_up and network.admin_state_up))
-        super().plug(port, network, subnets=subnets)
-
-    def sync(self, desired):
-        if self.sync_errors:
-            self.sync_errors -= 1
-            raise RuntimeError("netlink went away")
-        report = super().sync(desired)
-        for port_id, reason in self.fail.items():
-            if port_id in report.active_ports:
-                report.active_ports.remove(port_id)
-                report.failed_ports[port_id] = reason
-        if not self.report_active:
-            report.active_ports.clear()
-        return report
+from tests.support.fake_driver import FakeDriver
 
 
 @pytest.fixture
@@ -90,7 +34,7 @@ def host_service(make_service, db_file):
 
     def make(name=None, driver_cls=FakeDriver, **options):
         if driver_cls is FakeDriver:
-            options.setdefault("fakevx", {})
+            options.setdefault("fake", {})
         return make_service(database_url=db_file, host=name, driver=driver_cls.name,
                             driver_cls=driver_cls, **options)
 
@@ -126,9 +70,9 @@ def bound_port(api, ctx, net, host, **attrs):
 
 
 def test_host_records_itself_at_start(host_service, admin_ctx):
-    svc = host_service("h1", fakevx={"endpoint": "192.0.2.1", "max_mtu": 1600})
+    svc = host_service("h1", fake={"endpoint": "192.0.2.1", "max_mtu": 1600})
     [h] = svc.list_hosts(admin_ctx)
-    assert (h.name, h.vxlan_endpoint, h.driver, h.alive) == ("h1", "192.0.2.1", "fakevx", True)
+    assert (h.name, h.vxlan_endpoint, h.driver, h.alive) == ("h1", "192.0.2.1", "fake", True)
     assert h.capabilities["max_mtu"] == 1600
     assert list(h.capabilities["network_types"]) == ["flat", "local", "vxlan"]
     assert list(h.capabilities["physical_networks"]) == ["physnet1"]
@@ -150,14 +94,14 @@ def test_list_hosts_is_for_admins(host_service, ctx):
 
 
 def test_restart_updates_the_record_instead_of_duplicating(host_service, admin_ctx):
-    host_service("h1", fakevx={"endpoint": "192.0.2.1"})
-    host_service("h1", fakevx={"endpoint": "192.0.2.9"})
+    host_service("h1", fake={"endpoint": "192.0.2.1"})
+    host_service("h1", fake={"endpoint": "192.0.2.9"})
     [h] = host_service(None, driver_cls=NoopDriver).list_hosts(admin_ctx)
     assert h.vxlan_endpoint == "192.0.2.9"
 
 
 def test_concurrent_registration_of_one_host_leaves_one_row(host_service, admin_ctx):
-    services = [host_service("h1", fakevx={"endpoint": f"192.0.2.{i}"}) for i in (1, 2, 3)]
+    services = [host_service("h1", fake={"endpoint": f"192.0.2.{i}"}) for i in (1, 2, 3)]
     with services[0].db.writer() as session:
         session.execute(sa.delete(models.Host))
     errors = []
@@ -192,7 +136,7 @@ def test_heartbeat_keeps_a_host_alive_and_age_kills_it(host_service, admin_ctx):
 
 
 def test_heartbeat_re_registers_a_removed_host(host_service, admin_ctx):
-    svc = host_service("h1", fakevx={"endpoint": "192.0.2.1"})
+    svc = host_service("h1", fake={"endpoint": "192.0.2.1"})
     with svc.db.writer() as session:
         session.execute(sa.delete(models.Host))
     svc.heartbeat()
@@ -203,11 +147,11 @@ def test_heartbeat_re_registers_a_removed_host(host_service, admin_ctx):
 
 
 def test_api_binds_with_the_recorded_driver_of_the_host(host_service, ctx):
-    host_service("h2", fakevx={"endpoint": "192.0.2.2"})
+    host_service("h2", fake={"endpoint": "192.0.2.2"})
     api = host_service(None, driver_cls=NoopDriver)
     net = api.create_network(ctx, name="n")
     port = bound_port(api, ctx, net, "h2")
-    assert port.binding_vif_details["bound_by"] == "fakevx"
+    assert port.binding_vif_details["bound_by"] == "fake"
     assert port.binding_vif_details["host"] == "h2"
     assert port.status == constants.PORT_STATUS_BUILD
 
@@ -228,15 +172,15 @@ def test_binding_refused_when_host_has_no_vxlan_endpoint(host_service, ctx):
     port = api.create_port(ctx, network_id=net.id)
     with pytest.raises(exc.BindingFailed) as err:
         api.attach_port(ctx, port.id, "vif-1", host="h2")
-    assert "[fakevx] endpoint" in err.value.message
+    assert "[fake] endpoint" in err.value.message
     after = api.get_port(ctx, port.id)
     assert after.status == constants.PORT_STATUS_ERROR
-    assert "[fakevx] endpoint" in after.status_reason
+    assert "[fake] endpoint" in after.status_reason
     assert after.binding_host_id is None
 
 
 def test_binding_refused_for_vlan_and_too_big_mtu(host_service, admin_ctx):
-    host_service("h2", fakevx={"endpoint": "192.0.2.2", "max_mtu": 1400},
+    host_service("h2", fake={"endpoint": "192.0.2.2", "max_mtu": 1400},
                  network_vlan_ranges=["physnet1:10:20"])
     api = host_service(None, driver_cls=NoopDriver, network_vlan_ranges=["physnet1:10:20"],
                        flat_networks=["*"])
@@ -255,11 +199,11 @@ def test_binding_refused_for_vlan_and_too_big_mtu(host_service, admin_ctx):
 def test_binding_to_a_host_with_an_uninstalled_driver_fails_typed(host_service, ctx,
                                                                     monkeypatch):
     monkeypatch.setattr(hosts_mod.driver_manager, "load_driver_class", REAL_LOAD)
-    host_service("h2", fakevx={"endpoint": "192.0.2.2"})  # "fakevx" has no entry point
+    host_service("h2", fake={"endpoint": "192.0.2.2"})  # "fake" has no entry point
     api = host_service(None, driver_cls=NoopDriver)
     net = api.create_network(ctx, name="n")
     port = api.create_port(ctx, network_id=net.id)
-    with pytest.raises(exc.BindingFailed, match="fakevx"):
+    with pytest.raises(exc.BindingFailed, match="fake"):
         api.attach_port(ctx, port.id, "vif-1", host="h2")
 
 
@@ -267,10 +211,10 @@ def test_binding_to_a_host_with_an_uninstalled_driver_fails_typed(host_service, 
 
 
 def test_desired_state_ports_and_live_vxlan_peers(host_service, admin_ctx):
-    h1 = host_service("h1", fakevx={"endpoint": "192.0.2.1"})
-    host_service("h2", fakevx={"endpoint": "192.0.2.2"})
-    host_service("h3", fakevx={"endpoint": "192.0.2.3"})
-    host_service("h4", fakevx={"endpoint": "192.0.2.4"})
+    h1 = host_service("h1", fake={"endpoint": "192.0.2.1"})
+    host_service("h2", fake={"endpoint": "192.0.2.2"})
+    host_service("h3", fake={"endpoint": "192.0.2.3"})
+    host_service("h4", fake={"endpoint": "192.0.2.4"})
     api = host_service(None, driver_cls=NoopDriver)
     vx = api.create_network(admin_ctx, network_type="vxlan")
     vx2 = api.create_network(admin_ctx, network_type="vxlan")
@@ -299,7 +243,7 @@ def test_desired_state_needs_a_host(host_service):
 
 
 def test_sync_plugs_ports_bound_by_another_process(host_service, ctx):
-    h1 = host_service("h1", fakevx={"endpoint": "192.0.2.1"})
+    h1 = host_service("h1", fake={"endpoint": "192.0.2.1"})
     api = host_service(None, driver_cls=NoopDriver)
     net = api.create_network(ctx, name="n")
     up = bound_port(api, ctx, net, "h1")
@@ -318,31 +262,34 @@ def test_sync_plugs_ports_bound_by_another_process(host_service, ctx):
 
 
 def test_sync_records_failures_with_reason_and_recovers(host_service, ctx):
-    h1 = host_service("h1", fakevx={"endpoint": "192.0.2.1"})
+    h1 = host_service("h1", fake={"endpoint": "192.0.2.1"})
+    fake = FakeDriver.on("h1")
     net = h1.create_network(ctx, name="n")
     port = bound_port(host_service(None, driver_cls=NoopDriver), ctx, net, "h1")
-    h1.driver.fail[port.id] = "bridge brq123 is missing"
+    fake.failed_ports[port.id] = "bridge brq123 is missing"
     h1.sync()
     failed = h1.get_port(ctx, port.id)
     assert (failed.status, failed.status_reason) == ("ERROR", "bridge brq123 is missing")
-    h1.driver.fail.clear()
+    fake.failed_ports.clear()
     h1.sync()
     fixed = h1.get_port(ctx, port.id)
     assert (fixed.status, fixed.status_reason) == ("ACTIVE", None)
 
 
 def test_sync_turns_a_port_stuck_in_build_active_when_its_device_exists(host_service, ctx):
-    h1 = host_service("h1", fakevx={"endpoint": "192.0.2.1"})
+    h1 = host_service("h1", fake={"endpoint": "192.0.2.1"})
+    fake = FakeDriver.on("h1")
     net = h1.create_network(ctx, name="n")
     port = bound_port(host_service(None, driver_cls=NoopDriver), ctx, net, "h1")
-    h1.driver.report_active = False
-    h1.driver.plugged[port.id] = net.id  # device made, status never recorded (crash)
+    fake.report_active = False
+    fake.plugged[port.id] = net.id  # device made, status never recorded (crash)
     h1.sync()
     assert h1.get_port(ctx, port.id).status == constants.PORT_STATUS_ACTIVE
 
 
 def test_sync_removes_ports_no_longer_bound_here(host_service, ctx):
-    h1 = host_service("h1", fakevx={"endpoint": "192.0.2.1"})
+    h1 = host_service("h1", fake={"endpoint": "192.0.2.1"})
+    fake = FakeDriver.on("h1")
     api = host_service(None, driver_cls=NoopDriver)
     net = api.create_network(ctx, name="n")
     port = bound_port(api, ctx, net, "h1")
@@ -350,7 +297,7 @@ def test_sync_removes_ports_no_longer_bound_here(host_service, ctx):
     api.detach_port(ctx, port.id)
     report = h1.sync()
     assert report.removed == [f"port {port.id}"]
-    assert port.id not in h1.driver.plugged
+    assert port.id not in fake.plugged
 
 
 def test_sync_heartbeats(host_service, admin_ctx):
@@ -360,33 +307,29 @@ def test_sync_heartbeats(host_service, admin_ctx):
     assert h1.get_host(admin_ctx, "h1").alive
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
 def sync_threads():
     return [t for t in threading.enumerate() if t.name.startswith("naas-sync-")]
 
 
 def test_start_sync_runs_rounds_survives_errors_and_stops_cleanly(host_service, ctx):
-    h1 = host_service("h1", fakevx={"endpoint": "192.0.2.1"})
+    h1 = host_service("h1", fake={"endpoint": "192.0.2.1"})
+    fake = FakeDriver.on("h1")
     api = host_service(None, driver_cls=NoopDriver)
     net = api.create_network(ctx, name="n")
-    h1.driver.sync_errors = 2
+    fake.sync_errors = 2
     loop = h1.start_sync(0.05)
     assert h1.start_sync(0.05) is loop  # already running
     port = bound_port(api, ctx, net, "h1")
-    assert wait_for(lambda: api.get_port(ctx, port.id).status == constants.PORT_STATUS_ACTIVE)
+    # Rounds that start after the binding: at most two fail, the next one plugs the
+    # port and records it ACTIVE before the round after it has finished its sync.
+    assert fake.wait_for_syncs(fake.syncs_started() + 4)
+    assert api.get_port(ctx, port.id).status == constants.PORT_STATUS_ACTIVE
     assert loop.failures == 2 and loop.rounds > 2
     h1.stop_sync()
     assert not loop.running and sync_threads() == []
-    rounds = loop.rounds
-    time.sleep(0.15)
+    rounds, syncs = loop.rounds, fake.syncs_finished
+    # No round comes after the stop: none within three intervals.
+    assert not fake.wait_for_syncs(syncs + 1, timeout=3 * loop.interval)
     assert loop.rounds == rounds
     h1.stop_sync()  # a second stop is a no-op
 
@@ -408,28 +351,30 @@ def test_start_sync_needs_a_host(host_service):
 
 
 def test_admin_state_change_replugs_the_device(host_service, ctx):
-    h1 = host_service("h1", fakevx={"endpoint": "192.0.2.1"})
+    h1 = host_service("h1", fake={"endpoint": "192.0.2.1"})
+    fake = FakeDriver.on("h1")
     net = h1.create_network(ctx, name="n")
     port = h1.create_port(ctx, network_id=net.id)
     h1.attach_port(ctx, port.id, "vif-1", host="h1")
     assert h1.get_port(ctx, port.id).status == constants.PORT_STATUS_ACTIVE
     down = h1.update_port(ctx, port.id, admin_state_up=False)
     assert down.status == constants.PORT_STATUS_DOWN
-    assert h1.driver.plugs[-1] == (port.id, False)
+    assert fake.plugs[-1] == (port.id, False)
     up = h1.update_port(ctx, port.id, admin_state_up=True)
     assert up.status == constants.PORT_STATUS_ACTIVE
-    assert h1.driver.plugs[-1] == (port.id, True)
+    assert fake.plugs[-1] == (port.id, True)
     h1.update_port(ctx, port.id, name="renamed")
-    assert len(h1.driver.plugs) == 3  # no replug for a change the host does not see
+    assert len(fake.plugs) == 3  # no replug for a change the host does not see
 
 
 def test_binding_moved_away_unplugs_and_moved_here_plugs(host_service, admin_ctx):
-    h1 = host_service("h1", fakevx={"endpoint": "192.0.2.1"})
-    host_service("h2", fakevx={"endpoint": "192.0.2.2"})
+    h1 = host_service("h1", fake={"endpoint": "192.0.2.1"})
+    fake = FakeDriver.on("h1")
+    host_service("h2", fake={"endpoint": "192.0.2.2"})
     net = h1.create_network(admin_ctx, network_type="vxlan")
     port = h1.create_port(admin_ctx, network_id=net.id)
     here = h1.update_port(admin_ctx, port.id, binding_host_id="h1")
-    assert here.status == constants.PORT_STATUS_ACTIVE and port.id in h1.driver.plugged
+    assert here.status == constants.PORT_STATUS_ACTIVE and port.id in fake.plugged
     away = h1.update_port(admin_ctx, port.id, binding_host_id="h2")
     assert away.binding_vif_details["host"] == "h2"
-    assert port.id not in h1.driver.plugged
+    assert port.id not in fake.plugged

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from naas_lib import constants, objects
 from naas_lib import exceptions as exc
 from naas_lib.db import models
+from tests.support.fake_driver import FakeDriver
 
 
 def count(service, model) -> int:
@@ -138,16 +139,13 @@ def test_unknown_status_message(service, ctx, net):
         service.update_network(ctx, net.id, status="ACTIVE")
 
 
-def test_driver_failure_on_create_is_compensated(make_service, ctx, monkeypatch):
-    service = make_service(vni_ranges=["10:10"], tenant_network_types=["vxlan"])
-
-    def fail(_ctx):
-        raise RuntimeError("switch unreachable")
-
-    monkeypatch.setattr(service.driver, "create_network_postcommit", fail)
+def test_driver_failure_on_create_is_compensated(make_service, ctx):
+    service = make_service(vni_ranges=["10:10"], tenant_network_types=["vxlan"],
+                           driver_cls=FakeDriver)
+    FakeDriver.on(None).fail_next["create_network_postcommit"] = RuntimeError(
+        "switch unreachable")
     with pytest.raises(exc.DriverError, match="switch unreachable"):
         service.create_network(ctx)
     assert service.list_networks(ctx) == []
     assert count(service, models.SegmentAllocation) == 0
-    monkeypatch.undo()
     assert service.create_network(ctx).segmentation_id == 10  # the VNI came back

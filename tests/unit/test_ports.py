@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from naas_lib import constants
 from naas_lib import exceptions as exc
+from tests.support.cost import Cost, count_calls, count_cost
 
 
 def ips(port) -> list[str]:
@@ -59,16 +60,56 @@ def test_reserved_addresses_refused_when_requested(service, ctx, net, subnet):
                                 fixed_ips=[{"subnet_id": subnet.id, "ip_address": addr}])
 
 
-def test_exhaustion_is_prompt(service, ctx, net):
+def refused_creates(service, ctx, network_id: str, times: int = 3) -> list[Cost]:
+    """The cost of ``times`` port creates refused because the network is full."""
+    costs = []
+    for _ in range(times):
+        with count_cost(service.db.engine) as cost, \
+                pytest.raises(exc.IpAddressGenerationFailure) as info:
+            service.create_port(ctx, network_id=network_id)
+        assert network_id in str(info.value)
+        costs.append(cost)
+    return costs
+
+
+def test_exhaustion_is_prompt(make_service, service, ctx, net, monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)  # a retry back-off would sleep
     service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/30")  # one usable address
     service.create_port(ctx, network_id=net.id)
-    start = time.process_time()
-    for _ in range(3):
-        with pytest.raises(exc.IpAddressGenerationFailure) as info:
-            service.create_port(ctx, network_id=net.id)
-    assert time.process_time() - start < 1.0
-    assert net.id in str(info.value)
+    costs = refused_creates(service, ctx, net.id)
     assert len(service.list_ports(ctx)) == 1
+    # No retry and no scan: every refusal sends the same few statements and runs as many
+    # SQLite steps (give or take a branch) as on a full /26 with 61 ports.
+    bigger = make_service()
+    big_net = bigger.create_network(ctx)
+    bigger.create_subnet(ctx, network_id=big_net.id, cidr="10.0.0.0/26")
+    bigger.create_ports(ctx, [{"network_id": big_net.id}] * 61)
+    for cost in costs + refused_creates(bigger, ctx, big_net.id):
+        cost.assert_same_as(costs[0])
+    assert len(costs[0].statements) <= 5, costs[0]
+    assert slept == []
+
+
+def port_create_cost(make_service, ctx, existing: int) -> Cost:
+    """The cost of one automatic port create on a /16 that has ``existing`` ports."""
+    svc = make_service()
+    net = svc.create_network(ctx)
+    svc.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/16")
+    for start in range(0, existing, 250):
+        svc.create_ports(ctx, [{"network_id": net.id}] * min(250, existing - start))
+    svc.create_port(ctx, network_id=net.id)  # caches warm, as in a running service
+    with count_cost(svc.db.engine) as cost:
+        svc.create_port(ctx, network_id=net.id)
+    return cost
+
+
+def test_port_create_cost_does_not_grow_with_the_ports_of_the_network(make_service, ctx):
+    few = port_create_cost(make_service, ctx, 10)
+    many = port_create_cost(make_service, ctx, 1000)
+    many.assert_same_as(few)  # no statement visits more rows: 990 more would show
+    # 8, plus the one row of the port's membership of its project's default group.
+    assert len(few.statements) <= 9, few
 
 
 def test_second_subnet_used_when_first_is_full(service, ctx, net):
@@ -170,18 +211,43 @@ def test_same_address_twice_in_request(service, ctx, net, subnet, db_unchanged):
                                                                {"ip_address": "10.0.0.9"}])
 
 
-def test_large_subnets_are_not_enumerated(service, ctx):
-    # CPU time of this process: other test runs on the machine do not inflate it.
+def dual_stack_costs(service, ctx, v4_cidr: str, v6_cidr: str, v4_far: str, v6_far: str):
+    """Subnets and ports on a new network, with the cost of each step.
+
+    Returns the ports (five automatic, then one with the last addresses
+    ``v4_far`` and ``v6_far``) and the costs: database (:class:`Cost`) and
+    function calls, of creating the two subnets, the fifth automatic port and
+    the far port.
+    """
     net = service.create_network(ctx)
-    start = time.process_time()
-    v4 = service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/8")
-    v6 = service.create_subnet(ctx, network_id=net.id, cidr="2001:db8::/64")
-    ports = [service.create_port(ctx, network_id=net.id) for _ in range(5)]
-    far = service.create_port(ctx, network_id=net.id, fixed_ips=[
-        {"subnet_id": v4.id, "ip_address": "10.255.255.254"},
-        {"subnet_id": v6.id, "ip_address": "2001:db8::ffff:ffff:ffff:fffe"}])
-    elapsed = time.process_time() - start
-    assert elapsed < 1.0
+    costs = {}
+    with count_cost(service.db.engine) as db, count_calls() as calls:
+        v4 = service.create_subnet(ctx, network_id=net.id, cidr=v4_cidr)
+        v6 = service.create_subnet(ctx, network_id=net.id, cidr=v6_cidr)
+    costs["subnets"] = (db, calls)
+    ports = [service.create_port(ctx, network_id=net.id) for _ in range(4)]
+    with count_cost(service.db.engine) as db, count_calls() as calls:
+        ports.append(service.create_port(ctx, network_id=net.id))
+    costs["port"] = (db, calls)
+    with count_cost(service.db.engine) as db, count_calls() as calls:
+        far = service.create_port(ctx, network_id=net.id, fixed_ips=[
+            {"subnet_id": v4.id, "ip_address": v4_far},
+            {"subnet_id": v6.id, "ip_address": v6_far}])
+    costs["far port"] = (db, calls)
+    return ports, far, costs
+
+
+def test_large_subnets_are_not_enumerated(make_service, service, ctx):
+    ports, far, costs = dual_stack_costs(service, ctx, "10.0.0.0/8", "2001:db8::/64",
+                                         "10.255.255.254", "2001:db8::ffff:ffff:ffff:fffe")
+    # The same steps on a /28 and a /124 (16 addresses each), in a database of its own.
+    _, _, small = dual_stack_costs(make_service(), ctx, "10.0.0.0/28", "2001:db8::/124",
+                                   "10.0.0.14", "2001:db8::e")
+    for step, (db, calls) in costs.items():
+        small_db, small_calls = small[step]
+        db.assert_same_as(small_db)
+        # Nothing enumerated in Python either (calls vary by a few per thousand).
+        assert calls.count < 2 * small_calls.count, (step, calls, small_calls)
     assert ips(ports[0]) == ["10.0.0.2", "2001:db8::2"]
     assert ips(ports[4]) == ["10.0.0.6", "2001:db8::6"]
     assert sorted(ips(far)) == ["10.255.255.254", "2001:db8::ffff:ffff:ffff:fffe"]

@@ -12,9 +12,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from naas_lib.tests import databases
 from naas_lib.virt import libvirt
 from naas_lib.virt.provisioner import NicRequest, Provisioner
+from tests.support.ci import unavailable
 
 
 def _find_domain_rng() -> str | None:
@@ -33,9 +33,7 @@ def _find_domain_rng() -> str | None:
 def domain_rng():
     path = _find_domain_rng()
     if path is None or shutil.which("xmllint") is None:
-        if databases.in_ci():
-            pytest.fail("libvirt0 and libxml2-utils are required in CI")
-        pytest.skip("libvirt0's domain.rng or xmllint is not installed")
+        unavailable("libvirt0's domain.rng and xmllint (libxml2-utils)")
     return path
 
 

@@ -13,41 +13,21 @@ import pytest
 
 from naas_lib import constants
 from naas_lib import exceptions as exc
-from naas_lib.drivers.noop import NoopDriver
 from naas_lib.virt.provisioner import NicRequest, Provisioner
+from tests.support.fake_driver import FakeDriver
 
 HOST = "compute-1"
 
 
-class RecordingDriver(NoopDriver):
-    """The noop driver plus fault injection: fail the Nth plug, refuse some networks."""
-
-    name = "recording"
-
-    def __init__(self, conf, host):
-        super().__init__(conf, host)
-        self.plug_calls = 0
-        self.fail_on_plug: int | None = None
-        self.interrupt = False
-        self.refused: set[str] = set()
-
-    def check_network(self, network):
-        if network.id in self.refused:
-            return "this host cannot realize it"
-        return super().check_network(network)
-
-    def plug(self, port, network):
-        self.plug_calls += 1
-        if self.fail_on_plug == self.plug_calls:
-            if self.interrupt:
-                raise KeyboardInterrupt()
-            raise OSError("tap device could not be created")
-        super().plug(port, network)
+@pytest.fixture
+def svc(make_service):
+    return make_service(host=HOST, driver_cls=FakeDriver, fake={"endpoint": "192.0.2.1"})
 
 
 @pytest.fixture
-def svc(make_service):
-    return make_service(host=HOST, driver_cls=RecordingDriver)
+def driver(svc) -> FakeDriver:
+    """The fake driver of ``svc``: records plugs, fails or refuses on demand."""
+    return FakeDriver.on(HOST)
 
 
 @pytest.fixture
@@ -86,7 +66,7 @@ def comparable(port):
 # -- request shapes ------------------------------------------------------------
 
 
-def test_networks_only_gives_nics_in_order_bound_plugged_and_active(svc, prov, ctx, nets):
+def test_networks_only_gives_nics_in_order_bound_plugged_and_active(svc, prov, ctx, nets, driver):
     a, sa, b, sb = nets
     info = prov.allocate_for_instance(ctx, inst(), [NicRequest(network_id=b.id),
                                                     NicRequest(network_id=a.id)], HOST)
@@ -101,7 +81,7 @@ def test_networks_only_gives_nics_in_order_bound_plugged_and_active(svc, prov, c
         assert vif["vnic_type"] == "normal" and vif["preserve_on_delete"] is False
         assert port.binding_host_id == HOST and port.device_id == "vm-1"
         assert port.device_owner == constants.DEVICE_OWNER_COMPUTE
-        assert svc.driver.plugged[port.id] == port.network_id
+        assert driver.plugged[port.id] == port.network_id
         (sub,) = vif["network"]["subnets"]
         assert [ip["address"] for ip in sub["ips"]] == [f.ip_address for f in port.fixed_ips]
     net_a = info[1]["network"]
@@ -129,7 +109,7 @@ def test_fixed_ip_and_mac_requests_are_honoured(svc, prov, ctx, nets):
     assert info[2]["network"]["subnets"][0]["ips"][0]["address"] == "10.0.0.78"
 
 
-def test_existing_port_is_used_and_preserved_on_deallocate(svc, prov, ctx, nets):
+def test_existing_port_is_used_and_preserved_on_deallocate(svc, prov, ctx, nets, driver):
     a, _, b, _ = nets
     mine = svc.create_port(ctx, network_id=a.id, name="keep-me")
     info = prov.allocate_for_instance(ctx, inst(), [NicRequest(port_id=mine.id),
@@ -145,7 +125,7 @@ def test_existing_port_is_used_and_preserved_on_deallocate(svc, prov, ctx, nets)
     assert left.id == mine.id and left.name == "keep-me"
     assert left.device_id == "" and left.binding_host_id is None
     assert left.status == constants.PORT_STATUS_DOWN
-    assert svc.driver.plugged == {}
+    assert driver.plugged == {}
     assert prov.deallocate_for_instance(ctx, inst()) == []  # idempotent
 
 
@@ -179,12 +159,12 @@ def test_no_nics_is_an_empty_network_info(prov, ctx):
     assert prov.allocate_for_instance(ctx, inst(), [], HOST) == []
 
 
-def test_other_host_is_bound_not_plugged_and_wait_times_out(svc, prov, ctx, nets):
+def test_other_host_is_bound_not_plugged_and_wait_times_out(svc, prov, ctx, nets, driver):
     a, _, _, _ = nets
     info = prov.allocate_for_instance(ctx, inst(), [NicRequest(network_id=a.id)], "compute-2")
     port = svc.get_port(ctx, info[0]["id"])
     assert port.binding_host_id == "compute-2" and port.status == constants.PORT_STATUS_BUILD
-    assert info[0]["active"] is False and svc.driver.plugged == {}
+    assert info[0]["active"] is False and driver.plugged == {}
     with pytest.raises(exc.PortsNotActive) as e:
         prov.wait_for_active(ctx, [port.id], timeout=0.05)
     assert e.value.ports == {port.id: (constants.PORT_STATUS_BUILD, None)}
@@ -207,22 +187,22 @@ def test_wait_for_active_returns_and_names_error_reason_and_missing(svc, prov, c
     assert "tap vanished" in str(e.value)
 
 
-def test_plug_and_unplug_vifs_are_idempotent(svc, prov, ctx, nets):
+def test_plug_and_unplug_vifs_are_idempotent(svc, prov, ctx, nets, driver):
     a, _, b, _ = nets
     info = prov.allocate_for_instance(ctx, inst(), [NicRequest(network_id=a.id),
                                                     NicRequest(network_id=b.id)], HOST)
     ids = {v["id"] for v in info}
     prov.unplug_vifs(inst(), info)
     prov.unplug_vifs(inst(), info)
-    assert svc.driver.plugged == {}
+    assert driver.plugged == {}
     assert {svc.get_port(ctx, i).status for i in ids} == {constants.PORT_STATUS_DOWN}
     prov.plug_vifs(inst(), info)
     prov.plug_vifs(inst(), info)
-    assert set(svc.driver.plugged) == ids
+    assert set(driver.plugged) == ids
     prov.wait_for_active(ctx, list(ids), timeout=1)
     prov.deallocate_for_instance(ctx, inst())
     prov.unplug_vifs(inst(), info)  # ports gone: still a no-op
-    assert svc.list_ports(ctx) == [] and svc.driver.plugged == {}
+    assert svc.list_ports(ctx) == [] and driver.plugged == {}
 
 
 # -- failures: nothing is left behind --------------------------------------------
@@ -241,7 +221,7 @@ def _boot_fails(prov, ctx, nics, index, error_type, host=HOST, instance=None):
 def _nothing_left(svc, admin_ctx, keep=()):
     assert {p.id for p in svc.list_ports(admin_ctx)} == set(keep)
     assert svc.list_attachments(admin_ctx) == []
-    assert set(svc.driver.plugged) == set()
+    assert set(FakeDriver.on(HOST).plugged) == set()
 
 
 def test_unknown_network_on_second_nic(svc, prov, ctx, admin_ctx, nets):
@@ -258,7 +238,8 @@ def test_another_projects_private_network_is_not_found(svc, prov, ctx, other_ctx
     _nothing_left(svc, admin_ctx)
 
 
-def test_exhausted_subnet_releases_the_other_nics_addresses(svc, prov, ctx, admin_ctx, nets):
+def test_exhausted_subnet_releases_the_other_nics_addresses(svc, prov, ctx, admin_ctx, nets,
+                                                            driver):
     a, _, b, _ = nets
     one = svc.create_network(ctx, name="one-address")
     svc.create_subnet(ctx, network_id=one.id, cidr="10.2.0.0/30")  # only 10.2.0.2 is free
@@ -270,7 +251,7 @@ def test_exhausted_subnet_releases_the_other_nics_addresses(svc, prov, ctx, admi
                 instance=inst(2))
     assert used_ips(svc, admin_ctx) == before_ips
     assert {p.id for p in svc.list_ports(admin_ctx)} == before_ports
-    assert len(svc.driver.plugged) == 1
+    assert len(driver.plugged) == 1
     # The only address of "one-address" really is free again.
     info = prov.allocate_for_instance(ctx, inst(2), [NicRequest(network_id=one.id)], HOST)
     assert info[0]["network"]["subnets"][0]["ips"][0]["address"] == "10.2.0.2"
@@ -325,7 +306,7 @@ def test_existing_port_with_ip_or_on_other_network_or_twice(svc, prov, ctx, admi
     _nothing_left(svc, admin_ctx, keep=[mine.id])
 
 
-def test_port_of_another_instance_is_refused_and_untouched(svc, prov, ctx, admin_ctx, nets):
+def test_port_of_another_instance_is_refused_and_untouched(svc, prov, ctx, admin_ctx, nets, driver):
     a, _, b, _ = nets
     info = prov.allocate_for_instance(ctx, inst(1), [NicRequest(network_id=a.id)], HOST)
     taken = info[0]["id"]
@@ -336,7 +317,7 @@ def test_port_of_another_instance_is_refused_and_untouched(svc, prov, ctx, admin
     _boot_fails(prov, ctx, [NicRequest(port_id=loose.id)], 0, exc.PortInUse, instance=inst(2))
     assert {p.id: comparable(p) for p in svc.list_ports(admin_ctx)} == snap
     assert svc.get_attachment(ctx, taken).instance_id == "vm-1"
-    assert set(svc.driver.plugged) == {taken}
+    assert set(driver.plugged) == {taken}
 
 
 def test_attached_port_without_device_id_is_refused(svc, prov, ctx, admin_ctx, nets):
@@ -360,11 +341,11 @@ def bound_elsewhere(svc, ctx, admin_ctx, nets):
 
 
 def test_binding_failure_restores_the_pre_existing_port(svc, prov, ctx, admin_ctx, nets,
-                                                        bound_elsewhere):
+                                                        bound_elsewhere, driver):
     _, _, b, _ = nets
     before = comparable(bound_elsewhere)
     assert before["binding_host_id"] == "compute-9"
-    svc.driver.refused.add(b.id)
+    driver.refused.add(b.id)
     _boot_fails(prov, ctx, [NicRequest(port_id=bound_elsewhere.id,
                                        binding_profile={"netns": "guest-y"}),
                             NicRequest(network_id=b.id)], 1, exc.BindingFailed)
@@ -374,11 +355,11 @@ def test_binding_failure_restores_the_pre_existing_port(svc, prov, ctx, admin_ct
 
 @pytest.mark.parametrize("failing_plug", [1, 2, 3])
 def test_driver_failure_on_nth_plug_undoes_everything(svc, prov, ctx, admin_ctx, nets,
-                                                      bound_elsewhere, failing_plug):
+                                                      bound_elsewhere, failing_plug, driver):
     a, _, b, _ = nets
     before = comparable(bound_elsewhere)
     ips_before = used_ips(svc, admin_ctx)
-    svc.driver.fail_on_plug = failing_plug
+    driver.fail_on_plug = failing_plug
     err = _boot_fails(prov, ctx, [NicRequest(network_id=a.id),
                                   NicRequest(port_id=bound_elsewhere.id),
                                   NicRequest(network_id=b.id)],
@@ -390,24 +371,24 @@ def test_driver_failure_on_nth_plug_undoes_everything(svc, prov, ctx, admin_ctx,
     _nothing_left(svc, admin_ctx, keep=[bound_elsewhere.id])
 
 
-def test_interrupt_during_plug_undoes_and_propagates(svc, prov, ctx, admin_ctx, nets):
+def test_interrupt_during_plug_undoes_and_propagates(svc, prov, ctx, admin_ctx, nets, driver):
     a, _, b, _ = nets
-    svc.driver.fail_on_plug, svc.driver.interrupt = 2, True
+    driver.fail_on_plug, driver.interrupt = 2, True
     with pytest.raises(KeyboardInterrupt):
         prov.allocate_for_instance(ctx, inst(), [NicRequest(network_id=a.id),
                                                  NicRequest(network_id=b.id)], HOST)
     _nothing_left(svc, admin_ctx)
 
 
-def test_failed_boot_then_successful_retry_leaks_nothing(svc, prov, ctx, admin_ctx, nets):
+def test_failed_boot_then_successful_retry_leaks_nothing(svc, prov, ctx, admin_ctx, nets, driver):
     a, _, b, _ = nets
-    svc.driver.fail_on_plug = 2
+    driver.fail_on_plug = 2
     _boot_fails(prov, ctx, [NicRequest(network_id=a.id, fixed_ip="10.0.0.20"),
                             NicRequest(network_id=b.id)], 1, exc.DriverError)
     info = prov.allocate_for_instance(ctx, inst(), [NicRequest(network_id=a.id,
                                                                fixed_ip="10.0.0.20"),
                                                     NicRequest(network_id=b.id)], HOST)
-    assert len(svc.list_ports(admin_ctx)) == 2 and len(svc.driver.plugged) == 2
+    assert len(svc.list_ports(admin_ctx)) == 2 and len(driver.plugged) == 2
     assert info[0]["network"]["subnets"][0]["ips"][0]["address"] == "10.0.0.20"
 
 
@@ -444,7 +425,7 @@ def test_malformed_request_objects_are_refused_before_anything_is_written(prov, 
 
 
 def test_new_ports_are_created_attached_so_a_crash_before_plug_leaks_nothing(
-        svc, prov, ctx, admin_ctx, nets):
+        svc, prov, ctx, admin_ctx, nets, driver):
     """What a compute process leaves when it dies right after the boot's commit."""
     a, _, b, _ = nets
     ports = svc.create_ports(admin_ctx, [
@@ -455,15 +436,15 @@ def test_new_ports_are_created_attached_so_a_crash_before_plug_leaks_nothing(
         att = svc.get_attachment(admin_ctx, port.id)
         assert (att.interface_id, att.instance_id, att.owns_port) == (port.id, "vm-9", True)
         assert port.binding_host_id == HOST and port.status == constants.PORT_STATUS_BUILD
-    assert svc.driver.plugged == {}
+    assert driver.plugged == {}
     prov.deallocate_for_instance(ctx, inst(9))
     assert svc.list_ports(admin_ctx) == []
     assert used_ips(svc, admin_ctx) == set()
 
 
-def test_create_with_attachment_is_all_or_nothing(svc, ctx, admin_ctx, nets):
+def test_create_with_attachment_is_all_or_nothing(svc, ctx, admin_ctx, nets, driver):
     a, _, b, _ = nets
-    svc.driver.refused.add(b.id)
+    driver.refused.add(b.id)
     with pytest.raises(exc.BindingFailed):
         svc.create_ports(admin_ctx, [
             {"network_id": a.id, "project_id": "project-a"},

@@ -1,4 +1,4 @@
-"""Errors on the wire: the service's typed errors as Neutron error documents.
+"""HTTP error mapping: the service's typed errors as Neutron error documents.
 
 Nothing below the API knows HTTP; this module is the one place that turns an
 error's ``kind`` into a status code. Bodies have Neutron's shape,
@@ -24,6 +24,10 @@ STATUS_BY_KIND = {
     "conflict": 409,
     "unavailable": 503,
 }
+
+# Seconds a client should wait before retrying a request refused because the
+# database is unavailable (the library has already retried for a while).
+RETRY_AFTER_SECONDS = 5
 
 
 class HTTPError(Exception):
@@ -55,10 +59,22 @@ def status_of(error: exc.NaasError, precondition: bool = False) -> int:
 
 
 def from_service_error(error: exc.NaasError, precondition: bool = False) -> webob.Response:
+    """The Neutron error document of ``error``.
+
+    An unavailable database is 503 with ``Retry-After``: nothing changed and
+    the same request may succeed later. A concurrent change that outlasted
+    the library's retries is a 409 (``ConcurrentModification`` is a conflict).
+    """
     status = status_of(error, precondition)
-    if status >= 500:
+    retryable = isinstance(error, exc.DatabaseUnavailable)
+    if status >= 500 and not retryable:
         LOG.error("Request failed: %s: %s", type(error).__name__, error.message)
-    return error_response(status, type(error).__name__, error.message)
+    elif retryable:
+        LOG.warning("Request refused: %s", error.message)
+    response = error_response(status, type(error).__name__, error.message)
+    if retryable:
+        response.headers["Retry-After"] = str(getattr(error, "retry_after", RETRY_AFTER_SECONDS))
+    return response
 
 
 def from_http_error(error: HTTPError) -> webob.Response:

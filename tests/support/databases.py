@@ -28,10 +28,6 @@ class ServerUnavailable(Exception):
     """The database server of a backend cannot be reached."""
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
 def provision(backend: str) -> tuple[str, Callable[[], None]]:
     """Create a fresh, empty database; returns (url, drop)."""
     name = f"naas_test_{uuid.uuid4().hex[:12]}"

@@ -1,6 +1,7 @@
 """Many compute hosts booting instances against one database at once: the workers.
 
-Each worker process is a compute host with its own service (noop driver) and
+Each worker process is a compute host with its own service (the shared fake
+driver, :mod:`tests.support.fake_driver`, which records what it plugged) and
 provisioner; it boots instances with one NIC on each of the given networks
 and reports, per instance, the ports it got or the NIC that failed.
 """
@@ -15,13 +16,15 @@ from typing import Any
 from naas_lib import NetworkService, RequestContext
 from naas_lib import exceptions as exc
 from naas_lib.virt.provisioner import NicRequest, Provisioner
+from tests.support.fake_driver import FakeDriver
 
 
 def boot_worker(url: str, host: str, network_ids: list[str], instances: int,
                 barrier: Any, results: Any) -> None:
     """Boot ``instances`` instances; put a list of outcomes on ``results``."""
     svc = NetworkService.from_settings(database_url=url, driver="noop", host=host,
-                                       create_schema=False)
+                                       create_schema=False, driver_cls=FakeDriver,
+                                       fake={"endpoint": "192.0.2.1"})
     prov = Provisioner(svc)
     ctx = RequestContext(project_id="race", user_id="nova")
     outcomes: list[tuple[str, str, Any]] = []
@@ -38,7 +41,7 @@ def boot_worker(url: str, host: str, network_ids: list[str], instances: int,
                                  (e.index, type(e.__cause__).__name__, e.reason)))
             except Exception as e:  # reported to the test, which fails on it
                 outcomes.append(("unexpected", inst["uuid"], f"{type(e).__name__}: {e}"))
-        outcomes.append(("plugged", host, sorted(svc.driver.plugged)))
+        outcomes.append(("plugged", host, sorted(FakeDriver.on(host).plugged)))
     finally:
         results.put(outcomes)
         svc.close()

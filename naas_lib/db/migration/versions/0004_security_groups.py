@@ -3,8 +3,8 @@
 Existing ports keep today's behaviour (``port_security_enabled`` false);
 networks default to true, so ports created after the upgrade are filtered.
 
-Revision ID: 0003_security_groups
-Revises: 0001_initial
+Revision ID: 0004_security_groups
+Revises: 0003_ip_lanes
 """
 
 import sqlalchemy as sa
@@ -14,8 +14,8 @@ from sqlalchemy.dialects import mysql
 # Kept here, not imported from the models: a migration is frozen in time.
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
-revision = '0003_security_groups'
-down_revision = '0001_initial'
+revision = '0004_security_groups'
+down_revision = '0003_ip_lanes'
 branch_labels = None
 depends_on = None
 

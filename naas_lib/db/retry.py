@@ -1,0 +1,241 @@
+"""What a failed database call means, and running a transaction again when that helps.
+
+Two kinds of failure are worth another attempt of the whole transaction:
+
+- ``UNAVAILABLE``: the server cannot be reached or dropped the connection
+  (restart, failover, a Galera node leaving the primary component);
+- ``CONFLICT``: the transaction lost a race (deadlock, Galera certification
+  failure, serialization failure, SQLite busy, a compare-and-swap that
+  matched no row).
+
+They are recognised by what SQLAlchemy and the DB-API driver report --
+``connection_invalidated``, MySQL/MariaDB error numbers, PostgreSQL
+SQLSTATEs, SQLite result codes -- never by message text, which changes
+between driver and library versions (libpq 15 no longer prints "could not
+connect to server", which oslo.db's text filter looks for).
+
+:func:`retrying` runs a transaction function again with jittered exponential
+backoff: up to ``max_retries`` times for conflicts, for up to
+``unavailable_timeout`` seconds for an outage; then it raises the typed
+:class:`~naas_lib.exceptions.ConcurrentModification` or
+:class:`~naas_lib.exceptions.DatabaseUnavailable` and logs one WARNING line
+(no traceback). :func:`translate` gives the typed error without retrying.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from oslo_db import exception as db_exc
+
+from naas_lib import exceptions as exc
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+UNAVAILABLE = "unavailable"
+CONFLICT = "conflict"
+
+#: MySQL/MariaDB error numbers (server ER_* and client CR_*) meaning "no usable connection".
+MYSQL_UNAVAILABLE = frozenset({
+    1040,  # ER_CON_COUNT_ERROR: too many connections
+    1047,  # ER_UNKNOWN_COM_ERROR: Galera node not ready (not in the primary component)
+    1053,  # ER_SERVER_SHUTDOWN
+    1077,  # ER_NORMAL_SHUTDOWN
+    1152,  # ER_ABORTING_CONNECTION
+    1927,  # ER_CONNECTION_KILLED
+    2002,  # CR_CONNECTION_ERROR (socket)
+    2003,  # CR_CONN_HOST_ERROR (TCP connect refused / unreachable)
+    2006,  # CR_SERVER_GONE_ERROR
+    2013,  # CR_SERVER_LOST
+    2055,  # CR_SERVER_LOST_EXTENDED
+    4031,  # ER_CLIENT_INTERACTION_TIMEOUT
+})
+#: MySQL/MariaDB error numbers of a lost race: run the transaction again.
+MYSQL_CONFLICT = frozenset({
+    1205,  # ER_LOCK_WAIT_TIMEOUT
+    1213,  # ER_LOCK_DEADLOCK (also Galera's certification failure at COMMIT)
+    1020,  # ER_CHECKREAD: record changed since last read
+})
+#: PostgreSQL SQLSTATEs beyond class 08 (connection exception) meaning "server going away".
+PG_UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "53300"})
+#: PostgreSQL SQLSTATEs of a lost race.
+PG_CONFLICT = frozenset({"40001", "40P01"})
+#: SQLite primary result codes of a writer that lost to another one.
+SQLITE_CONFLICT = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
+
+DEFAULT_MAX_RETRIES = 10
+DEFAULT_UNAVAILABLE_TIMEOUT = 10.0
+DEFAULT_INTERVAL = 0.005
+DEFAULT_MAX_INTERVAL = 0.25
+OUTAGE_MAX_INTERVAL = 1.0
+
+
+def _chain(error: BaseException | None) -> Iterator[BaseException]:
+    """The error and what it wraps: oslo.db inner exception, DB-API ``orig``, causes."""
+    seen: set[int] = set()
+    todo = [error]
+    while todo and len(seen) < 12:
+        err = todo.pop(0)
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        yield err
+        todo.extend([getattr(err, "inner_exc", None), getattr(err, "inner_exception", None),
+                     getattr(err, "orig", None), err.__cause__, err.__context__])
+
+
+def _driver_kind(err: BaseException) -> tuple[str | None, str]:
+    """(kind, short reason) from a DB-API driver's exception; (None, '') if unknown."""
+    module = type(err).__module__.split(".")[0]
+    if module == "pymysql":
+        code = err.args[0] if err.args and isinstance(err.args[0], int) else None
+        if code in MYSQL_UNAVAILABLE:
+            return UNAVAILABLE, f"MySQL error {code}"
+        if code in MYSQL_CONFLICT:
+            return CONFLICT, f"MySQL error {code}"
+        if type(err).__name__ == "InterfaceError":  # the connection object is closed
+            return UNAVAILABLE, "MySQL connection closed"
+        return None, ""
+    if module == "psycopg2":
+        pgcode = getattr(err, "pgcode", None)
+        if pgcode is not None:
+            if pgcode.startswith("08") or pgcode in PG_UNAVAILABLE:
+                return UNAVAILABLE, f"SQLSTATE {pgcode}"
+            if pgcode in PG_CONFLICT:
+                return CONFLICT, f"SQLSTATE {pgcode}"
+            return None, ""
+        # No SQLSTATE: libpq itself failed (connect refused, server closed the
+        # connection) or the connection object is closed.
+        if type(err).__name__ in ("OperationalError", "InterfaceError"):
+            return UNAVAILABLE, "PostgreSQL connection failure"
+        return None, ""
+    if isinstance(err, sqlite3.OperationalError):
+        code = getattr(err, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in SQLITE_CONFLICT:
+            return CONFLICT, "SQLite busy"
+    return None, ""
+
+
+def describe(error: BaseException) -> tuple[str | None, str]:
+    """(kind, short reason without server text) of ``error``; kind None if not retryable."""
+    for err in _chain(error):
+        if isinstance(err, exc.DatabaseUnavailable):
+            return UNAVAILABLE, err.kwargs.get("reason", "unavailable")
+        if isinstance(err, exc.ConcurrentModification):
+            return CONFLICT, "concurrent modification"
+        if isinstance(err, exc.NaasError):
+            return None, ""  # a typed answer (not found, in use, ...) is final
+        if isinstance(err, (db_exc.DBDeadlock, db_exc.RetryRequest)):
+            return CONFLICT, type(err).__name__
+        if isinstance(err, db_exc.DBConnectionError):
+            return UNAVAILABLE, "connection error"
+        if isinstance(err, sa.exc.DBAPIError) and err.connection_invalidated:
+            return UNAVAILABLE, "connection invalidated"
+        if isinstance(err, sa.exc.DisconnectionError):
+            return UNAVAILABLE, "disconnected"
+        kind, reason = _driver_kind(err)
+        if kind is not None:
+            return kind, reason
+    return None, ""
+
+
+def classify(error: BaseException) -> str | None:
+    """``UNAVAILABLE``, ``CONFLICT`` or None (not worth running again)."""
+    return describe(error)[0]
+
+
+def translate(error: BaseException) -> exc.NaasError | None:
+    """The typed error a caller should see for ``error``, or None if it is not a DB failure."""
+    kind, reason = describe(error)
+    if kind == UNAVAILABLE:
+        if isinstance(error, exc.DatabaseUnavailable):
+            return error
+        return exc.DatabaseUnavailable(reason=reason)
+    if kind == CONFLICT:
+        for err in _chain(error):
+            if isinstance(err, exc.ConcurrentModification):
+                return err
+        return exc.ConcurrentModification(
+            f"The request conflicted with concurrent changes ({reason}); retry the request.",
+            resource="resource", resource_id="?")
+    return None
+
+
+_depth = threading.local()
+
+
+def retrying(
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    unavailable_timeout: float = DEFAULT_UNAVAILABLE_TIMEOUT,
+    interval: float = DEFAULT_INTERVAL,
+    max_interval: float = DEFAULT_MAX_INTERVAL,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A decorator running a whole transaction function again after a retryable failure.
+
+    Conflicts are retried ``max_retries`` times with jittered exponential
+    backoff from ``interval`` to ``max_interval``; an outage is retried for
+    ``unavailable_timeout`` seconds (backoff up to 1 s). The function must
+    open its own transaction, so a retry starts from scratch. Only the
+    outermost decorated call retries: a nested one lets the error through.
+    Anything else (including every other ``NaasError``) propagates unchanged.
+    """
+
+    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        name = getattr(fn, "__qualname__", repr(fn))
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> T:
+            if getattr(_depth, "n", 0):
+                return fn(*args, **kwargs)
+            _depth.n = 1
+            try:
+                return _run(fn, name, args, kwargs)
+            finally:
+                _depth.n = 0
+
+        return call
+
+    def _run(fn: Callable[..., T], name: str, args: Any, kwargs: Any) -> T:
+        conflicts = outages = 0
+        outage_since: float | None = None
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as e:
+                kind, reason = describe(e)
+                if kind is None:
+                    raise
+                if kind == CONFLICT:
+                    conflicts += 1
+                    if conflicts > max_retries:
+                        LOG.warning("%s: gave up after %d conflicting attempts (%s)",
+                                    name, conflicts, reason)
+                        raise translate(e) from e
+                    pause = random.uniform(0, min(max_interval, interval * 2 ** conflicts))
+                else:
+                    now = clock()
+                    outage_since = now if outage_since is None else outage_since
+                    if now - outage_since >= unavailable_timeout:
+                        LOG.warning("%s: database unavailable for %.1fs, gave up after %d "
+                                    "attempts (%s)", name, now - outage_since, outages + 1,
+                                    reason)
+                        raise translate(e) from e
+                    outages += 1
+                    pause = min(OUTAGE_MAX_INTERVAL, interval * 2 ** (outages + 3),
+                                max(0.0, unavailable_timeout - (now - outage_since)))
+                    pause = random.uniform(pause / 2, pause)
+                LOG.debug("%s: retrying after %s (%s)", name, kind, reason)
+                sleep(pause)
+
+    return decorate

@@ -1,0 +1,217 @@
+"""Port bindings per host, as Neutron's port bindings extension has them.
+
+A port has one ACTIVE binding (the host that counts: its status, its network
+info, where peers forward its traffic) and may have INACTIVE bindings on
+other hosts while it moves (live migration). Creating a binding is database
+only: the destination host's driver chooses VIF type and details through the
+``Binder``, as for any binding. Every host plugs every port with any binding
+on it (see ``Sync.desired_state``), so a destination is ready before the
+binding is activated; activation makes the old ACTIVE binding INACTIVE.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from naas_lib import constants, objects, validation
+from naas_lib import exceptions as exc
+from naas_lib.context import RequestContext
+from naas_lib.db import models
+from naas_lib.resources import common
+from naas_lib.resources import lifecycle as lc
+from naas_lib.resources.binding import BINDING_ACTIVE, BINDING_INACTIVE, Binder
+from naas_lib.resources.core import Core
+from naas_lib.resources.plugging import Plugging
+from naas_lib.resources.ports import Ports
+
+_bindings = models.PortBinding.__table__
+_UPDATE = lc.Phases("port", lc.UPDATE)
+
+
+def thaw(value: Any) -> Any:
+    """A plain, JSON-serializable copy of a frozen mapping (nested ones too)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return value
+
+
+def binding_obj(row: models.PortBinding) -> objects.PortBinding:
+    return objects.PortBinding(
+        port_id=row.port_id, host=row.host, status=row.status, vif_type=row.vif_type,
+        vif_details=json.loads(row.vif_details), profile=json.loads(row.profile))
+
+
+class PortBindings:
+    """list/get/create/activate/delete of a port's bindings."""
+
+    def __init__(self, core: Core, lifecycle: lc.Lifecycle, ports: Ports, binder: Binder,
+                 plugging: Plugging) -> None:
+        self.core = core
+        self.lifecycle = lifecycle
+        self.ports = ports
+        self.binder = binder
+        self.plugging = plugging
+
+    # -- reads -------------------------------------------------------------
+
+    def list_port_bindings(self, context: RequestContext, port_id: str,
+                           host: str | None = None, status: str | None = None
+                           ) -> list[objects.PortBinding]:
+        """The port's bindings on hosts (an unbound port has none), ACTIVE first."""
+        with self.core.db.reader() as session:
+            self.ports.visible_row(session, context, port_id)
+            q = sa.select(models.PortBinding).where(models.PortBinding.port_id == port_id,
+                                                    models.PortBinding.host != "")
+            if host is not None:
+                q = q.where(models.PortBinding.host == host)
+            if status is not None:
+                q = q.where(models.PortBinding.status == status)
+            rows = session.scalars(q.order_by(models.PortBinding.status,
+                                              models.PortBinding.host))
+            return [binding_obj(r) for r in rows]
+
+    def get_port_binding(self, context: RequestContext, port_id: str, host: str
+                         ) -> objects.PortBinding:
+        with self.core.db.reader() as session:
+            self.ports.visible_row(session, context, port_id)
+            return binding_obj(self._row(session, port_id, host))
+
+    @staticmethod
+    def _row(session: orm.Session, port_id: str, host: Any) -> models.PortBinding:
+        row = session.get(models.PortBinding, (port_id, host)) \
+            if isinstance(host, str) and host else None
+        if row is None:
+            raise exc.PortBindingNotFound(port_id=port_id, host=host)
+        return row
+
+    def _port_and_network(self, session: orm.Session, context: RequestContext, port_id: str
+                          ) -> tuple[objects.Port, objects.Network]:
+        row = self.ports.visible_row(session, context, port_id)
+        self.core.enforce(context, "update_port:binding", {"project_id": row.project_id})
+        port = common.load_ports(session, [row])[0]
+        net = common.load_networks(session, [session.get(models.Network, row.network_id)])[0]
+        return port, net
+
+    # -- writes ------------------------------------------------------------
+
+    def create_port_binding(self, context: RequestContext, port_id: str, host: str,
+                            profile: dict[str, Any] | None = None) -> objects.PortBinding:
+        """Bind the port to ``host`` as well: INACTIVE, or ACTIVE when the port is unbound.
+
+        Database only (Nova's conductor calls it): ``host``'s driver chooses
+        VIF type and details; ``host`` plugs the port's devices at its next
+        sync or ``plug_port``. A binding that exists already is a conflict.
+        """
+        host = validation.string("host", host)
+        if not host:
+            raise exc.InvalidInput(field="host", reason="required")
+        profile = validation.json_dict("profile", profile) if profile is not None else None
+
+        def txn() -> tuple[objects.Port, objects.Port, objects.PortBinding]:
+            with self.core.db.writer() as session:
+                port, net = self._port_and_network(session, context, port_id)
+                if session.get(models.PortBinding, (port_id, host)) is not None:
+                    raise exc.PortBindingAlreadyExists(port_id=port_id, host=host)
+                wanted = port.replace(binding_profile=profile) if profile is not None \
+                    else port
+                if port.binding_host_id is None:
+                    # Neutron: a port with no host gets its first binding ACTIVE.
+                    if profile is not None:
+                        self.binder.set_profile(session, port_id, profile)
+                    after = self.binder.bind(session, wanted, net, host)
+                    common.bump_revision(session, models.Port, "Port", port_id,
+                                         port.revision_number, None, {})
+                    return port, after, binding_obj(self._row(session, port_id, host))
+                binding = self.binder.choose(session, wanted, net, host)
+                session.execute(sa.insert(_bindings).values(
+                    port_id=port_id, host=host, status=BINDING_INACTIVE, active=None,
+                    vif_type=binding.vif_type,
+                    vif_details=json.dumps(dict(binding.vif_details)),
+                    profile=json.dumps(thaw(wanted.binding_profile))))
+                return port, port, binding_obj(self._row(session, port_id, host))
+
+        before, after, binding = self.core.retrying(txn)()
+        if after is not before:
+            self.plugging.after_port_update(before, after, self._network_of(after))
+        return binding
+
+    def activate_port_binding(self, context: RequestContext, port_id: str, host: str
+                              ) -> objects.PortBinding:
+        """Make the port's binding on ``host`` the ACTIVE one; the old one becomes INACTIVE.
+
+        The port reads BUILD until ``host`` reports its device wired (at once
+        when this service is ``host``); its network info, status and peers'
+        forwarding follow the new host. Activating the ACTIVE binding is a
+        conflict (PortBindingAlreadyActive), as in Neutron.
+        """
+        def txn() -> tuple[objects.Port, objects.Port, objects.Network]:
+            with self.core.db.writer() as session:
+                port, net = self._port_and_network(session, context, port_id)
+                row = self._row(session, port_id, host)
+                if row.active:
+                    raise exc.PortBindingAlreadyActive(port_id=port_id, host=host)
+                session.execute(sa.delete(_bindings).where(
+                    _bindings.c.port_id == port_id, _bindings.c.active.is_(True),
+                    _bindings.c.host == ""))
+                session.execute(sa.update(_bindings).where(
+                    _bindings.c.port_id == port_id, _bindings.c.active.is_(True)).values(
+                    active=None, status=BINDING_INACTIVE))
+                session.execute(sa.update(_bindings).where(
+                    _bindings.c.port_id == port_id, _bindings.c.host == host).values(
+                    active=True, status=BINDING_ACTIVE))
+                session.execute(sa.update(models.Attachment).where(
+                    models.Attachment.port_id == port_id).values(host=host))
+                up = port.admin_state_up and net.admin_state_up
+                status = constants.PORT_STATUS_BUILD if up else constants.PORT_STATUS_DOWN
+                common.bump_revision(session, models.Port, "Port", port_id,
+                                     port.revision_number, None,
+                                     {"status": status, "status_reason": None})
+                session.expire_all()
+                after = common.load_ports(session, [session.get(models.Port, port_id)])[0]
+                return port, after, net
+
+        before, after, net = self.core.retrying(txn)()
+        if self.core.host == host:
+            try:
+                after = self.plugging.plug_port(port_id)
+            except exc.NaasError:
+                pass  # recorded as the port's status; sync retries
+        self.lifecycle.after(_UPDATE, context, [lc.Outcome(port_id, before=before, after=after,
+                                                           network=net)])
+        return self.get_port_binding(context, port_id, host)
+
+    def delete_port_binding(self, context: RequestContext, port_id: str, host: str) -> None:
+        """Remove the port's INACTIVE binding on ``host`` (and its devices there).
+
+        Deleting the ACTIVE binding is refused (PortBindingActive): unbind
+        the port (``binding_host_id`` None) instead.
+        """
+        def txn() -> tuple[objects.Port, objects.Network, objects.PortBinding]:
+            with self.core.db.writer() as session:
+                port, net = self._port_and_network(session, context, port_id)
+                row = self._row(session, port_id, host)
+                if row.active:
+                    raise exc.PortBindingActive(port_id=port_id, host=host)
+                binding = binding_obj(row)
+                session.execute(sa.delete(_bindings).where(
+                    _bindings.c.port_id == port_id, _bindings.c.host == host))
+                return port, net, binding
+
+        port, net, binding = self.core.retrying(txn)()
+        if self.core.host == host:
+            self.plugging.unplug_quietly(port.replace(
+                binding_host_id=host, binding_vif_type=binding.vif_type,
+                binding_vif_details=thaw(binding.vif_details),
+                binding_profile=thaw(binding.profile)), net)
+
+    def _network_of(self, port: objects.Port) -> objects.Network:
+        with self.core.db.reader() as session:
+            return common.load_networks(session, [session.get(models.Network,
+                                                              port.network_id)])[0]

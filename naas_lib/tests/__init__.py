@@ -1,1 +1,0 @@
-"""Test helpers shipped with the library, for its own tests and for driver authors."""

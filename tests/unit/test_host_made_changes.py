@@ -1,0 +1,69 @@
+"""What hosts write: statuses (announced, typed for a missing port) and their own record."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from naas_lib import NetworkService, RequestContext, events
+from naas_lib import exceptions as exc
+from naas_lib.cli import main
+from naas_lib.db import models
+from tests.support.fake_driver import FakeDriver
+
+ADMIN = RequestContext(project_id="admin", roles=["admin"])
+
+
+def test_set_port_status_on_a_missing_port_is_port_not_found(service):
+    with pytest.raises(exc.PortNotFound):
+        service.set_port_status("0b7c9a55-0000-4000-8000-000000000000", "ACTIVE")
+
+
+def test_a_status_the_host_changes_is_announced_as_a_port_update(make_service):
+    svc = make_service(host="h1")
+    heard = []
+    svc.events.subscribe(lambda r, e, t, p: heard.append((p.states[0].status,
+                                                          p.states[1].status)),
+                         events.PORT, events.AFTER_UPDATE)
+    net = svc.create_network(ADMIN)
+    port = svc.create_port(ADMIN, network_id=net.id)
+    svc.attach_port(ADMIN, port.id, "vif-1")  # plugged here: DOWN -> BUILD -> ACTIVE
+    assert heard == [("BUILD", "ACTIVE")]
+    svc.set_port_status(port.id, "ACTIVE")  # no change, nothing announced
+    assert heard == [("BUILD", "ACTIVE")]
+
+
+def test_a_sync_round_announces_the_statuses_it_records(make_service, tmp_path):
+    url = f"sqlite:///{tmp_path}/naas.sqlite"
+    api = make_service(database_url=url)
+    net = api.create_network(ADMIN)
+    port = api.create_port(ADMIN, network_id=net.id)
+    api.attach_port(ADMIN, port.id, "vif-1", host="h1")  # bound to h1, BUILD
+    host = make_service(database_url=url, host="h1")
+    heard = []
+    host.events.subscribe(lambda r, e, t, p: heard.append((p.resource_id, p.states[1].status)),
+                          events.PORT, events.AFTER_UPDATE)
+    host.sync()
+    assert heard == [(port.id, "ACTIVE")]
+
+
+def test_naas_sync_refuses_a_driver_other_than_the_hosts_and_leaves_its_record(
+        tmp_path, capsys):
+    url = f"sqlite:///{tmp_path}/naas.sqlite"
+    host = NetworkService.from_settings(database_url=url, host="h1", driver="fake",
+                                        driver_cls=FakeDriver)
+    try:
+        net = host.create_network(ADMIN, network_type="local")
+        port = host.create_port(ADMIN, network_id=net.id)
+        host.attach_port(ADMIN, port.id, "vif-1")
+        # An operator forgets the host's configuration: the CLI would use noop.
+        assert main.main(["--database-url", url, "sync", "--host", "h1"]) == 2
+        err = capsys.readouterr().err
+        assert "registered with driver 'fake'" in err and "'noop'" in err
+        with host.db.reader() as session:
+            recorded = session.execute(sa.select(models.Host.driver)
+                                       .where(models.Host.name == "h1")).scalar_one()
+        assert recorded == "fake"
+        assert host.get_port(ADMIN, port.id).status == "ACTIVE"
+    finally:
+        host.close()
