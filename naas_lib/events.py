@@ -31,7 +31,10 @@ PORT = "port"
 ATTACHMENT = "attachment"
 SERVICE = "service"
 SERVICE_ASSOCIATION = "service_association"
-RESOURCES = (NETWORK, SUBNET, PORT, ATTACHMENT, SERVICE, SERVICE_ASSOCIATION)
+SECURITY_GROUP = "security_group"
+SECURITY_GROUP_RULE = "security_group_rule"
+RESOURCES = (NETWORK, SUBNET, PORT, ATTACHMENT, SERVICE, SERVICE_ASSOCIATION, SECURITY_GROUP,
+             SECURITY_GROUP_RULE)
 
 # Events: phase + operation.
 BEFORE_CREATE, PRECOMMIT_CREATE, AFTER_CREATE = "before_create", "precommit_create", "after_create"

@@ -56,6 +56,8 @@ _DOCUMENTS: dict[str, Callable[[Any], dict[str, Any]]] = {
     events.SUBNET: wire.subnet_to_wire,
     events.PORT: wire.port_to_wire,
     events.SERVICE: wire.service_to_wire,
+    events.SECURITY_GROUP: wire.security_group_to_wire,
+    events.SECURITY_GROUP_RULE: wire.security_group_rule_to_wire,
 }
 
 

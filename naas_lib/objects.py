@@ -102,6 +102,8 @@ class Network(_Owned):
     revision_number: int
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    #: A new port on the network takes this value unless its request says.
+    port_security_enabled: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +128,14 @@ class Subnet(_Owned):
 
 
 @dataclasses.dataclass(frozen=True)
+class AddressPair(_Resource):
+    """An extra address (an IP or a CIDR) a port may send from, with the MAC it uses."""
+
+    ip_address: str
+    mac_address: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Port(_Owned):
     id: str
     project_id: str
@@ -146,10 +156,54 @@ class Port(_Owned):
     revision_number: int
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    #: Anti-spoofing and security groups enforced on the port's host.
+    port_security_enabled: bool = False
+    #: Ids of the port's security groups, sorted.
+    security_groups: tuple[str, ...] = ()
+    allowed_address_pairs: tuple[AddressPair, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "binding_profile", _freeze(self.binding_profile or {}))
         object.__setattr__(self, "binding_vif_details", _freeze(self.binding_vif_details or {}))
+
+
+@dataclasses.dataclass(frozen=True)
+class SecurityGroupRule(_Owned):
+    """One rule of a security group, in Neutron's shape.
+
+    For ICMP, ``port_range_min``/``max`` are the ICMP type and code.
+    """
+
+    id: str
+    project_id: str
+    security_group_id: str
+    direction: str
+    ethertype: str
+    protocol: str | None
+    port_range_min: int | None
+    port_range_max: int | None
+    remote_ip_prefix: str | None
+    remote_group_id: str | None
+    description: str
+    revision_number: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class SecurityGroup(_Owned):
+    """A project's security group with its rules."""
+
+    id: str
+    project_id: str
+    name: str
+    description: str
+    security_group_rules: tuple[SecurityGroupRule, ...]
+    revision_number: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    #: Connection tracking always applies (Neutron's ``stateful``).
+    stateful: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -187,6 +187,10 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
     "sync": ("desired_state", "sync", "start_sync", "stop_sync"),
     "services": ("get_service", "list_services", "list_service_networks", "create_service",
                  "delete_service", "associate_service", "disassociate_service"),
+    "security_groups": ("get_security_group", "list_security_groups", "create_security_group",
+                        "update_security_group", "delete_security_group",
+                        "get_security_group_rule", "list_security_group_rules",
+                        "create_security_group_rule", "delete_security_group_rule"),
     "core": ("authorize", "enforce", "publish", "retrying", "owner_project", "generate_mac"),
 }
 for _part, _names in OPERATIONS.items():

@@ -16,7 +16,9 @@ from typing import Any
 NETWORK = "network"
 SUBNET = "subnet"
 PORT = "port"
-RESOURCES = (NETWORK, SUBNET, PORT)
+SECURITY_GROUP = "security_group"
+SECURITY_GROUP_RULE = "security_group_rule"
+RESOURCES = (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE)
 
 # Object attribute -> wire attribute, where they differ.
 _TO_WIRE: dict[str, dict[str, str]] = {
@@ -32,6 +34,8 @@ _TO_WIRE: dict[str, dict[str, str]] = {
         "binding_vif_type": "binding:vif_type",
         "binding_vif_details": "binding:vif_details",
     },
+    SECURITY_GROUP: {},
+    SECURITY_GROUP_RULE: {},
 }
 _FROM_WIRE: dict[str, dict[str, str]] = {
     res: {w: a for a, w in names.items()} for res, names in _TO_WIRE.items()
@@ -42,6 +46,8 @@ _HIDDEN: dict[str, frozenset[str]] = {
     NETWORK: frozenset(),
     SUBNET: frozenset(),
     PORT: frozenset({"status_reason"}),
+    SECURITY_GROUP: frozenset(),
+    SECURITY_GROUP_RULE: frozenset(),
 }
 
 # Attributes every wire document carries although the object has no field.
@@ -106,6 +112,16 @@ def subnet_to_wire(obj: Any) -> dict[str, Any]:
 def port_to_wire(obj: Any) -> dict[str, Any]:
     """A port as Neutron shows it (binding attributes prefixed)."""
     return to_wire(PORT, obj)
+
+
+def security_group_to_wire(obj: Any) -> dict[str, Any]:
+    """A security group with its rules, as Neutron shows it."""
+    return to_wire(SECURITY_GROUP, obj)
+
+
+def security_group_rule_to_wire(obj: Any) -> dict[str, Any]:
+    """A security group rule as Neutron shows it."""
+    return to_wire(SECURITY_GROUP_RULE, obj)
 
 
 def attr_name(resource: str, wire_name: str) -> str:

@@ -26,8 +26,9 @@ from naas_lib.service import NetworkService
 LOG = logging.getLogger(__name__)
 
 _PREFIX = "/" + versions.VERSION
-_ITEM = re.compile(r"^/v2\.0/(networks|subnets|ports)/([^/]+)$")
-_COLLECTION = re.compile(r"^/v2\.0/(networks|subnets|ports)$")
+_PATHS = "|".join(versions.path(c) for _, c in versions.COLLECTIONS)
+_ITEM = re.compile(rf"^/v2\.0/({_PATHS})/([^/]+)$")
+_COLLECTION = re.compile(rf"^/v2\.0/({_PATHS})$")
 _EXTENSION = re.compile(r"^/v2\.0/extensions/([^/]+)$")
 _BINDINGS = re.compile(r"^/v2\.0/ports/([^/]+)/bindings(?:/([^/]+)(/activate)?)?$")
 
@@ -38,8 +39,10 @@ ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/v2.0/", ("GET",)),
     ("/v2.0/extensions", ("GET",)),
     ("/v2.0/extensions/{alias}", ("GET",)),
-    *((f"/v2.0/{c}", ("GET", "POST")) for _, c in versions.COLLECTIONS),
-    *((f"/v2.0/{c}/{{id}}", ("GET", "PUT", "DELETE")) for _, c in versions.COLLECTIONS),
+    *((f"/v2.0/{versions.path(c)}", ("GET", "POST")) for _, c in versions.COLLECTIONS),
+    *((f"/v2.0/{versions.path(c)}/{{id}}",
+       ("GET", "DELETE") if c in versions.NO_UPDATE else ("GET", "PUT", "DELETE"))
+      for _, c in versions.COLLECTIONS),
     ("/v2.0/ports/{id}/bindings", ("GET", "POST")),
     ("/v2.0/ports/{id}/bindings/{host}", ("DELETE",)),
     ("/v2.0/ports/{id}/bindings/{host}/activate", ("PUT",)),
@@ -59,6 +62,10 @@ class NaasAPI:
             "networks": Controller(service, wire.NETWORK, "networks", max_limit, max_body),
             "subnets": Controller(service, wire.SUBNET, "subnets", max_limit, max_body),
             "ports": PortController(service, wire.PORT, "ports", max_limit, max_body),
+            "security-groups": Controller(service, wire.SECURITY_GROUP, "security_groups",
+                                          max_limit, max_body),
+            "security-group-rules": Controller(service, wire.SECURITY_GROUP_RULE,
+                                               "security_group_rules", max_limit, max_body),
         }
         self.bindings = BindingsController(service, max_body)
 
@@ -129,7 +136,8 @@ class NaasAPI:
         if m:
             controller = self.controllers[m.group(1)]
             rid = validation.lookup("id", m.group(2))
-            self._allow(method, ("GET", "PUT", "DELETE"))
+            self._allow(method, ("GET", "DELETE") if controller.collection in versions.NO_UPDATE
+                        else ("GET", "PUT", "DELETE"))
             if method == "GET":
                 return controller.show(request, ctx, rid)
             if method == "PUT":

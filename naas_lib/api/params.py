@@ -18,8 +18,9 @@ from naas_lib import validation, wire
 from naas_lib.api.errors import HTTPError
 
 # Filter values arrive as strings; these attributes are compared as other types.
-_BOOLEAN_FILTERS = {"admin_state_up", "shared", "enable_dhcp"}
-_INTEGER_FILTERS = {"mtu", "segmentation_id", "revision_number", "ip_version"}
+_BOOLEAN_FILTERS = {"admin_state_up", "shared", "enable_dhcp", "port_security_enabled"}
+_INTEGER_FILTERS = {"mtu", "segmentation_id", "revision_number", "ip_version",
+                    "port_range_min", "port_range_max"}
 _MAX_FILTER_INT = 2**31 - 1
 _CONTROL = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"}
 _IF_MATCH = re.compile(r"^\s*revision_number=(\d{1,18})\s*$")

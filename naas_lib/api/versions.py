@@ -12,7 +12,18 @@ from typing import Any
 VERSION = "v2.0"
 UPDATED = "2024-01-01T00:00:00Z"
 
-COLLECTIONS = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"))
+COLLECTIONS = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
+               ("security_group", "security_groups"),
+               ("security_group_rule", "security_group_rules"))
+#: The URL path of a collection where it differs from the collection's name.
+PATHS = {"security_groups": "security-groups", "security_group_rules": "security-group-rules"}
+#: Collections whose items cannot be updated (Neutron's rules are immutable).
+NO_UPDATE = frozenset({"security_group_rules"})
+
+
+def path(collection: str) -> str:
+    """The URL path segment of a collection (``security_groups`` -> ``security-groups``)."""
+    return PATHS.get(collection, collection)
 
 _EXTENSIONS = (
     ("provider", "Provider Network",
@@ -37,6 +48,12 @@ _EXTENSIONS = (
     ("sorting", "Sorting support", "sort_key and sort_dir on lists."),
     ("filter-validation", "Filter parameters validation",
      "An unknown filter attribute is refused with 400."),
+    ("security-group", "security-group",
+     "Stateful security groups and rules; each project has a default group."),
+    ("port-security", "Port Security",
+     "port_security_enabled on networks and ports: anti-spoofing and security groups."),
+    ("allowed-address-pairs", "Allowed Address Pairs",
+     "Extra IP addresses or CIDRs (with a MAC) a port may send from."),
 )
 
 
@@ -53,7 +70,7 @@ def versions(app_url: str) -> dict[str, Any]:
 def resources(app_url: str) -> dict[str, Any]:
     """``GET /v2.0/``: the collections of this version."""
     return {"resources": [{"name": name, "collection": coll,
-                           "links": [_link(f"{app_url}/{VERSION}/{coll}")]}
+                           "links": [_link(f"{app_url}/{VERSION}/{path(coll)}")]}
                           for name, coll in COLLECTIONS]}
 
 

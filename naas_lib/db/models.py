@@ -67,6 +67,9 @@ class Network(_Standard, Base):
     network_type: orm.Mapped[str] = orm.mapped_column(sa.String(16), nullable=False)
     segmentation_id: orm.Mapped[int | None] = orm.mapped_column(sa.Integer, nullable=True)
     physical_network: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), nullable=True)
+    #: New ports inherit it (Neutron's port-security extension); on by default.
+    port_security_enabled: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, nullable=False, default=True, server_default=sa.true())
 
 
 class SegmentAllocation(Base):
@@ -216,6 +219,10 @@ class Port(_Standard, Base):
     status_reason: orm.Mapped[str | None] = orm.mapped_column(sa.String(255), nullable=True)
     device_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="", index=True)
     device_owner: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+    #: Off for ports that existed before port security (their behaviour is kept);
+    #: a new port takes its network's value unless the request says.
+    port_security_enabled: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false())
 
 
 class PortBinding(Base):
@@ -343,3 +350,78 @@ class ServiceNetworkAssociation(Base):
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
         TIMESTAMP, nullable=False, default=utcnow
     )
+
+
+# -- security groups (issue 11) -----------------------------------------------------
+
+
+class SecurityGroup(_Standard, Base):
+    """A project's named set of rules; ports are its members."""
+
+    __tablename__ = "security_groups"
+
+    id: orm.Mapped[str] = orm.mapped_column(ID, primary_key=True)
+    project_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, index=True)
+    name: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+    description: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+
+
+class DefaultSecurityGroup(Base):
+    """Which group is a project's ``default``: one per project, made on first need."""
+
+    __tablename__ = "default_security_groups"
+
+    project_id: orm.Mapped[str] = orm.mapped_column(NAME, primary_key=True)
+    security_group_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("security_groups.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+
+
+class SecurityGroupRule(_Standard, Base):
+    """One rule; ``rule_key`` is its normalized content, unique within the group,
+    so two concurrent requests for the same rule cannot both succeed."""
+
+    __tablename__ = "security_group_rules"
+    __table_args__ = (sa.UniqueConstraint("security_group_id", "rule_key"),)
+
+    id: orm.Mapped[str] = orm.mapped_column(ID, primary_key=True)
+    project_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, index=True)
+    security_group_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("security_groups.id", ondelete="CASCADE"), nullable=False
+    )
+    remote_group_id: orm.Mapped[str | None] = orm.mapped_column(
+        ID, sa.ForeignKey("security_groups.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    direction: orm.Mapped[str] = orm.mapped_column(sa.String(16), nullable=False)
+    ethertype: orm.Mapped[str] = orm.mapped_column(sa.String(16), nullable=False)
+    protocol: orm.Mapped[str | None] = orm.mapped_column(sa.String(40), nullable=True)
+    port_range_min: orm.Mapped[int | None] = orm.mapped_column(sa.Integer, nullable=True)
+    port_range_max: orm.Mapped[int | None] = orm.mapped_column(sa.Integer, nullable=True)
+    remote_ip_prefix: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), nullable=True)
+    description: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, default="")
+    rule_key: orm.Mapped[str] = orm.mapped_column(sa.String(255), nullable=False)
+
+
+class PortSecurityGroup(Base):
+    """A port's membership of a group; a group with members cannot be deleted."""
+
+    __tablename__ = "port_security_groups"
+
+    port_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    security_group_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("security_groups.id"), primary_key=True, index=True
+    )
+
+
+class AllowedAddressPair(Base):
+    """An extra (MAC, IP or CIDR) a port may send from."""
+
+    __tablename__ = "allowed_address_pairs"
+
+    port_id: orm.Mapped[str] = orm.mapped_column(
+        ID, sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    mac_address: orm.Mapped[str] = orm.mapped_column(sa.String(32), primary_key=True)
+    ip_address: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)

@@ -114,6 +114,18 @@ class Peer:
 
 
 @dataclasses.dataclass(frozen=True)
+class SecurityGroupState:
+    """A security group as a host enforces it: its rules and its members' addresses.
+
+    ``members`` are the fixed IPs and allowed address pairs of every port in
+    the group, on every host (what ``remote_group_id`` rules match).
+    """
+
+    group: objects.SecurityGroup
+    members: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class DesiredState:
     """What the database says this host should have.
 
@@ -132,6 +144,8 @@ class DesiredState:
     peers: Mapping[str, Sequence[Peer]]
     subnets: Mapping[str, objects.Subnet] = dataclasses.field(default_factory=dict)
     dhcp_addresses: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: The security groups the ports use, and those their rules name as remote groups.
+    security_groups: Mapping[str, SecurityGroupState] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,6 +224,28 @@ class Driver(abc.ABC):
     def update_port_postcommit(self, context: PortContext) -> None: ...
     def delete_port_precommit(self, context: PortContext) -> None: ...
     def delete_port_postcommit(self, context: PortContext) -> None: ...
+
+    # -- port security (drivers declaring ``port_security``; default: nothing) -----
+
+    def update_security_group(self, state: SecurityGroupState) -> None:
+        """A group's rules or members as they are now; also called before a member's plug.
+
+        A driver reprograms the group where ports of this host use it and keeps
+        it for the next plug. Called right after a change on the host that
+        made it; other hosts get it through ``DesiredState.security_groups``.
+        """
+
+    def update_security_group_members(self, group_id: str, addresses: Sequence[str]) -> None:
+        """A group's member addresses changed (a port joined, left or was re-addressed)."""
+
+    def prepare_security_groups(self, states: Sequence[SecurityGroupState]) -> None:
+        """The groups (and remote groups) of a port about to be plugged here.
+
+        A driver may keep them and program them together with the port in one
+        change; by default each is handed to :meth:`update_security_group`.
+        """
+        for state in states:
+            self.update_security_group(state)
 
     # -- host side -----------------------------------------------------------
 

@@ -14,13 +14,14 @@ class NoopDriver(base.Driver):
     def __init__(self, conf, host):
         super().__init__(conf, host)
         self.plugged: dict[str, str] = {}  # port id -> network id
+        self._portsec = None
 
     def describe(self) -> base.Capabilities:
         return base.Capabilities(
             network_types=frozenset(constants.NETWORK_TYPES),
             vif_types=frozenset({constants.VIF_TYPE_NOOP, constants.VIF_TYPE_TAP}),
             max_mtu=65535,
-            port_security=False,
+            port_security=True,
         )
 
     @classmethod
@@ -35,11 +36,40 @@ class NoopDriver(base.Driver):
             },
         )
 
+    @property
+    def portsec(self):
+        """Port security with a recording runner, made on first use (a CLI listing never
+        loads the Linux bridge modules)."""
+        if self._portsec is None:
+            from naas_lib.drivers.linuxbridge.portsec import PortSecurity
+            from naas_lib.drivers.linuxbridge.portsec_wiring import (
+                HostPortSecurity,
+                RecordingRunner,
+            )
+            self._portsec = HostPortSecurity(PortSecurity(runner=RecordingRunner()))
+        return self._portsec
+
+    @property
+    def nft(self):
+        """The nft scripts port security would run on a Linux bridge host (``.scripts``)."""
+        return self.portsec.portsec._run
+
     def plug(self, port: objects.Port, network: objects.Network, subnets=()) -> None:
+        self.portsec.apply(port, _device(port))
         self.plugged[port.id] = network.id
 
     def unplug(self, port: objects.Port, network: objects.Network) -> None:
+        self.portsec.remove(_device(port))
         self.plugged.pop(port.id, None)
+
+    def update_security_group(self, state: base.SecurityGroupState) -> None:
+        self.portsec.update_group(state)
+
+    def update_security_group_members(self, group_id: str, addresses) -> None:
+        self.portsec.update_members(group_id, addresses)
+
+    def prepare_security_groups(self, states) -> None:
+        self.portsec.prepare(states)
 
     def is_plugged(self, port: objects.Port, network: objects.Network) -> bool:
         return port.id in self.plugged
@@ -56,4 +86,9 @@ class NoopDriver(base.Driver):
                 self.plugged[port.id] = net.id
                 report.created.append(f"port {port.id}")
             report.active_ports.append(port.id)
+        self.portsec.sync(desired, [(p, _device(p)) for p, _ in desired.ports])
         return report
+
+
+def _device(port: objects.Port) -> str:
+    return (constants.TAP_PREFIX + port.id)[: constants.IFNAMSIZ]

@@ -22,7 +22,9 @@ from naas_lib.resources.lifecycle import Lifecycle
 from naas_lib.resources.networks import Networks
 from naas_lib.resources.plugging import Plugging
 from naas_lib.resources.port_bindings import PortBindings
+from naas_lib.resources.port_security import PortSecurityFields, SecurityHostSide
 from naas_lib.resources.ports import Ports
+from naas_lib.resources.security_groups import SecurityGroups
 from naas_lib.resources.subnets import Subnets
 from naas_lib.resources.sync import Sync
 
@@ -43,6 +45,7 @@ class Parts:
     attachments: Attachments
     sync: Sync
     services: HigherLayerServices
+    security_groups: SecurityGroups
 
 
 def assemble(conf: cfg.ConfigOpts, driver_cls: type[driver_base.Driver] | None = None,
@@ -66,9 +69,22 @@ def assemble(conf: cfg.ConfigOpts, driver_cls: type[driver_base.Driver] | None =
     recorder = AttachmentRecorder(core, binder, plugging)
     networks = Networks(core, lifecycle, plugging)
     ports = Ports(core, lifecycle, networks, binder, recorder, plugging)
+    security_groups, security_host = _port_security(core, lifecycle, plugging, ports)
     return Parts(
         core=core, lifecycle=lifecycle, plugging=plugging, hosts=hosts, binder=binder,
         networks=networks, subnets=Subnets(core, lifecycle, networks, plugging), ports=ports,
         port_bindings=PortBindings(core, lifecycle, ports, binder, plugging),
         attachments=Attachments(core, lifecycle, ports, binder, recorder, plugging),
-        sync=Sync(core, hosts, plugging), services=HigherLayerServices(core, networks))
+        sync=Sync(core, hosts, plugging), services=HigherLayerServices(core, networks),
+        security_groups=security_groups)
+
+
+def _port_security(core: Core, lifecycle: Lifecycle, plugging: Plugging, ports: Ports
+                   ) -> tuple[SecurityGroups, SecurityHostSide]:
+    """Security groups, the ports' security fields and what this host's driver is told."""
+    host_side = SecurityHostSide(core)
+    groups = SecurityGroups(core, lifecycle, changed=host_side.rules_changed)
+    ports.security = PortSecurityFields(core, groups)
+    ports.security_host = host_side
+    plugging.before_plug.append(host_side.before_plug)
+    return groups, host_side

@@ -73,6 +73,17 @@ class RecordedHost:
         return driver_manager.bind_for_host(cls, port, network, self.host.name)
 
 
+def _port_security_refusal(binder: Any, port: objects.Port) -> str | None:
+    """Why ``binder``'s host cannot take a port that needs port security, else None."""
+    if not port.port_security_enabled:
+        return None
+    caps = binder.capabilities if isinstance(binder, RecordedHost) else binder.describe()
+    if caps.port_security:
+        return None
+    return (f"port security is enabled on the port but driver {binder.name} does not "
+            "enforce it on this host (see its log for the setting needed)")
+
+
 class Binder:
     """Binds and unbinds ports inside the caller's transaction."""
 
@@ -106,7 +117,7 @@ class Binder:
                host: str) -> driver_base.Binding:
         """The VIF type and details ``host``'s driver chooses for ``port`` (no writes)."""
         binder = self.binding_driver(session, host)
-        reason = binder.check_network(network)
+        reason = binder.check_network(network) or _port_security_refusal(binder, port)
         if reason is not None:
             raise exc.BindingFailed(port_id=port.id, host=host, reason=reason)
         return (driver_manager.bind_for_host(binder, port, network, host)

@@ -27,7 +27,7 @@ def network_obj(row: models.Network, subnet_ids: Sequence[str]) -> objects.Netwo
         network_type=row.network_type, segmentation_id=row.segmentation_id,
         physical_network=row.physical_network, subnets=tuple(subnet_ids),
         revision_number=row.revision_number, created_at=row.created_at,
-        updated_at=row.updated_at,
+        updated_at=row.updated_at, port_security_enabled=bool(row.port_security_enabled),
     )
 
 
@@ -47,7 +47,10 @@ def subnet_obj(row: models.Subnet, pools, dns, routes) -> objects.Subnet:
     )
 
 
-def port_obj(row: models.Port, fixed_ips: Iterable[tuple[str, str]]) -> objects.Port:
+def port_obj(row: models.Port, fixed_ips: Iterable[tuple[str, str]],
+             security_groups: Iterable[str] = (),
+             pairs: Iterable[tuple[str, str]] = ()) -> objects.Port:
+    """A port object; ``pairs`` are (ip_address, mac_address) of its allowed address pairs."""
     return objects.Port(
         id=row.id, project_id=row.project_id, network_id=row.network_id, name=row.name,
         description=row.description, mac_address=row.mac_address,
@@ -58,7 +61,10 @@ def port_obj(row: models.Port, fixed_ips: Iterable[tuple[str, str]]) -> objects.
         binding_vif_type=row.binding_vif_type,
         binding_vif_details=json.loads(row.binding_vif_details),
         revision_number=row.revision_number, created_at=row.created_at,
-        updated_at=row.updated_at,
+        updated_at=row.updated_at, port_security_enabled=bool(row.port_security_enabled),
+        security_groups=tuple(sorted(security_groups)),
+        allowed_address_pairs=tuple(objects.AddressPair(ip_address=ip, mac_address=mac)
+                                    for ip, mac in sorted(pairs)),
     )
 
 
@@ -114,7 +120,25 @@ def load_ports(session: orm.Session, rows: Sequence[models.Port]) -> list[object
             .where(models.IpAllocation.port_id.in_(ids))
         ):
             ips[port_id].append((sub_id, ip))
-    return [port_obj(r, ips[r.id]) for r in rows]
+    groups, pairs = port_security_of(session, ids)
+    return [port_obj(r, ips[r.id], groups[r.id], pairs[r.id]) for r in rows]
+
+
+def port_security_of(session: orm.Session, port_ids: Sequence[str]
+                     ) -> tuple[dict[str, list[str]], dict[str, list[tuple[str, str]]]]:
+    """The security group ids and (ip, mac) address pairs of ports, by port id."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    if port_ids:
+        PSG, AAP = models.PortSecurityGroup, models.AllowedAddressPair
+        for port_id, group_id in session.execute(
+                sa.select(PSG.port_id, PSG.security_group_id).where(PSG.port_id.in_(port_ids))):
+            groups[port_id].append(group_id)
+        for port_id, ip, mac in session.execute(
+                sa.select(AAP.port_id, AAP.ip_address, AAP.mac_address)
+                .where(AAP.port_id.in_(port_ids))):
+            pairs[port_id].append((ip, mac))
+    return groups, pairs
 
 
 # -- listing ---------------------------------------------------------------

@@ -15,7 +15,7 @@ from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
 from naas_lib.ipam import allocator
-from naas_lib.resources import common, dhcp
+from naas_lib.resources import common, dhcp, port_security
 from naas_lib.resources.core import Core
 from naas_lib.resources.lifecycle import (
     CREATE,
@@ -31,11 +31,13 @@ LOG = logging.getLogger(__name__)
 
 PROVIDER = ("network_type", "segmentation_id", "physical_network")
 CREATE_FIELDS = ("name", "description", "admin_state_up", "shared", "mtu", *PROVIDER,
-                 "project_id", "tenant_id")
-UPDATE_FIELDS = ("name", "description", "admin_state_up", "shared", "mtu")
+                 "project_id", "tenant_id", "port_security_enabled")
+UPDATE_FIELDS = ("name", "description", "admin_state_up", "shared", "mtu",
+                 "port_security_enabled")
 READ_ONLY = ("id", "status", "revision_number", "subnets", "created_at", "updated_at")
 FILTERS = ("id", "project_id", "name", "description", "admin_state_up", "status", "shared",
-           "mtu", "network_type", "segmentation_id", "physical_network", "revision_number")
+           "mtu", "network_type", "segmentation_id", "physical_network", "revision_number",
+           "port_security_enabled")
 
 _CREATE = Phases("network", CREATE, "create_network_precommit", "create_network_postcommit")
 _UPDATE = Phases("network", UPDATE, "update_network_precommit", "update_network_postcommit")
@@ -71,6 +73,14 @@ def check_writable(resource: str, attrs: dict[str, Any], allowed: tuple) -> None
         if name in ("revision_number", "id", "created_at", "updated_at"):
             raise exc.RequestedStateInvalid(resource=resource, reason=f"{name} is read-only")
     validation.check_known(resource, attrs, allowed)
+
+
+def _port_security(attrs: dict[str, Any]) -> dict[str, Any]:
+    """A network's ``port_security_enabled`` (what its new ports inherit), when given."""
+    if attrs.get("port_security_enabled") is None:
+        return {}
+    return {"port_security_enabled": validation.boolean("port_security_enabled",
+                                                        attrs["port_security_enabled"])}
 
 
 class HostSide(Protocol):
@@ -187,6 +197,7 @@ class Networks:
                                                  attrs.get("admin_state_up", True)),
             "shared": validation.boolean("shared", attrs.get("shared", False)),
             "project_id": project_id,
+            **_port_security(attrs),
         }
         self.core.enforce(context, "create_network", {"project_id": project_id})
         if request["shared"]:
@@ -227,7 +238,8 @@ class Networks:
             description=request["description"], admin_state_up=request["admin_state_up"],
             status=constants.NET_STATUS_ACTIVE, shared=request["shared"], mtu=0,
             network_type="", segmentation_id=None, physical_network=None, revision_number=1,
-            created_at=now, updated_at=now)
+            created_at=now, updated_at=now,
+            port_security_enabled=request.get("port_security_enabled", True))
         session.add(row)
         session.flush()
         last_error: exc.NaasError | None = None
@@ -262,6 +274,7 @@ class Networks:
         for name in ("admin_state_up", "shared"):
             if name in attrs:
                 values[name] = validation.boolean(name, attrs[name])
+        values.update(_port_security(attrs))
         return values
 
     def update_network(self, context: RequestContext, network_id: str,
@@ -387,6 +400,7 @@ class Networks:
         network_id = out.resource_id
         for port in out.extra:
             allocator.release(session, port.id)
+        port_security.forget_ports(session, [p.id for p in out.extra])
         session.execute(sa.delete(models.PortBinding).where(models.PortBinding.port_id.in_(
             sa.select(models.Port.id).where(models.Port.network_id == network_id))))
         session.execute(sa.delete(models.Port).where(models.Port.network_id == network_id))

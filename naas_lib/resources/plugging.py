@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -66,6 +66,8 @@ class Plugging:
 
     def __init__(self, core: Core) -> None:
         self.core = core
+        #: Called with a port right before the driver plugs it (port security: its groups).
+        self.before_plug: list[Callable[[objects.Port], None]] = []
 
     def set_port_status(self, port_id: str, status: str, reason: str | None = None) -> None:
         """Record what the host made of a port (internal: not a caller's write).
@@ -150,6 +152,8 @@ class Plugging:
                                     reason=f"port is bound to {port.binding_host_id!r}")
         driver = self.core.driver
         try:
+            for hook in self.before_plug:
+                hook(port)
             driver.plug(port, net, subnets)
         except Exception as e:
             reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"

@@ -18,7 +18,7 @@ from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
 from naas_lib.ipam import allocator
-from naas_lib.resources import common, dhcp
+from naas_lib.resources import common, dhcp, port_security
 from naas_lib.resources import lifecycle as lc
 from naas_lib.resources.attaching import AttachmentRecorder
 from naas_lib.resources.binding import Binder
@@ -30,13 +30,14 @@ LOG = logging.getLogger(__name__)
 
 BINDING = ("binding_host_id", "binding_profile")
 CREATE_FIELDS = ("network_id", "name", "description", "admin_state_up", "mac_address",
-                 "fixed_ips", "device_id", "device_owner", *BINDING, "project_id", "tenant_id")
+                 "fixed_ips", "device_id", "device_owner", *BINDING, "project_id", "tenant_id",
+                 *port_security.FIELDS)
 UPDATE_FIELDS = ("name", "description", "admin_state_up", "mac_address", "fixed_ips",
-                 "device_id", "device_owner", *BINDING)
+                 "device_id", "device_owner", *BINDING, *port_security.FIELDS)
 READ_ONLY_BINDING = ("binding_vif_type", "binding_vif_details")
 FILTERS = ("id", "project_id", "network_id", "name", "description", "mac_address",
            "admin_state_up", "status", "device_id", "device_owner", "binding_host_id",
-           "binding_vif_type", "revision_number")
+           "binding_vif_type", "revision_number", "port_security_enabled")
 _port_table = models.Port.__table__
 _INSERT_PORT = sa.insert(_port_table)
 _MAC_ON_NETWORK = sa.select(_port_table.c.id).where(
@@ -65,6 +66,7 @@ def _validated(attrs: Mapping[str, Any], creating: bool) -> dict[str, Any]:
                                                  allow_none=True) or None
     if attrs.get("binding_profile") is not None:
         v["binding_profile"] = validation.json_dict("binding_profile", attrs["binding_profile"])
+    v.update(port_security.validated(attrs))
     return v
 
 
@@ -96,6 +98,9 @@ class Ports:
     binder: Binder
     recorder: AttachmentRecorder
     plugging: Plugging
+    #: Port security fields and their host-side effects (issue 11).
+    security: port_security.PortSecurityFields | None = None
+    security_host: port_security.SecurityHostSide | None = None
 
     # -- reads -------------------------------------------------------------
 
@@ -171,6 +176,7 @@ class Ports:
             "status": constants.PORT_STATUS_DOWN, "status_reason": None,
             "device_id": v.get("device_id", ""), "device_owner": v.get("device_owner", ""),
             "revision_number": 1, "created_at": now, "updated_at": now,
+            "port_security_enabled": port_security.enabled_for(v, net_row),
         }
         profile = json.dumps(v.get("binding_profile", {}))
         try:
@@ -179,12 +185,21 @@ class Ports:
             ips = allocator.allocate(session, v["id"], net_row.id, v.get("fixed_ips"))
         except db_exc.DBDuplicateEntry as e:
             raise lost_race(e) from e
+        groups, pairs = self._security_on_create(session, context, v, row)
         port = common.port_obj(_RowView({
             **row, "binding_host_id": None, "binding_profile": profile,
-            "binding_vif_type": constants.VIF_TYPE_UNBOUND, "binding_vif_details": "{}"}), ips)
+            "binding_vif_type": constants.VIF_TYPE_UNBOUND, "binding_vif_details": "{}"}), ips,
+            groups, pairs)
         if v.get("binding_host_id"):
             port = self.binder.bind(session, port, net, v["binding_host_id"])
         return port
+
+    def _security_on_create(self, session: orm.Session, context: RequestContext,
+                            v: dict[str, Any], row: dict[str, Any]) -> tuple[list, list]:
+        if self.security is None:
+            return [], []
+        return self.security.on_create(session, context, v, row["port_security_enabled"],
+                                       row["mac_address"])
 
     def create_port(self, context: RequestContext, **attrs: Any) -> objects.Port:
         """Create a port with a MAC and addresses (automatic unless ``fixed_ips`` says)."""
@@ -229,6 +244,9 @@ class Ports:
             lc.port_context, compensate=self._remove_created,
             finish=lambda session, _: self._attach_new(session, context, outs, att_outs))
         self.lifecycle.after(_ATTACH, context, att_outs)
+        if self.security is not None and self.security_host is not None:
+            self.security.announce(context, prepared)
+            self.security_host.ports_changed([(None, o.after) for o in outs])
         return [o.after for o in outs]
 
     def _insert_ports(self, session: orm.Session, context: RequestContext,
@@ -276,6 +294,9 @@ class Ports:
 
         def host_side(outs: list[lc.Outcome]) -> None:
             out.after = self.plugging.after_port_update(out.before, out.after, out.network)
+            if self.security_host is not None:
+                out.after = self.security_host.after_port_update(out.before, out.after,
+                                                                 self.plugging)
 
         try:
             self.lifecycle.run(_UPDATE, context, write, lc.port_context, announced=[out],
@@ -292,6 +313,8 @@ class Ports:
         out.before = before = common.load_ports(session, [row])[0]
         out.network = common.network_by_id(session, row.network_id)
         values = self._column_values(session, row, v)
+        if self.security is not None:
+            values.update(self.security.on_update(session, context, row, before, v))
         try:
             common.bump_revision(session, models.Port, "Port", port_id, row.revision_number,
                                  expected_revision, values)
@@ -360,7 +383,12 @@ class Ports:
         self.lifecycle.run(
             _DELETE, context, write, lc.port_context, announced=[out],
             finish=lambda session, _: _purge(session, port_id),
-            after_postcommit=lambda _: self.plugging.unplug_quietly(out.before, out.network))
+            after_postcommit=lambda _: self._after_delete(out))
+
+    def _after_delete(self, out: lc.Outcome) -> None:
+        self.plugging.unplug_quietly(out.before, out.network)
+        if self.security_host is not None:
+            self.security_host.ports_changed([(out.before, None)])
 
     def remove_rows(self, port_id: str) -> None:
         """Remove a port's rows without events (undoing a create, or an instance's own port)."""
@@ -373,6 +401,7 @@ class Ports:
 
 def _purge(session: orm.Session, port_id: str) -> None:
     allocator.release(session, port_id)
+    port_security.forget_ports(session, [port_id])
     session.execute(sa.delete(models.PortBinding).where(models.PortBinding.port_id == port_id))
     session.execute(sa.delete(models.Attachment).where(models.Attachment.port_id == port_id))
     session.execute(sa.delete(models.Port).where(models.Port.id == port_id))

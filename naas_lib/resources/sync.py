@@ -24,7 +24,7 @@ from naas_lib import constants, objects
 from naas_lib import exceptions as exc
 from naas_lib.db import models
 from naas_lib.drivers import base as driver_base
-from naas_lib.resources import common, dhcp
+from naas_lib.resources import common, dhcp, port_security
 from naas_lib.resources.core import Core
 from naas_lib.resources.hosts import Hosts
 from naas_lib.resources.plugging import Plugging, as_bound_here
@@ -151,10 +151,11 @@ class Sync:
                 sa.select(models.Subnet).where(models.Subnet.network_id.in_(net_ids))))
             subnets = {s.id: s for s in common.load_subnets(session, subnet_rows)}
             dhcp_addresses = dhcp.server_addresses(session, net_ids)
+            groups = port_security.group_states(session, port_security.groups_of(ports))
         return driver_base.DesiredState(
             host=self.core.host, ports=[(p, nets[p.network_id]) for p in ports],
             peers={k: list(v) for k, v in peers.items()}, subnets=subnets,
-            dhcp_addresses=dhcp_addresses)
+            dhcp_addresses=dhcp_addresses, security_groups=groups)
 
     # -- sync ------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ class Client:
 
     def create(self, resource: str, **attrs: Any) -> dict[str, Any]:
         """Create one resource and return its wire document (fails the test on error)."""
-        r = self.post(f"/v2.0/{resource}s", {resource: attrs})
+        r = self.post(f"/v2.0/{resource.replace('_', '-')}s", {resource: attrs})
         assert r.status_int == 201, r.text
         return r.json[resource]
 

@@ -23,7 +23,7 @@ def test_version_discovery_self_link_points_at_v2(admin):
     assert version["id"] == "v2.0" and version["status"] == "CURRENT"
     assert version["links"][0] == {"rel": "self", "href": "http://localhost/v2.0/"}
     names = {x["collection"] for x in admin.get("/v2.0/").json["resources"]}
-    assert names == {"networks", "subnets", "ports"}
+    assert names == {"networks", "subnets", "ports", "security_groups", "security_group_rules"}
 
 
 def test_extensions_list_show_and_unknown_alias(admin):

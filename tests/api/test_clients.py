@@ -116,6 +116,58 @@ def test_cli_network_subnet_port_commands(client_env):
     assert missing.returncode == 1 and "No Network found" in missing.stderr
 
 
+def test_cli_security_group_and_port_security_commands(client_env):
+    tag = uuid.uuid4().hex[:8]
+    group = osc_json(client_env, "security", "group", "create", "--description", "web tier",
+                     f"web-{tag}")
+    assert group["name"] == f"web-{tag}" and group["description"] == "web tier"
+    assert {(r["direction"], r["ethertype"]) for r in group["rules"]} == {
+        ("egress", "IPv4"), ("egress", "IPv6")}
+    names = [g["Name"] for g in osc_json(client_env, "security", "group", "list")]
+    assert f"web-{tag}" in names and "default" in names
+
+    rule = osc_json(client_env, "security", "group", "rule", "create", "--protocol", "tcp",
+                    "--dst-port", "8080", "--remote-ip", "192.0.2.0/24", f"web-{tag}")
+    assert (rule["direction"], rule["protocol"], rule["port_range_min"],
+            rule["port_range_max"], rule["remote_ip_prefix"]) == (
+        "ingress", "tcp", 8080, 8080, "192.0.2.0/24")
+    again = osc(client_env, "security", "group", "rule", "create", "--protocol", "tcp",
+                "--dst-port", "8080", "--remote-ip", "192.0.2.0/24", f"web-{tag}",
+                check=False)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad = osc(client_env, "security", "group", "rule", "create", "--protocol", "udp",
+              "--remote-ip", "10.0.0.1/24", f"web-{tag}", check=False)
+    assert bad.returncode == 1 and "host bits" in bad.stderr
+    rules = osc_json(client_env, "security", "group", "rule", "list", f"web-{tag}")
+    assert rule["id"] in {r["ID"] for r in rules}
+
+    net = osc_json(client_env, "network", "create", f"ps-{tag}")
+    assert net["port_security_enabled"] is True
+    osc(client_env, "subnet", "create", "--network", net["id"], "--subnet-range",
+        "10.64.0.0/24", f"ps-sub-{tag}")
+    port = osc_json(client_env, "port", "create", "--network", net["id"],
+                    "--security-group", f"web-{tag}", f"ps-port-{tag}")
+    assert port["security_group_ids"] == [group["id"]]
+    assert port["port_security_enabled"] is True
+    osc(client_env, "port", "set", "--allowed-address", "ip-address=10.64.0.200",
+        f"ps-port-{tag}")
+    shown = osc_json(client_env, "port", "show", f"ps-port-{tag}")
+    assert shown["allowed_address_pairs"] == [
+        {"ip_address": "10.64.0.200", "mac_address": port["mac_address"]}]
+    in_use = osc(client_env, "security", "group", "delete", f"web-{tag}", check=False)
+    assert in_use.returncode == 1 and "in use" in in_use.stderr
+    off = osc(client_env, "port", "set", "--disable-port-security", f"ps-port-{tag}",
+              check=False)
+    assert off.returncode == 1 and "port_security_enabled" in off.stderr
+
+    osc(client_env, "port", "delete", port["id"])
+    osc(client_env, "security", "group", "rule", "delete", rule["id"])
+    osc(client_env, "security", "group", "delete", f"web-{tag}")
+    osc(client_env, "network", "delete", net["id"])
+    gone = osc(client_env, "security", "group", "show", group["id"], check=False)
+    assert gone.returncode == 1
+
+
 def test_cli_reports_unknown_network_with_nonzero_exit(client_env):
     bad = osc(client_env, "subnet", "create", "--network", "no-such-net",
               "--subnet-range", "10.0.0.0/24", "x", check=False)

@@ -68,9 +68,14 @@ def fuzz_client(api_service):
 
 def _live(client: Client, collection: str) -> str:
     """An id of an existing resource of ``collection`` (made when none is left)."""
-    found = client.get(f"/v2.0/{collection}?limit=1&fields=id").json[collection]
+    key = collection.replace("-", "_")
+    if collection == "security-group-rules":
+        client.get("/v2.0/security-groups")  # the project's default group and its rules
+    found = client.get(f"/v2.0/{collection}?limit=1&fields=id").json[key]
     if found:
         return found[0]["id"]
+    if collection == "security-groups":
+        return client.create("security_group", name="seed")["id"]
     net = client.get("/v2.0/networks?limit=1&fields=id").json["networks"]
     net_id = net[0]["id"] if net else client.create("network", name="seed")["id"]
     if collection == "networks":

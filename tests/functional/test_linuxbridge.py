@@ -22,6 +22,9 @@ def lab(tmp_path):
 
 
 def network(svc, ctx, name, cidr4=CIDR4, cidr6=CIDR6, **attrs):
+    # These tests are about the L2 plumbing; port security has its own
+    # (test_portsec_service and the test_portsec_* dataplane tests).
+    attrs.setdefault("port_security_enabled", False)
     net = svc.create_network(ctx, name=name, **attrs)
     subnets = [svc.create_subnet(ctx, network_id=net.id, cidr=cidr4, ip_version=4)]
     if cidr6:

@@ -123,6 +123,8 @@ def _script(svc, ctx):
     expected.append(("subnet.create.end", sub.id))
     port = svc.create_port(ctx, network_id=n1.id, name="p")
     expected.append(("port.create.end", port.id))
+    # The project's first port made its default security group (notified after the port).
+    expected.append(("security_group.create.end", port.security_groups[0]))
     svc.update_port(ctx, port.id, name="p2")
     expected.append(("port.update.end", port.id))
     svc.attach_port(ctx, port.id, "vif-1", instance_id="vm-1")
@@ -144,7 +146,7 @@ def _resource_id(note: dict) -> str:
     payload = note["payload"]
     if "port_id" in payload:
         return payload["port_id"]
-    (key,) = [k for k in payload if k in ("network", "subnet", "port")]
+    (key,) = [k for k in payload if k in ("network", "subnet", "port", "security_group")]
     return payload[key]["id"]
 
 

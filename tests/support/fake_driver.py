@@ -100,7 +100,7 @@ class FakeDriver(NoopDriver):
         types = {constants.TYPE_LOCAL, constants.TYPE_FLAT, constants.TYPE_VXLAN}
         return base.Capabilities(network_types=frozenset(types),
                                  vif_types=frozenset({constants.VIF_TYPE_TAP}),
-                                 max_mtu=self.conf.max_mtu)
+                                 max_mtu=self.conf.max_mtu, port_security=True)
 
     def check_network(self, network: objects.Network) -> str | None:
         if network.id in self.refused:

@@ -155,7 +155,7 @@ CASES = {
     "unknown network field": (net_create(colour="red"), exc.UnknownField),
     "unknown subnet field": (sub_create(cidr="10.1.0.0/24", vlan=5), exc.UnknownField),
     "unknown port field": (port_create(hostname="vm"), exc.UnknownField),
-    "unknown update field": (port_update(security_groups=[]), exc.UnknownField),
+    "unknown update field": (port_update(qos_policy_id="x"), exc.UnknownField),
     "read-only status": (port_update(status="ACTIVE"), exc.RequestedStateInvalid),
     "unknown status": (port_update(status="FLYING"), exc.RequestedStateInvalid),
     "read-only revision": (net_update(revision_number=9), exc.RequestedStateInvalid),

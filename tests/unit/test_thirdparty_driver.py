@@ -47,7 +47,8 @@ def test_the_service_loads_and_uses_an_out_of_tree_driver(installed, admin_ctx):
     with NetworkService.from_settings(database_url="sqlite://", driver="thirdparty",
                                       host="h1") as svc:
         assert type(svc.driver).__module__ == "naas_thirdparty.driver"
-        net = svc.create_network(admin_ctx, name="n", network_type="local")
+        net = svc.create_network(admin_ctx, name="n", network_type="local",
+                                 port_security_enabled=False)
         port = svc.create_port(admin_ctx, network_id=net.id)
         svc.attach_port(admin_ctx, port.id, "vif-1")
         port = svc.get_port(admin_ctx, port.id)
@@ -55,7 +56,8 @@ def test_the_service_loads_and_uses_an_out_of_tree_driver(installed, admin_ctx):
         assert port.binding_vif_details["devname"] == "tp" + port.id[:11]
         assert svc.driver.is_plugged(port, net)
         # Its capabilities are negotiated: a vxlan network is refused at binding.
-        vx = svc.create_network(admin_ctx, name="v", network_type="vxlan")
+        vx = svc.create_network(admin_ctx, name="v", network_type="vxlan",
+                                port_security_enabled=False)
         other = svc.create_port(admin_ctx, network_id=vx.id)
         with pytest.raises(exc.BindingFailed, match="vxlan"):
             svc.attach_port(admin_ctx, other.id, "vif-2")
@@ -77,11 +79,28 @@ def test_an_unknown_driver_is_named_with_the_installed_ones(installed):
     assert "nosuch" in caught.value.message and "thirdparty" in caught.value.message
 
 
+def test_a_driver_without_port_security_refuses_a_port_that_needs_it(installed, admin_ctx):
+    with NetworkService.from_settings(database_url="sqlite://", driver="thirdparty",
+                                      host="h1") as svc:
+        net = svc.create_network(admin_ctx, name="n", network_type="local")
+        port = svc.create_port(admin_ctx, network_id=net.id)
+        assert port.port_security_enabled and port.security_groups
+        with pytest.raises(exc.BindingFailed, match="port security"):
+            svc.attach_port(admin_ctx, port.id, "vif-1")
+        assert svc.driver.devices == {}
+        # Without port security (and so without groups) the same driver binds it.
+        port = svc.update_port(admin_ctx, port.id, port_security_enabled=False,
+                               security_groups=[])
+        svc.attach_port(admin_ctx, port.id, "vif-1")
+        assert svc.get_port(admin_ctx, port.id).status == "ACTIVE"
+
+
 def test_a_driver_failing_in_plug_gives_a_typed_error_and_no_partial_state(
         installed, admin_ctx):
     with NetworkService.from_settings(database_url="sqlite://", driver="thirdparty",
                                       host="h1", thirdparty={"fail_plug": True}) as svc:
-        net = svc.create_network(admin_ctx, name="n", network_type="local")
+        net = svc.create_network(admin_ctx, name="n", network_type="local",
+                                 port_security_enabled=False)
         port = svc.create_port(admin_ctx, network_id=net.id)
         with pytest.raises(exc.DriverError, match="the fabric refused the port"):
             svc.attach_port(admin_ctx, port.id, "vif-1")

@@ -38,6 +38,8 @@ from naas_lib.drivers import base
 from naas_lib.drivers.linuxbridge import dhcp_config, names
 from naas_lib.drivers.linuxbridge import netlink as nl
 from naas_lib.drivers.linuxbridge.dhcp import DhcpError, DhcpManager
+from naas_lib.drivers.linuxbridge.portsec import PortSecurity, TrustedResponders
+from naas_lib.drivers.linuxbridge.portsec_wiring import HostPortSecurity
 
 LOG = logging.getLogger(__name__)
 
@@ -106,6 +108,7 @@ class LinuxBridgeDriver(base.Driver):
             (getattr(conf, "dhcp_state_path", None) if conf is not None else None)
             or "/var/lib/naas/dhcp", self.kernel.netns or "_host")
         self._dhcp_manager: DhcpManager | None = None
+        self._portsec_init()
 
     @classmethod
     def get_opts(cls) -> list[cfg.Opt]:
@@ -137,6 +140,7 @@ class LinuxBridgeDriver(base.Driver):
 
     def close(self) -> None:
         self.kernel.close()
+        self.portsec.portsec.close()
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -160,7 +164,8 @@ class LinuxBridgeDriver(base.Driver):
         return base.Capabilities(
             network_types=frozenset(types),
             vif_types=frozenset({constants.VIF_TYPE_TAP, constants.VIF_TYPE_VETH}),
-            max_mtu=MAX_MTU, port_security=False, dhcp=self._dhcp_offered())
+            max_mtu=MAX_MTU, port_security=self._portsec_capable(),
+            dhcp=self._dhcp_offered())
 
     def check_network(self, network: objects.Network) -> str | None:
         """Why this host cannot serve ``network``, naming the missing option; else None."""
@@ -212,6 +217,7 @@ class LinuxBridgeDriver(base.Driver):
         try:
             with self._locked():
                 try:
+                    self._portsec_plug(port, made)
                     bridge = self._ensure_network(network, made)
                     self._ensure_port(port, network, bridge, subnets, made)
                 except BaseException:
@@ -225,6 +231,9 @@ class LinuxBridgeDriver(base.Driver):
     def _undo(self, made: list[int | str]) -> None:
         for device in reversed(made):
             try:
+                if isinstance(device, str) and device.startswith(_PORTSEC_UNDO):
+                    self.portsec.remove(device[len(_PORTSEC_UNDO):])
+                    continue
                 if isinstance(device, str):
                     link = self.kernel.get_link(device)
                     if link is None:
@@ -359,6 +368,7 @@ class LinuxBridgeDriver(base.Driver):
         try:
             with self._locked():
                 self._unplug_locked(ports)
+                self._portsec_unplug(ports)
         except (nl.NetlinkError, OSError) as e:
             raise exc.DriverError(driver=self.name, reason=f"unplug failed: {e}") from e
 
@@ -451,6 +461,7 @@ class LinuxBridgeDriver(base.Driver):
                     self._sync_peers(network, desired.peers.get(network.id, ()), report)
             self._remove_unwanted(desired, report)
             self._dhcp_sync(desired, bridges, report)
+            self._portsec_sync(desired, report)
         return report
 
     # -- DHCP responders (dhcp.py runs them; these helpers feed it) ----------------
@@ -527,6 +538,61 @@ class LinuxBridgeDriver(base.Driver):
             raise exc.DriverError(driver=self.name,
                                   reason=f"DHCP responder of network {network_id}: {e}") from e
 
+    # -- port security (see portsec_wiring; one call per hook above) ----------------
+
+    def _portsec_init(self) -> None:
+        # The DHCP responder's veth ("dhv...") is trusted for DHCP replies and RAs.
+        self.portsec = HostPortSecurity(PortSecurity(
+            self.kernel.netns, TrustedResponders(prefixes=("dhv",))))
+        self._portsec_reason: str | None = None
+
+    def _portsec_capable(self) -> bool:
+        """Whether this host can enforce port security; logs the setting needed once."""
+        able, reason = self.portsec.portsec.capable()
+        if not able and reason != self._portsec_reason:
+            LOG.warning("Port security cannot be enforced on this host: %s; ports that need "
+                        "it will not be bound here", reason)
+        self._portsec_reason = None if able else reason
+        return able
+
+    def _portsec_plug(self, port: objects.Port, made: list[int | str]) -> None:
+        """Rules before the device exists, so the guest's first frame is filtered."""
+        device = _device_name(port)
+        known = device in self.portsec.portsec.ports()
+        self.portsec.apply(port, device)
+        if not known:
+            made.append(_PORTSEC_UNDO + device)
+
+    def _portsec_unplug(self, ports: list[tuple[objects.Port, objects.Network]]) -> None:
+        for port, _network in ports:
+            self.portsec.remove(_device_name(port))
+
+    def _portsec_sync(self, desired: base.DesiredState, report: base.SyncReport) -> None:
+        try:
+            done = self.portsec.sync(desired, [(p, _device_name(p)) for p, _ in desired.ports])
+        except exc.NaasError as e:
+            LOG.warning("Sync could not program port security: %s", e)
+            for port, _network in desired.ports:
+                if port.port_security_enabled:
+                    report.failed_ports[port.id] = f"port security: {e}"
+            return
+        report.created.extend(f"port security {d}" for d in done.added)
+        report.removed.extend(f"port security {d}" for d in done.removed)
+        if done.repaired:
+            report.fixed.append("port security tables")
+
+    def update_security_group(self, state: base.SecurityGroupState) -> None:
+        with self._locked():
+            self.portsec.update_group(state)
+
+    def update_security_group_members(self, group_id: str, addresses: Sequence[str]) -> None:
+        with self._locked():
+            self.portsec.update_members(group_id, addresses)
+
+    def prepare_security_groups(self, states: Sequence[base.SecurityGroupState]) -> None:
+        with self._locked():  # programmed with the port, in the plug's one transaction
+            self.portsec.prepare(states)
+
     def _sync_peers(self, network: objects.Network, peers: Iterable[base.Peer],
                     report: base.SyncReport) -> None:
         name = names.vxlan(network.id)
@@ -553,6 +619,10 @@ class LinuxBridgeDriver(base.Driver):
         if doomed:
             self.kernel.delete_links(link.index for link in doomed)
             report.removed.extend(f"{link.kind or 'device'} {link.name}" for link in doomed)
+
+
+#: Marks a port-security entry in a plug's undo list (not a device).
+_PORTSEC_UNDO = "portsec:"
 
 
 def _note(report: base.SyncReport | None, what: str, text: str) -> None:

@@ -1,0 +1,78 @@
+"""Plug cost through the service with port security and the default group, against without.
+
+COUNT ports are created and attached (so plugged) on this host's linuxbridge
+driver, working in a throw-away network namespace with br_netfilter on (the
+namespace default once the module is loaded): once on a network with port
+security (each port in its project's default group, its rules programmed
+before its device is made) and once on a network without. Rounds alternate
+and the best of each is kept (the machine is shared). Target: at most 1.3x.
+
+    sudo .venv/bin/python benchmarks/bench_portsec_plug.py [COUNT]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import uuid
+
+from pyroute2 import netns
+
+from naas_lib import NetworkService, RequestContext
+
+ROUNDS = 3
+
+
+@contextlib.contextmanager
+def namespace():
+    name = f"bps-{uuid.uuid4().hex[:8]}"
+    netns.create(name)
+    try:
+        yield name
+    finally:
+        netns.remove(name)
+
+
+def per_port(count: int, port_security: bool) -> tuple[float, int]:
+    """Seconds per port for create + attach (plug), and the nft rules of the host."""
+    ctx = RequestContext(project_id="bench", user_id="bench", roles=["admin"])
+    with namespace() as ns, tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.sqlite"
+        with NetworkService.from_settings(database_url=url, driver="linuxbridge", host="bench",
+                                          linuxbridge={"netns": ns}) as svc:
+            assert svc.driver.describe().port_security, "br_netfilter is not on"
+            net = svc.create_network(ctx, name="bench", network_type="local",
+                                     port_security_enabled=port_security)
+            svc.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/16")
+            svc.create_port(ctx, network_id=net.id)  # default group made before timing
+            start = time.perf_counter()
+            for i in range(count):
+                p = svc.create_port(ctx, network_id=net.id)
+                svc.attach_port(ctx, p.id, f"vif-{i}", instance_id="vm")
+            per = (time.perf_counter() - start) / count
+            assert svc.get_port(ctx, p.id).status == "ACTIVE"
+            rules = svc.driver.portsec.portsec.ruleset().count("\n")
+            return per, rules
+
+
+def main() -> None:
+    if os.geteuid() != 0:
+        sys.exit("bench_portsec_plug needs root (network namespaces)")
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    on, off = [], []
+    for _ in range(ROUNDS):
+        off.append(per_port(count, False)[0])
+        on.append(per_port(count, True))
+    best_on, best_off = min(t for t, _ in on), min(off)
+    print(f"best of {ROUNDS} alternating rounds, {count} ports")
+    print(f"create_port + attach_port, port security off  {best_off * 1e3:7.2f} ms/port")
+    print(f"create_port + attach_port, default group      {best_on * 1e3:7.2f} ms/port"
+          f"   ratio {best_on / best_off:.2f}x (target <= 1.3x)")
+    print(f"nft listing lines with {count} filtered ports      {on[0][1]}")
+
+
+if __name__ == "__main__":
+    main()
