@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "naas_lib.cli.subnet",
     "naas_lib.cli.port",
     "naas_lib.cli.higher_layer",
+    "naas_lib.cli.security_group",
     "naas_lib.cli.sync",
     "naas_lib.cli.check",
     "naas_lib.cli.config",

@@ -27,6 +27,14 @@ def fixed_ip(text: str) -> dict[str, str]:
 
 
 #: What ``create`` and ``update`` both accept.
+def _address_pair(text: str) -> dict[str, str]:
+    """``ip-address=IP[,mac-address=MAC]``, an allowed address pair."""
+    try:
+        return common.pairs("ip_address", "mac_address")(text)
+    except argparse.ArgumentTypeError:
+        return common.pairs("ip_address")(text)
+
+
 _CHANGEABLE = (
     Option("--description", "Free text."),
     Option("--admin-state-up", "Administrative state.", type=common.boolean, metavar="BOOL"),
@@ -36,6 +44,14 @@ _CHANGEABLE = (
     Option("--device-id", "Id of the device using the port (e.g. instance)."),
     Option("--device-owner", "Kind of device using the port (compute:nova ...)."),
     Option("--host", "Bind the port to this host (admin only).", attr="binding_host_id"),
+    Option("--security-group", "Id of a security group of the port; may be repeated "
+           "(default: the project's default group).", attr="security_groups", repeat=True,
+           metavar="GROUP_ID"),
+    Option("--allowed-address", "Extra address (or CIDR) the port may send from, with an "
+           "optional MAC; may be repeated.", attr="allowed_address_pairs", type=_address_pair,
+           metavar="ip-address=IP[,mac-address=MAC]", repeat=True),
+    Option("--port-security", "Anti-spoofing and security groups on (true) or off (false).",
+           attr="port_security_enabled", type=common.boolean, metavar="BOOL"),
 )
 
 PORT = resource.Resource(

@@ -182,8 +182,8 @@ def register(subparsers: Any, res: Resource) -> Any:
     The caller may add the resource's special commands (``port attach`` ...)
     to the returned subparsers.
     """
-    name = res.name
-    sub = common.add_group(subparsers, name, res.help)
+    name = res.name.replace("_", " ")
+    sub = common.add_group(subparsers, res.name.replace("_", "-"), res.help)
 
     p = common.add_command(sub, "create", res.create_help or f"Create a {name}.",
                            _create(res), prints="one")
@@ -196,12 +196,12 @@ def register(subparsers: Any, res: Resource) -> Any:
         opt.add_to(p)
 
     p = common.add_command(sub, "show", f"Show a {name}.", _show(res), prints="one")
-    p.add_argument("ref", metavar=name, help=res.ref_help())
+    p.add_argument("ref", metavar=res.name.replace("_", "-"), help=res.ref_help())
 
     if res.update is not None:
         p = common.add_command(sub, "update", f"Change a {name}.", _update(res, res.update),
                                prints="one")
-        p.add_argument("ref", metavar=name, help=res.ref_help())
+        p.add_argument("ref", metavar=res.name.replace("_", "-"), help=res.ref_help())
         for opt in res.update:
             opt.add_to(p)
         p.add_argument("--revision", type=int, metavar="N",

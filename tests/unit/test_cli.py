@@ -229,3 +229,30 @@ def test_subnet_ipv6_modes_are_set_and_cleared(tmp_path):
     assert (doc["ipv6_ra_mode"], doc["ipv6_address_mode"]) == (None, None)
     bad = run([*naas, "subnet", "update", "s6", "--ipv6-ra-mode", "bogus"])
     assert bad.returncode == 2
+
+
+def test_security_groups_rules_and_port_options(tmp_path):
+    url = f"sqlite:///{tmp_path}/sg.sqlite"
+    naas = [os.path.join(os.path.dirname(sys.executable), "naas"), "--database-url", url]
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=120)
+    group = run([*naas, "-f", "value", "security-group", "create", "web", "-c", "id"])
+    assert group.returncode == 0, group.stderr
+    group_id = group.stdout.strip()
+    rule = [*naas, "security-group-rule", "create", "web", "--direction", "ingress",
+            "--protocol", "tcp", "--port-range-min", "80", "--port-range-max", "80"]
+    assert run(rule).returncode == 0
+    again = run(rule)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    listed = run([*naas, "-f", "value", "security-group-rule", "list", "--group", "web",
+                  "-c", "direction", "-c", "protocol", "-c", "port_range_min"])
+    assert sorted(listed.stdout.split("\n")[:-1]) == ["egress  ", "egress  ", "ingress tcp 80"]
+    assert run([*naas, "network", "create", "n"]).returncode == 0
+    assert run([*naas, "subnet", "create", "n", "10.0.0.0/24"]).returncode == 0
+    port = run([*naas, "-f", "json", "port", "create", "n", "--security-group", group_id,
+                "--allowed-address", "ip-address=10.0.0.50"])
+    assert port.returncode == 0, port.stderr
+    doc = json.loads(port.stdout)
+    assert doc["security_groups"] == [group_id]
+    assert [p["ip_address"] for p in doc["allowed_address_pairs"]] == ["10.0.0.50"]
+    in_use = run([*naas, "security-group", "delete", "web"])
+    assert in_use.returncode == 1 and "in use" in in_use.stderr.lower()
