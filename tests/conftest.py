@@ -45,26 +45,27 @@ def service(make_service) -> NetworkService:
     return make_service()
 
 
-@pytest.fixture(params=databases.BACKENDS)
-def db_url(request):
-    """A fresh database on each backend; a missing server fails under CI=true."""
+def _provisioned(backend: str):
+    """A fresh database of ``backend`` (yields its URL, drops it after); a missing server
+    fails under CI=true."""
     try:
-        url, drop = databases.provision(request.param)
+        url, drop = databases.provision(backend)
     except databases.ServerUnavailable as e:
         unavailable(f"database server {e}")
     yield url
     drop()
+
+
+@pytest.fixture(params=databases.BACKENDS)
+def db_url(request):
+    """A fresh database on each backend."""
+    yield from _provisioned(request.param)
 
 
 @pytest.fixture(scope="module", params=databases.BACKENDS)
 def module_db_url(request):
     """One fresh database per backend shared by a module's tests (for many small cases)."""
-    try:
-        url, drop = databases.provision(request.param)
-    except databases.ServerUnavailable as e:
-        unavailable(f"database server {e}")
-    yield url
-    drop()
+    yield from _provisioned(request.param)
 
 
 @pytest.fixture(scope="module")

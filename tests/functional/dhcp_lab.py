@@ -23,6 +23,8 @@ from pathlib import Path
 from naas_lib.drivers.linuxbridge import dhcp_config as config
 from naas_lib.drivers.linuxbridge import names
 from naas_lib.drivers.linuxbridge.dhcp import DhcpManager
+from tests.functional.netns import add_namespace
+from tests.functional.netns import run as sh
 from tests.support.ci import require_root, unavailable
 
 UDHCPC_SCRIPT = """#!/bin/sh
@@ -46,10 +48,6 @@ def need(*programs: str) -> None:
     if missing:
         unavailable(f"DHCP functional tests: missing {', '.join(missing)} "
                     "(run tools/install-system-packages.sh)")
-
-
-def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(cmd), capture_output=True, text=True, check=check)
 
 
 class Guest:
@@ -122,11 +120,7 @@ class DhcpLab:
         self.script.chmod(0o755)
 
     def netns(self, role: str) -> str:
-        name = f"ndh-{role}-{self.tag}"
-        sh("ip", "netns", "add", name)
-        self.namespaces.append(name)
-        sh("ip", "-n", name, "link", "set", "lo", "up")
-        return name
+        return add_namespace(f"ndh-{role}-{self.tag}", self.namespaces)
 
     def host(self, index: int) -> tuple[str, DhcpManager]:
         """A host namespace on the underlay switch, with its own DhcpManager."""

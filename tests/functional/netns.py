@@ -26,6 +26,14 @@ def run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(list(cmd), capture_output=True, text=True, check=check)
 
 
+def add_namespace(name: str, made: list[str]) -> str:
+    """Create network namespace ``name`` with its loopback up; recorded in ``made`` first."""
+    run("ip", "netns", "add", name)
+    made.append(name)
+    run("ip", "-n", name, "link", "set", "lo", "up")
+    return name
+
+
 def ping(netns: str, address: str, deadline: int = 2) -> bool:
     """True when ``address`` answers one echo request sent from ``netns``."""
     cmd = ["ip", "netns", "exec", netns, "ping", "-n", "-q", "-c1", "-W1",
@@ -44,11 +52,7 @@ class Lab:
         self.switch: str | None = None
 
     def netns(self, role: str) -> str:
-        name = f"nlb-{role}-{self.tag}"
-        run("ip", "netns", "add", name)
-        self.namespaces.append(name)
-        run("ip", "-n", name, "link", "set", "lo", "up")
-        return name
+        return add_namespace(f"nlb-{role}-{self.tag}", self.namespaces)
 
     def host(self, index: int, underlay: bool = False, **driver_options) -> tuple[
             NetworkService, str]:

@@ -25,14 +25,12 @@ from naas_lib.drivers.linuxbridge.portsec import (
     PortSpec,
     TrustedResponders,
 )
+from tests.functional.netns import add_namespace
+from tests.functional.netns import run as sh
 from tests.support.ci import require_root
 
 NET4 = "10.90.0."
 NET6 = "fd00:90::"
-
-
-def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(cmd), capture_output=True, text=True, check=check)
 
 
 def in_ns(ns: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -78,11 +76,7 @@ class PortsecLab:
         self.programmers: list[PortSecurity] = []
 
     def netns(self, role: str) -> str:
-        name = f"ps-{role}-{self.tag}"
-        sh("ip", "netns", "add", name)
-        self.namespaces.append(name)
-        sh("ip", "-n", name, "link", "set", "lo", "up")
-        return name
+        return add_namespace(f"ps-{role}-{self.tag}", self.namespaces)
 
     def host(self, index: int = 1, prefixes: tuple[str, ...] = ()) -> tuple[str, PortSecurity]:
         ns = self.netns(f"h{index}")
