@@ -4,9 +4,11 @@ The Linux bridge driver owns a :class:`DhcpManager` and hands it plain
 :class:`~.dhcp_config.NetworkSpec` values (the network, its subnets, the
 ports bound to this host). For each network it keeps, on this host:
 
-* a network namespace ``naasdhcp-<8 chars of the network id>`` (prefixed by
-  the driver's own namespace when it works inside one), because every host's
-  responder has the same address and tenant CIDRs may overlap;
+* a network namespace ``naasdhcp-<scope>-<8 chars of the network id>``,
+  where the scope is the driver's own namespace when it works inside one,
+  else the host name (so several services sharing one kernel, as tests and
+  the demo do, never take each other's responders for strays), because
+  every host's responder has the same address and tenant CIDRs may overlap;
 * a veth pair: ``dhcp0`` inside that namespace with the responder's
   addresses and a MAC derived from the network id, and ``dhv<11 chars>`` on
   the network's bridge (the ``dhv`` prefix is how :meth:`DhcpManager.sync`
@@ -28,6 +30,7 @@ file behind.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -59,6 +62,16 @@ _STOP_TIMEOUT = 3.0
 def veth_name(network_id: str) -> str:
     """Host end of a network's responder veth, within IFNAMSIZ."""
     return (VETH_PREFIX + network_id[:names.ID_CHARS])[:constants.IFNAMSIZ]
+
+
+def namespace_prefix(host_netns: str | None, scope: str | None = None) -> str:
+    """What every responder namespace of one manager starts with.
+
+    ``naasdhcp-<host_netns>-`` when the driver works in a namespace, else
+    ``naasdhcp-<scope>-`` (the driver passes its host name), else ``naasdhcp-``.
+    """
+    owner = host_netns or scope
+    return f"{NAMESPACE_PREFIX}{owner}-" if owner else NAMESPACE_PREFIX
 
 
 def nft_ruleset() -> str:
@@ -110,14 +123,13 @@ class DhcpManager:
     """
 
     def __init__(self, state_dir: str | os.PathLike, host_netns: str | None = None,
-                 dnsmasq: str = DNSMASQ, log_dhcp: bool = False) -> None:
+                 dnsmasq: str = DNSMASQ, log_dhcp: bool = False,
+                 scope: str | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.host_netns = host_netns
         self.dnsmasq = shutil.which(dnsmasq) or dnsmasq
         self.log_dhcp = log_dhcp
-        self.namespace_prefix = (NAMESPACE_PREFIX if not host_netns
-                                 else f"{NAMESPACE_PREFIX}{host_netns}-")
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.namespace_prefix = namespace_prefix(host_netns, scope)
 
     # -- naming and files -------------------------------------------------
 
@@ -207,6 +219,8 @@ class DhcpManager:
             found = True
         if not self._known_ids():
             self._drop_nft()
+            with contextlib.suppress(OSError):  # made by the first responder; empty now
+                self.state_dir.rmdir()
         return found
 
     def sync(self, desired: Iterable[config.NetworkSpec]) -> DhcpSyncReport:
@@ -222,14 +236,18 @@ class DhcpManager:
             if self.remove(network_id):
                 report.removed.append(network_id)
         keep_ns = {self.namespace(i) for i in wanted}
+        swept = set()
         for namespace in self._namespaces() - keep_ns:
             self._kill_strays(namespace)
             _run("ip", "netns", "del", namespace, check=False)
             report.removed.append(namespace)
+            swept.add(namespace[-8:])
+        # Only the veths of namespaces swept here: another manager's are not ours.
         keep_veths = {veth_name(i) for i in wanted}
         for veth in self._host_veths() - keep_veths:
-            self._ip("link", "del", veth, check=False)
-            report.removed.append(veth)
+            if veth[len(VETH_PREFIX):len(VETH_PREFIX) + 8] in swept:
+                self._ip("link", "del", veth, check=False)
+                report.removed.append(veth)
         for network_id, spec in sorted(wanted.items()):
             try:
                 outcome = self.ensure(spec)
@@ -259,6 +277,15 @@ class DhcpManager:
         """Network id to pid of every responder running now."""
         return {i: pid for i in self._known_ids() if (pid := self.pid(i)) is not None}
 
+    def remove_all(self) -> list[str]:
+        """Remove every responder recorded in this manager's state directory.
+
+        A safety net for whoever made the manager's state directory (a test
+        fixture, the demo): it touches only networks listed there, never
+        another manager's. Returns the network ids that had something left.
+        """
+        return [i for i in sorted(self._known_ids()) if self.remove(i)]
+
     def close(self) -> None:
         """Release the manager; running responders stay (host state, like bridges)."""
 
@@ -282,7 +309,10 @@ class DhcpManager:
                 if e["ifname"].startswith(VETH_PREFIX)}
 
     def _known_ids(self) -> set[str]:
-        return {p.name for p in self.state_dir.iterdir() if p.is_dir()}
+        try:
+            return {p.name for p in self.state_dir.iterdir() if p.is_dir()}
+        except FileNotFoundError:
+            return set()
 
     def _plumbing_intact(self, spec: config.NetworkSpec) -> bool:
         """One cheap check for the update path: namespace there, veth up on the bridge."""

@@ -68,11 +68,12 @@ OPTS = [
         help="Named network namespace the driver works in (a simulated or containerised "
         "host). Empty: the process's own namespace."),
     cfg.BoolOpt(
-        "dhcp", default=False,
-        help="Run a DHCP/RA responder (dnsmasq) per network for this host's own ports, "
-        "and declare the 'dhcp' capability so that Nova tells guests to use DHCP. Needs "
-        "dnsmasq (Debian: dnsmasq-base); without it the capability is not declared. Off: "
-        "Nova gives guests static addresses (config drive)."),
+        "dhcp", default=True,
+        help="Run a DHCP/RA responder (dnsmasq) per network for this host's own ports "
+        "wherever a subnet has enable_dhcp, and declare the 'dhcp' capability so that "
+        "Nova tells guests to use DHCP. Needs dnsmasq (Debian: dnsmasq-base); without it "
+        "the capability is not declared. Off: Nova gives guests static addresses "
+        "(config drive)."),
     cfg.StrOpt(
         "dhcp_state_path", default="/var/lib/naas/dhcp",
         help="Directory of the responders' pid, hosts and options files, in a subdirectory "
@@ -103,7 +104,7 @@ class LinuxBridgeDriver(base.Driver):
         self.lock_path: str | None = (conf.lock_path or None) if conf is not None else None
         self.kernel = nl.Kernel(conf.netns if conf is not None else None)
         self._lock_name = "naas-linuxbridge-" + (self.kernel.netns or "host").replace("/", "_")
-        self._dhcp_enabled = bool(getattr(conf, "dhcp", False)) if conf is not None else False
+        self._dhcp_enabled = bool(getattr(conf, "dhcp", True)) if conf is not None else False
         self._dhcp_state = os.path.join(
             (getattr(conf, "dhcp_state_path", None) if conf is not None else None)
             or "/var/lib/naas/dhcp", self.kernel.netns or "_host")
@@ -474,7 +475,8 @@ class LinuxBridgeDriver(base.Driver):
     def dhcp(self) -> DhcpManager:
         """This host's responders (made on first use: it creates the state directory)."""
         if self._dhcp_manager is None:
-            self._dhcp_manager = DhcpManager(self._dhcp_state, host_netns=self.kernel.netns)
+            self._dhcp_manager = DhcpManager(self._dhcp_state, host_netns=self.kernel.netns,
+                                             scope=self.host)
         return self._dhcp_manager
 
     @staticmethod
