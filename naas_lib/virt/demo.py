@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from naas_lib.context import RequestContext, get_admin_context
+from naas_lib.guests.image import GuestImage
 from naas_lib.guests.runner import Guest
 from naas_lib.service import NetworkService
 from naas_lib.virt import demo_qemu
@@ -340,26 +341,23 @@ def _boot_all(state: DemoState, database_url: str | None, mode: str, step: Print
     return _run_vms(state, nics, built, step, say)
 
 
-def _run_vms(state: DemoState, nics: list[Nic], built: Any, step: Printer,
+def _run_vms(state: DemoState, nics: list[Nic], built: GuestImage | None, step: Printer,
              say: Printer) -> bool:
     """Boot a QEMU guest per instance on its taps; check DHCP, then the matrix."""
-    assert state.tmpdir is not None
+    assert state.tmpdir is not None and built is not None
     for name in dict.fromkeys(n.instance for n in nics):
         own = [n for n in nics if n.instance == name]
         targets = [n.address for n in nics if n.instance != name]
-        state.guests[name] = demo_qemu.start(
-            name, [(_tap(n), n.mac) for n in own], targets, built, state.tmpdir)
+        # Recorded before it starts: an interrupt during the start still stops it.
+        guest = state.guests[name] = demo_qemu.guest(
+            name, [(n.devname, n.mac) for n in own], targets, built, state.tmpdir)
+        guest.start()
     step(f"started {len(state.guests)} QEMU guests (microvm, TCG) on the ports' taps")
     problems = demo_qemu.leases(state.guests, nics, step, say, _table)
     for p in problems:
         say(f"  PROBLEM {p}")
     step("connectivity matrix (rows ping columns; each guest pings from each NIC):")
     return _show_matrix(nics, demo_qemu.reach(state.guests), say) and not problems
-
-
-def _tap(nic: Nic) -> str:
-    """The tap the driver made for a VM port (``vif_details.devname``)."""
-    return nic.devname
 
 
 def run(database_url: str | None = None, driver: str | None = None,

@@ -68,11 +68,11 @@ def image(step: Printer) -> guest_image.GuestImage:
     return built
 
 
-def start(name: str, nics: Sequence[tuple[str, str]], targets: Sequence[str],
+def guest(name: str, nics: Sequence[tuple[str, str]], targets: Sequence[str],
           built: guest_image.GuestImage, workdir: str | os.PathLike) -> Guest:
-    """Boot one guest on its taps, told to ping ``targets`` from each NIC."""
+    """One guest on its taps (not started), told to ping ``targets`` from each NIC."""
     append = "naas.ping=" + ",".join(targets) if targets else ""
-    return Guest(name, nics, built, Path(workdir), append=append).start()
+    return Guest(name, nics, built, Path(workdir), append=append)
 
 
 def leases(guests: dict[str, Guest], nics: Sequence, step: Printer,
