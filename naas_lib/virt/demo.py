@@ -316,7 +316,7 @@ def _boot_all(state: DemoState, database_url: str | None, mode: str, step: Print
         database_url = "sqlite:///" + os.path.join(state.tmpdir, "naas.sqlite")
     tag = uuid.uuid4().hex[:6]
     host = f"{HOST}-{tag}"
-    built = demo_qemu.image(step) if mode == "qemu" else None
+    image = demo_qemu.image(step) if mode == "qemu" else None
     step(f"database {database_url}, driver {driver_name}, host {host}, guests: "
          + {"qemu": "QEMU VMs (DHCP)", "namespace": "network namespaces",
             "records": "none"}[mode])
@@ -338,13 +338,14 @@ def _boot_all(state: DemoState, database_url: str | None, mode: str, step: Print
         return True
     if mode == "namespace":
         return _check_connectivity(nics, step, say)
-    return _run_vms(state, nics, built, step, say)
+    assert image is not None
+    return _run_vms(state, nics, image(), step, say)
 
 
-def _run_vms(state: DemoState, nics: list[Nic], built: GuestImage | None, step: Printer,
+def _run_vms(state: DemoState, nics: list[Nic], built: GuestImage, step: Printer,
              say: Printer) -> bool:
     """Boot a QEMU guest per instance on its taps; check DHCP, then the matrix."""
-    assert state.tmpdir is not None and built is not None
+    assert state.tmpdir is not None
     for name in dict.fromkeys(n.instance for n in nics):
         own = [n for n in nics if n.instance == name]
         targets = [n.address for n in nics if n.instance != name]

@@ -12,6 +12,7 @@ fixed IP and turns the reports into the connectivity matrix.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -57,15 +58,28 @@ def choose(requested: str, real: bool, say: Printer) -> str:
     return "namespace"
 
 
-def image(step: Printer) -> guest_image.GuestImage:
-    """The guest image, built first if the cache has none; says where and how long."""
+def image(step: Printer) -> Callable[[], guest_image.GuestImage]:
+    """Start getting the guest image (built in the background when the cache has none).
+
+    Returns a function that waits for it and says where it is and how long
+    the build took; the demo makes its networks and ports meanwhile.
+    """
     cache = guest_image.default_cache_dir()
     cached = guest_image.is_cached(cache)
     t0 = time.monotonic()
-    built = guest_image.guest_image(cache)
-    how = "cached" if cached else f"built in {time.monotonic() - t0:.1f} s"
-    step(f"guest image ({how}): {built.kernel.parent}")
-    return built
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(guest_image.guest_image, cache)
+    pool.shutdown(wait=False)
+    if not cached:
+        step(f"building the guest image in {cache} (while the ports are made)")
+
+    def ready() -> guest_image.GuestImage:
+        built = future.result()
+        how = "cached" if cached else f"built in {time.monotonic() - t0:.1f} s"
+        step(f"guest image ({how}): {built.kernel.parent}")
+        return built
+
+    return ready
 
 
 def guest(name: str, nics: Sequence[tuple[str, str]], targets: Sequence[str],
