@@ -40,8 +40,9 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from naas_lib import constants
 from naas_lib.drivers.linuxbridge import dhcp_config as config
@@ -124,8 +125,12 @@ class DhcpManager:
 
     def __init__(self, state_dir: str | os.PathLike, host_netns: str | None = None,
                  dnsmasq: str = DNSMASQ, log_dhcp: bool = False,
-                 scope: str | None = None) -> None:
+                 scope: str | None = None,
+                 get_link: Callable[[str], Any] | None = None) -> None:
         self.state_dir = Path(state_dir)
+        #: The driver's netlink lookup in ``host_netns`` (a ``netlink.Link`` or None):
+        #: the update path's plumbing check then costs no ``ip`` process.
+        self.get_link = get_link
         self.host_netns = host_netns
         self.dnsmasq = shutil.which(dnsmasq) or dnsmasq
         self.log_dhcp = log_dhcp
@@ -318,6 +323,10 @@ class DhcpManager:
         """One cheap check for the update path: namespace there, veth up on the bridge."""
         if self.namespace(spec.id) not in self._namespaces():
             return False
+        if self.get_link is not None:
+            veth, bridge = self.get_link(veth_name(spec.id)), self.get_link(spec.bridge)
+            return (veth is not None and bridge is not None and veth.up
+                    and veth.master == bridge.index)
         out = self._ip("-o", "link", "show", "dev", veth_name(spec.id), check=False)
         return out.returncode == 0 and f"master {spec.bridge} " in out.stdout and (
             "state UP" in out.stdout or ",UP" in out.stdout)

@@ -476,7 +476,7 @@ class LinuxBridgeDriver(base.Driver):
         """This host's responders (made on first use: it creates the state directory)."""
         if self._dhcp_manager is None:
             self._dhcp_manager = DhcpManager(self._dhcp_state, host_netns=self.kernel.netns,
-                                             scope=self.host)
+                                             scope=self.host, get_link=self.kernel.get_link)
         return self._dhcp_manager
 
     @staticmethod
