@@ -282,15 +282,6 @@ class DhcpManager:
         """Network id to pid of every responder running now."""
         return {i: pid for i in self._known_ids() if (pid := self.pid(i)) is not None}
 
-    def remove_all(self) -> list[str]:
-        """Remove every responder recorded in this manager's state directory.
-
-        A safety net for whoever made the manager's state directory (a test
-        fixture, the demo): it touches only networks listed there, never
-        another manager's. Returns the network ids that had something left.
-        """
-        return [i for i in sorted(self._known_ids()) if self.remove(i)]
-
     def close(self) -> None:
         """Release the manager; running responders stay (host state, like bridges)."""
 
