@@ -216,13 +216,15 @@ class DhcpManager:
             _run("ip", "netns", "del", namespace, check=False)
             found = True
         veth = veth_name(network_id)
-        if veth in self._host_veths():
+        if self._has_veth(veth):
             self._ip("link", "del", veth, check=False)
             found = True
         if self._dir(network_id).exists():
             shutil.rmtree(self._dir(network_id), ignore_errors=True)
             found = True
-        if not self._known_ids():
+        # Nothing found: nothing to tidy (a network with no responder here costs no
+        # process; sync owns the table otherwise).
+        if found and not self._known_ids():
             self._drop_nft()
             with contextlib.suppress(OSError):  # made by the first responder; empty now
                 self.state_dir.rmdir()
@@ -303,6 +305,11 @@ class DhcpManager:
         out = self._ip("-j", "link", "show", "type", "veth", check=False)
         return {e["ifname"] for e in json.loads(out.stdout or "[]")
                 if e["ifname"].startswith(VETH_PREFIX)}
+
+    def _has_veth(self, veth: str) -> bool:
+        if self.get_link is not None:
+            return self.get_link(veth) is not None
+        return veth in self._host_veths()
 
     def _known_ids(self) -> set[str]:
         try:
