@@ -72,6 +72,11 @@ class RangeAllocator:
                                                     free_key == sa.bindparam("k"))
         self._lowest_free = (sa.select(free_key).where(free_range == sa.bindparam("r"))
                              .order_by(free_key).limit(LANES))
+        #: For the caller's prefetch under contention: the free value a pick
+        #: points to (NULL when the range has fewer released values than that).
+        self.picked_free_of = lambda range_id_col: (
+            sa.select(free_key).where(free_range == range_id_col).order_by(free_key)
+            .limit(1).offset(sa.bindparam("pick_free", type_=sa.Integer)).scalar_subquery())
         self._lane_table = lane_table
         self._step = 1 if lane_table is None else LANES
         if lane_table is not None:
@@ -80,6 +85,12 @@ class RangeAllocator:
             self.lowest_lane_of = lambda range_id_col: (
                 sa.select(sa.func.min(lane_table.c.next_key))
                 .where(lane_table.c.pool_id == range_id_col).scalar_subquery())
+            #: ... and the picked lane's next value (NULL when used up or not made yet).
+            self.picked_lane_of = lambda range_id_col: (
+                sa.select(lane_table.c.next_key)
+                .where(lane_table.c.pool_id == range_id_col,
+                       lane_table.c.lane == sa.bindparam("pick_lane", type_=sa.Integer))
+                .scalar_subquery())
         if lane_table is None:
             self._move_mark = (sa.update(range_table)
                                .where(range_table.c.id == sa.bindparam("r"),
@@ -93,6 +104,11 @@ class RangeAllocator:
                                       lane_table.c.lane == sa.bindparam("j"),
                                       lane_table.c.next_key == sa.bindparam("old"))
                                .values(next_key=sa.bindparam("new")))
+
+    @staticmethod
+    def picks(spread: int) -> dict[str, int]:
+        """Bound parameters of ``picked_lane_of`` / ``picked_free_of`` for ``spread``."""
+        return {"pick_lane": spread % LANES, "pick_free": spread // LANES % LANES}
 
     def allocate(
         self,
@@ -130,7 +146,7 @@ class RangeAllocator:
                 return from_key(key)
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
         last = from_key(rng.last_key)
-        lanes = self._prefetched_lane(rng) if spread is None else []
+        lanes = self._prefetched_lane(rng) if spread is None else self._picked_lane(rng, spread)
         if not lanes:
             lanes = self._lanes_of(conn, rng)
         while lanes:
@@ -159,6 +175,11 @@ class RangeAllocator:
     def _pick_free(self, conn: sa.engine.Connection, rng: Any,
                    spread: int | None) -> str | None:
         if spread is not None:
+            picked = getattr(rng, "free_pick", _UNKNOWN)
+            if picked is not None and picked is not _UNKNOWN:
+                return picked
+            if picked is None and getattr(rng, "free_key", _UNKNOWN) is None:
+                return None  # prefetched: nothing released
             keys = conn.execute(self._lowest_free, {"r": rng.id}).scalars().all()
             return keys[spread % len(keys)] if keys else None
         key = getattr(rng, "free_key", _UNKNOWN)
@@ -177,6 +198,13 @@ class RangeAllocator:
         if key is None or self._lane_table is None or rng.next_key is None:
             return []
         return [((from_key(key) - from_key(rng.next_key)) % LANES, key)]
+
+    def _picked_lane(self, rng: Any, spread: int) -> list[tuple[int, str]]:
+        """The picked lane from the caller's prefetch (``lane_pick``), if it is open."""
+        key = getattr(rng, "lane_pick", None)
+        if key is None or self._lane_table is None:
+            return []
+        return [(self.picks(spread)["pick_lane"], key)]
 
     def _lanes_of(self, conn: sa.engine.Connection, rng: Any) -> list[tuple[int, str]]:
         """The range's open lanes as (lane, next key); made on first use from ``next_key``."""
