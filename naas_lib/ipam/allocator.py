@@ -18,7 +18,7 @@ from naas_lib import exceptions as exc
 from naas_lib import validation
 from naas_lib.db import models
 from naas_lib.ipam import addresses, contention
-from naas_lib.ipam.ranges import RangeAllocator
+from naas_lib.ipam.ranges import RangeAllocator, Spread
 
 _pools = RangeAllocator(models.AllocationPool.__table__, models.IpFree.__table__,
                         "pool_id", "ip_key", models.IpLane.__table__)
@@ -69,7 +69,7 @@ class _Subnet:
         self.pools: list[Any] = []
 
 
-def _subnets(session: orm.Session, network_id: str, spread: int | None) -> list[_Subnet]:
+def _subnets(session: orm.Session, network_id: str, spread: Spread | None) -> list[_Subnet]:
     subnets: dict[str, _Subnet] = {}
     if spread is None:
         rows = session.connection().execute(_NETWORK_POOLS, {"network_id": network_id})
@@ -177,7 +177,7 @@ def _subnet_for(entry: Mapping[str, Any], subnets, by_id, network_id: str):
                            reason=f"{addr} is in no subnet of network {network_id}")
 
 
-def _auto(session: orm.Session, sub: _Subnet, spread: int | None) -> str | None:
+def _auto(session: orm.Session, sub: _Subnet, spread: Spread | None) -> str | None:
     # The prefetched pool rows are valid once: a second allocation from the
     # same subnet in this transaction must see the moved mark.
     pools, sub.pools = sub.pools or _pool_rows(session, sub.id), []

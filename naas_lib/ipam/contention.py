@@ -24,6 +24,7 @@ from oslo_db import exception as db_exc
 
 from naas_lib import exceptions as exc
 from naas_lib.db import retry
+from naas_lib.ipam.ranges import Spread
 
 HOT_SECONDS = 5.0
 REMEMBERED = 256
@@ -65,14 +66,15 @@ class Contention:
         self._local = threading.local()
         self._random = random.SystemRandom()
 
-    def spread(self, network_id: str) -> int | None:
+    def spread(self, network_id: str) -> Spread | None:
         """None (take the lowest) or this thread's pick for a hot network.
 
         Called once per allocation attempt inside a retried transaction:
         :func:`naas_lib.db.retry.current_conflict` says whether this attempt
-        follows a lost race.
+        follows a lost race. A new pick is ``moving``: its first allocation
+        moves it to one of the least used lanes, where it then stays.
         """
-        picks: dict[str, int] = self._local.__dict__.setdefault("picks", {})
+        picks: dict[str, Spread] = self._local.__dict__.setdefault("picks", {})
         now = time.monotonic()
         conflict = retry.current_conflict()
         if conflict is not None and is_address_conflict(conflict):
@@ -80,7 +82,7 @@ class Contention:
                 if len(self._hot) > REMEMBERED:
                     self._hot = {k: v for k, v in self._hot.items() if v > now}
                 self._hot[network_id] = now + self.hot_seconds
-            picks[network_id] = self._draw()
+            picks[network_id] = Spread(self._draw(), moving=True)
             return picks[network_id]
         with self._lock:
             hot = self._hot.get(network_id, 0.0) > now
@@ -90,7 +92,7 @@ class Contention:
         if network_id not in picks:
             if len(picks) > REMEMBERED:
                 picks.clear()
-            picks[network_id] = self._draw()
+            picks[network_id] = Spread(self._draw(), moving=True)
         return picks[network_id]
 
     def _draw(self) -> int:

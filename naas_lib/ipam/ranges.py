@@ -14,6 +14,8 @@ writers on different nodes then fail and retry in a queue. A writer alone
 takes the lowest lane, so it still gets the lowest address never handed
 out; writers that know they are contending (``spread``) take the lane and
 the free value their own pick points to, so they update different rows.
+A writer that lost a race moves to one of the least advanced lanes: the
+lanes other contending writers are moving are the advanced ones.
 
 No row is ever read ``FOR UPDATE`` (Galera does not honour it across nodes):
 the loser of a race sees ``rowcount == 0`` and the whole operation is
@@ -23,6 +25,7 @@ constraint remains the final judge; the ranges only find a candidate quickly.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -38,6 +41,24 @@ _UNKNOWN = object()
 #: Marks per range. More lanes spread contending writers over more rows; a
 #: writer alone reads them all once per allocation (one indexed query).
 LANES = 16
+
+
+@dataclasses.dataclass
+class Spread:
+    """Where a writer that contends with others takes its values.
+
+    ``value`` chooses its lane (``value % LANES``) and one of the lowest free
+    values. ``moving`` says it has just lost a race: it then reads the open
+    lanes and moves to one of the least advanced half of them (lanes no other
+    writer is busy moving), and ``value`` is updated to keep that lane.
+    """
+
+    value: int
+    moving: bool = False
+
+    def settle(self, lane: int) -> None:
+        self.value += lane - self.value % LANES
+        self.moving = False
 
 
 def _lost_race(what: str) -> exc.ConcurrentModification:
@@ -106,16 +127,16 @@ class RangeAllocator:
                                .values(next_key=sa.bindparam("new")))
 
     @staticmethod
-    def picks(spread: int) -> dict[str, int]:
+    def picks(spread: Spread) -> dict[str, int]:
         """Bound parameters of ``picked_lane_of`` / ``picked_free_of`` for ``spread``."""
-        return {"pick_lane": spread % LANES, "pick_free": spread // LANES % LANES}
+        return {"pick_lane": spread.value % LANES, "pick_free": spread.value // LANES % LANES}
 
     def allocate(
         self,
         session: orm.Session,
         ranges: Iterable[Any],
         is_taken: Callable[[int], bool],
-        spread: int | None = None,
+        spread: Spread | None = None,
     ) -> tuple[Any, int] | None:
         """Take a free value from the first range that has one.
 
@@ -124,9 +145,9 @@ class RangeAllocator:
         value or None) in the order to try. ``is_taken`` says whether a
         candidate is held already (a value requested explicitly above the
         mark, or a stale free row); such candidates are skipped. ``spread``
-        (the caller is contending with other writers) is an arbitrary number
-        choosing a lane and one of the lowest free values instead of the
-        lowest. Returns (range id, value) or None when every range is exhausted.
+        (the caller is contending with other writers) chooses a lane and one
+        of the lowest free values instead of the lowest. Returns (range id,
+        value) or None when every range is exhausted.
         """
         conn = session.connection()
         for rng in ranges:
@@ -136,7 +157,7 @@ class RangeAllocator:
         return None
 
     def _allocate_from(self, conn: sa.engine.Connection, rng: Any, is_taken,
-                       spread: int | None) -> int | None:
+                       spread: Spread | None) -> int | None:
         # Released values first, so addresses are reused before a mark moves.
         key = self._pick_free(conn, rng, spread)
         while key is not None:
@@ -146,15 +167,14 @@ class RangeAllocator:
                 return from_key(key)
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
         last = from_key(rng.last_key)
-        lanes = self._prefetched_lane(rng) if spread is None else self._picked_lane(rng, spread)
+        if spread is None:
+            lanes = self._prefetched_lane(rng)
+        else:
+            lanes = [] if spread.moving else self._picked_lane(rng, spread)
         if not lanes:
             lanes = self._lanes_of(conn, rng)
         while lanes:
-            # Alone: the lowest value never handed out. Contending: any lane.
-            if spread is None:
-                lane, next_key = min(lanes, key=lambda x: x[1])
-            else:
-                lane, next_key = sorted(lanes)[spread % len(lanes)]
+            lane, next_key = self._choose(lanes, spread)
             value = from_key(next_key)
             step = self._step
             new_key = None if value + step > last else to_key(value + step)
@@ -172,8 +192,20 @@ class RangeAllocator:
                 lanes.append((lane, new_key))
         return None
 
+    @staticmethod
+    def _choose(lanes: list[tuple[int, str]], spread: Spread | None) -> tuple[int, str]:
+        """Alone: the lowest value never handed out. Contending: the writer's own lane."""
+        if spread is None:
+            return min(lanes, key=lambda x: x[1])
+        if spread.moving:
+            idle = sorted(lanes, key=lambda x: (x[1], x[0]))[:(len(lanes) + 1) // 2]
+            chosen = idle[spread.value % len(idle)]
+            spread.settle(chosen[0])
+            return chosen
+        return sorted(lanes)[spread.value % len(lanes)]
+
     def _pick_free(self, conn: sa.engine.Connection, rng: Any,
-                   spread: int | None) -> str | None:
+                   spread: Spread | None) -> str | None:
         if spread is not None:
             picked = getattr(rng, "free_pick", _UNKNOWN)
             if picked is not None and picked is not _UNKNOWN:
@@ -181,7 +213,7 @@ class RangeAllocator:
             if picked is None and getattr(rng, "free_key", _UNKNOWN) is None:
                 return None  # prefetched: nothing released
             keys = conn.execute(self._lowest_free, {"r": rng.id}).scalars().all()
-            return keys[spread % len(keys)] if keys else None
+            return keys[spread.value % len(keys)] if keys else None
         key = getattr(rng, "free_key", _UNKNOWN)
         if key is _UNKNOWN:
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
@@ -199,12 +231,12 @@ class RangeAllocator:
             return []
         return [((from_key(key) - from_key(rng.next_key)) % LANES, key)]
 
-    def _picked_lane(self, rng: Any, spread: int) -> list[tuple[int, str]]:
+    def _picked_lane(self, rng: Any, spread: Spread) -> list[tuple[int, str]]:
         """The picked lane from the caller's prefetch (``lane_pick``), if it is open."""
         key = getattr(rng, "lane_pick", None)
         if key is None or self._lane_table is None:
             return []
-        return [(self.picks(spread)["pick_lane"], key)]
+        return [(spread.value % LANES, key)]
 
     def _lanes_of(self, conn: sa.engine.Connection, rng: Any) -> list[tuple[int, str]]:
         """The range's open lanes as (lane, next key); made on first use from ``next_key``."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 
+import netaddr
 import pytest
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
 from naas_lib import exceptions as exc
-from naas_lib.db import retry
-from naas_lib.ipam import allocator, contention
+from naas_lib.db import models, retry
+from naas_lib.ipam import addresses, allocator, contention
 from naas_lib.resources.core import Core
 from tests.support.cost import count_cost
 
@@ -56,7 +57,8 @@ def _spread_after(error: Exception | None, hot: contention.Contention, network_i
         if error is not None and not attempts:
             attempts.append(None)
             raise error
-        attempts.append(hot.spread(network_id))
+        pick = hot.spread(network_id)
+        attempts.append(None if pick is None else pick.value)
 
     transaction()
     return attempts[-1]
@@ -111,6 +113,16 @@ def test_a_generated_mac_that_collided_leaves_the_lowest_address_next(
         [f"10.0.0.{i}" for i in range(2, 8)]
 
 
+def _hot(monkeypatch, network_id: str) -> contention.Contention:
+    """A fresh contention state in which ``network_id`` just had an address conflict."""
+    hot = contention.Contention()
+    monkeypatch.setattr(allocator, "_contention", hot)
+    monkeypatch.setattr(retry, "current_conflict", lambda: _lost("Allocation"))
+    assert hot.spread(network_id) is not None
+    monkeypatch.setattr(retry, "current_conflict", lambda: None)
+    return hot
+
+
 def test_a_hot_network_costs_no_more_statements(make_service, ctx, monkeypatch):
     svc = make_service()
     net = svc.create_network(ctx)
@@ -118,9 +130,27 @@ def test_a_hot_network_costs_no_more_statements(make_service, ctx, monkeypatch):
     svc.create_port(ctx, network_id=net.id)  # lanes made, caches warm
     with count_cost(svc.db.engine) as cold:
         svc.create_port(ctx, network_id=net.id)
-    monkeypatch.setattr(allocator, "_contention", contention.Contention())
-    monkeypatch.setattr(retry, "current_conflict", lambda: _lost("Allocation"))
+    _hot(monkeypatch, net.id)
+    svc.create_port(ctx, network_id=net.id)  # moves to a lane of its own (reads the lanes)
     with count_cost(svc.db.engine) as hot:
         port = svc.create_port(ctx, network_id=net.id)
     assert len(hot.statements) == len(cold.statements), (cold, hot)
     assert port.fixed_ips[0].ip_address.startswith("10.0.0.")
+
+
+def test_a_writer_that_lost_moves_to_a_lane_nobody_is_moving(make_service, ctx, monkeypatch):
+    svc = make_service()
+    net = svc.create_network(ctx)
+    svc.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24", enable_dhcp=False)
+    svc.create_port(ctx, network_id=net.id)  # 10.0.0.2: lanes start at .2, lane j owns .2+j+16k
+    # Other writers are busy with lanes 0-7: each has handed out three addresses.
+    with svc.db.engine.begin() as conn:
+        for lane in range(8):
+            conn.execute(sa.update(models.IpLane).where(models.IpLane.lane == lane)
+                         .values(next_key=addresses.to_key(int(netaddr.IPAddress(
+                             f"10.0.0.{2 + lane + 48}")))))
+    for _ in range(3):  # lanes 8-15 stay the least advanced half (at most .42 < .50)
+        _hot(monkeypatch, net.id)  # each time a new pick, as after another lost race
+        port = svc.create_port(ctx, network_id=net.id)
+        last = int(netaddr.IPAddress(port.fixed_ips[0].ip_address)) & 0xff
+        assert (last - 2) % 16 >= 8 and last < 50, f"10.0.0.{last} is not from lanes 8-15"
