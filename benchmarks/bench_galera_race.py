@@ -78,6 +78,8 @@ def main() -> None:
           f"{TARGET_MAX_RETRIES}), calls by retries {dict(sorted(hist.items()))}")
     places = collections.Counter(p for o in outcomes for p in o[2]["conflicts_at"])
     print(f"conflicts by failing statement: {dict(places.most_common())}")
+    worst = max(outcomes, key=lambda o: o[2]["retries"])
+    print(f"worst call: {worst[2]['seconds'] * 1e3:.0f} ms, failed at {worst[2]['conflicts_at']}")
     print(f"ERROR records logged by the writers: {logged}")
     for i, (n, dup_ip, dup_mac) in enumerate(duplicates):
         print(f"node{i}: {n} ports, {dup_ip} duplicate addresses, {dup_mac} duplicate MACs")

@@ -26,7 +26,7 @@ from naas_lib import exceptions as exc
 from naas_lib.db import retry
 from naas_lib.ipam.ranges import Spread
 
-HOT_SECONDS = 5.0
+HOT_SECONDS = 30.0
 REMEMBERED = 256
 #: Tables whose rows only address allocation writes.
 ADDRESS_TABLES = frozenset({"ip_allocations", "ip_lanes", "ip_free"})
