@@ -136,7 +136,7 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
             if not candidates:
                 continue
             for sub in candidates:
-                ip = _auto(session, sub, spread)
+                ip = _auto(session, sub, network_id, spread)
                 if ip is not None:
                     chosen.append((sub.id, ip))
                     break
@@ -148,7 +148,7 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
             if "ip_address" in entry:
                 ip = _specific(session, sub, entry["ip_address"])
             else:
-                ip = _auto(session, sub, spread)
+                ip = _auto(session, sub, network_id, spread)
                 if ip is None:
                     raise exc.IpAddressGenerationFailure(net_id=network_id)
             if any(s == sub.id and i == ip for s, i in chosen):
@@ -177,11 +177,13 @@ def _subnet_for(entry: Mapping[str, Any], subnets, by_id, network_id: str):
                            reason=f"{addr} is in no subnet of network {network_id}")
 
 
-def _auto(session: orm.Session, sub: _Subnet, spread: Spread | None) -> str | None:
+def _auto(session: orm.Session, sub: _Subnet, network_id: str,
+          spread: Spread | None) -> str | None:
     # The prefetched pool rows are valid once: a second allocation from the
     # same subnet in this transaction must see the moved mark.
     pools, sub.pools = sub.pools or _pool_rows(session, sub.id), []
-    found = _pools.allocate(session, pools, _taken(session, sub.id, sub.ip_version), spread)
+    found = _pools.allocate(session, pools, _taken(session, sub.id, sub.ip_version), spread,
+                            on_lost=lambda: _contention.lost(network_id))
     if found is None:
         return None
     return str(netaddr.IPAddress(found[1], sub.ip_version))

@@ -78,12 +78,7 @@ class Contention:
         now = time.monotonic()
         conflict = retry.current_conflict()
         if conflict is not None and is_address_conflict(conflict):
-            with self._lock:
-                if len(self._hot) > REMEMBERED:
-                    self._hot = {k: v for k, v in self._hot.items() if v > now}
-                self._hot[network_id] = now + self.hot_seconds
-            picks[network_id] = Spread(self._draw(), moving=True)
-            return picks[network_id]
+            return self.lost(network_id)
         with self._lock:
             hot = self._hot.get(network_id, 0.0) > now
         if not hot:
@@ -93,6 +88,18 @@ class Contention:
             if len(picks) > REMEMBERED:
                 picks.clear()
             picks[network_id] = Spread(self._draw(), moving=True)
+        return picks[network_id]
+
+    def lost(self, network_id: str) -> Spread:
+        """This thread lost an address race on ``network_id``: the network is hot
+        and the thread moves to a new lane (the returned pick, kept)."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._hot) > REMEMBERED:
+                self._hot = {k: v for k, v in self._hot.items() if v > now}
+            self._hot[network_id] = now + self.hot_seconds
+        picks: dict[str, Spread] = self._local.__dict__.setdefault("picks", {})
+        picks[network_id] = Spread(self._draw(), moving=True)
         return picks[network_id]
 
     def _draw(self) -> int:

@@ -41,6 +41,8 @@ _UNKNOWN = object()
 #: Marks per range. More lanes spread contending writers over more rows; a
 #: writer alone reads them all once per allocation (one indexed query).
 LANES = 16
+#: Lanes one allocation tries before it gives up and the transaction runs again.
+LANE_TRIES = 3
 
 
 @dataclasses.dataclass
@@ -137,6 +139,7 @@ class RangeAllocator:
         ranges: Iterable[Any],
         is_taken: Callable[[int], bool],
         spread: Spread | None = None,
+        on_lost: Callable[[], Spread] | None = None,
     ) -> tuple[Any, int] | None:
         """Take a free value from the first range that has one.
 
@@ -146,18 +149,21 @@ class RangeAllocator:
         candidate is held already (a value requested explicitly above the
         mark, or a stale free row); such candidates are skipped. ``spread``
         (the caller is contending with other writers) chooses a lane and one
-        of the lowest free values instead of the lowest. Returns (range id,
-        value) or None when every range is exhausted.
+        of the lowest free values instead of the lowest. ``on_lost`` is called
+        when a lane was lost to another writer and returns the spread to use
+        from then on (see :meth:`_from_lanes`). Returns (range id, value) or
+        None when every range is exhausted.
         """
         conn = session.connection()
         for rng in ranges:
-            found = self._allocate_from(conn, rng, is_taken, spread)
+            found = self._allocate_from(conn, rng, is_taken, spread, on_lost)
             if found is not None:
                 return rng.id, found
         return None
 
     def _allocate_from(self, conn: sa.engine.Connection, rng: Any, is_taken,
-                       spread: Spread | None) -> int | None:
+                       spread: Spread | None,
+                       on_lost: Callable[[], Spread] | None) -> int | None:
         # Released values first, so addresses are reused before a mark moves.
         key = self._pick_free(conn, rng, spread)
         while key is not None:
@@ -166,6 +172,17 @@ class RangeAllocator:
             if not is_taken(from_key(key)):
                 return from_key(key)
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
+        return self._from_lanes(conn, rng, is_taken, spread, on_lost)
+
+    def _from_lanes(self, conn: sa.engine.Connection, rng: Any, is_taken,
+                    spread: Spread | None, on_lost: Callable[[], Spread] | None) -> int | None:
+        """Move one lane's mark by a step; None when every lane is used up.
+
+        A compare-and-swap that matched no row lost the lane to a writer that
+        committed since this transaction's snapshot: with ``on_lost`` the
+        writer turns to a least advanced lane it has not lost yet, up to
+        ``LANE_TRIES`` lanes, instead of running the whole transaction again.
+        """
         last = from_key(rng.last_key)
         if spread is None:
             lanes = self._prefetched_lane(rng)
@@ -173,6 +190,7 @@ class RangeAllocator:
             lanes = [] if spread.moving else self._picked_lane(rng, spread)
         if not lanes:
             lanes = self._lanes_of(conn, rng)
+        lost: set[int] = set()
         while lanes:
             lane, next_key = self._choose(lanes, spread)
             value = from_key(next_key)
@@ -181,11 +199,19 @@ class RangeAllocator:
             moved = conn.execute(self._move_mark, {"r": rng.id, "j": lane, "old": next_key,
                                                    "new": new_key}).rowcount
             if moved != 1:
-                raise db_exc.RetryRequest(_lost_race(f"lane {lane} of range {rng.id}"))
+                lost.add(lane)
+                if on_lost is None or len(lost) >= LANE_TRIES:
+                    raise db_exc.RetryRequest(_lost_race(f"lane {lane} of range {rng.id}"))
+                spread = on_lost()
+                lanes = [x for x in self._lanes_of(conn, rng) if x[0] not in lost]
+                if not lanes:  # the others are used up, not the lost ones
+                    raise db_exc.RetryRequest(_lost_race(f"lane {lane} of range {rng.id}"))
+                continue
             if not is_taken(value):
                 return value
             if len(lanes) == 1 and self._lane_table is not None:
-                lanes = self._lanes_of(conn, rng)  # all of them now, the moved mark included
+                # all of them now, the moved mark included
+                lanes = [x for x in self._lanes_of(conn, rng) if x[0] not in lost]
                 continue
             lanes = [x for x in lanes if x[0] != lane]
             if new_key is not None:

@@ -12,7 +12,7 @@ from oslo_db import exception as db_exc
 
 from naas_lib import exceptions as exc
 from naas_lib.db import models, retry
-from naas_lib.ipam import addresses, allocator, contention
+from naas_lib.ipam import addresses, allocator, contention, ranges
 from naas_lib.resources.core import Core
 from tests.support.cost import count_cost
 
@@ -154,3 +154,28 @@ def test_a_writer_that_lost_moves_to_a_lane_nobody_is_moving(make_service, ctx, 
         port = svc.create_port(ctx, network_id=net.id)
         last = int(netaddr.IPAddress(port.fixed_ips[0].ip_address)) & 0xff
         assert (last - 2) % 16 >= 8 and last < 50, f"10.0.0.{last} is not from lanes 8-15"
+
+
+def test_a_lost_lane_is_replaced_inside_the_transaction(make_service, ctx):
+    svc = make_service()
+    net = svc.create_network(ctx)
+    svc.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24", enable_dhcp=False)
+    svc.create_port(ctx, network_id=net.id)  # lanes made
+    with svc.db.engine.connect() as conn:
+        stale = conn.execute(allocator._NETWORK_POOLS, {"network_id": net.id}).one()
+    svc.create_port(ctx, network_id=net.id)  # another writer moves the lowest lane
+    taken = {int(netaddr.IPAddress(f"10.0.0.{i}")) for i in (2, 3)}
+    moves: list[ranges.Spread] = []
+
+    def on_lost() -> ranges.Spread:
+        moves.append(ranges.Spread(7, moving=True))
+        return moves[-1]
+
+    with pytest.raises(db_exc.RetryRequest), svc.db.writer() as session:
+        allocator._pools.allocate(session, [stale], taken.__contains__)
+    with svc.db.writer() as session:
+        _, value = allocator._pools.allocate(session, [stale], taken.__contains__,
+                                             on_lost=on_lost)
+    assert len(moves) == 1 and not moves[0].moving  # settled on the lane it took
+    assert value not in taken and value == int(netaddr.IPAddress("10.0.0.2")) + \
+        moves[0].value % ranges.LANES
