@@ -98,6 +98,12 @@ def _taken(session: orm.Session, subnet_id: str, version: int):
     return is_taken
 
 
+def make_lanes(session: orm.Session, subnet_id: str) -> None:
+    """Make the lanes of a new subnet's pools in the transaction that creates it."""
+    for pool in _pool_rows(session, subnet_id):
+        _pools.make_lanes(session, pool)
+
+
 def parse_request(fixed_ips: Any) -> list[dict[str, Any]]:
     """Validate the shape of a ``fixed_ips`` request: [{subnet_id?, ip_address?}]."""
     if not isinstance(fixed_ips, (list, tuple)):

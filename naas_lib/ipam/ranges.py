@@ -272,14 +272,27 @@ class RangeAllocator:
         if not rows:
             if rng.next_key is None:
                 return []
-            base, last = from_key(rng.next_key), from_key(rng.last_key)
-            rows = [(j, to_key(base + j) if base + j <= last else None) for j in range(LANES)]
             try:
-                conn.execute(sa.insert(self._lane_table),
-                             [{"pool_id": rng.id, "lane": j, "next_key": k} for j, k in rows])
+                rows = self._insert_lanes(conn, rng)
             except db_exc.DBDuplicateEntry as e:  # another first writer made them
                 raise db_exc.RetryRequest(_lost_race(f"lanes of range {rng.id}")) from e
         return [(j, k) for j, k in rows if k is not None]
+
+    def _insert_lanes(self, conn: sa.engine.Connection, rng: Any) -> list[tuple[int, str | None]]:
+        base, last = from_key(rng.next_key), from_key(rng.last_key)
+        rows = [(j, to_key(base + j) if base + j <= last else None) for j in range(LANES)]
+        conn.execute(sa.insert(self._lane_table),
+                     [{"pool_id": rng.id, "lane": j, "next_key": k} for j, k in rows])
+        return rows
+
+    def make_lanes(self, session: orm.Session, rng: Any) -> None:
+        """Give a new range (``id``, ``next_key``, ``last_key``) its lanes now.
+
+        Otherwise they are made by its first automatic allocation, and every
+        writer that starts on a new range at once races to insert the same rows.
+        """
+        if self._lane_table is not None and rng.next_key is not None:
+            self._insert_lanes(session.connection(), rng)
 
     def claim(self, session: orm.Session, range_id: Any, value: int) -> None:
         """A value taken explicitly leaves the free list (the mark skips it later)."""

@@ -179,3 +179,18 @@ def test_a_lost_lane_is_replaced_inside_the_transaction(make_service, ctx):
     assert len(moves) == 1 and not moves[0].moving  # settled on the lane it took
     assert value not in taken and value == int(netaddr.IPAddress("10.0.0.2")) + \
         moves[0].value % ranges.LANES
+
+
+def test_a_new_subnet_has_its_lanes_before_its_first_port(service, ctx, net):
+    # Otherwise every writer starting on the subnet at once inserts the same lane rows
+    # and all but one run their transaction again.
+    sub = service.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24",
+                                allocation_pools=[{"start": "10.0.0.10", "end": "10.0.0.20"},
+                                                  {"start": "10.0.0.100", "end": "10.0.0.200"}])
+    with service.db.engine.connect() as conn:
+        lanes = conn.execute(sa.select(models.IpLane.pool_id, sa.func.count())
+                             .group_by(models.IpLane.pool_id)).all()
+    assert sorted(n for _, n in lanes) == [ranges.LANES, ranges.LANES]
+    ports = [service.create_port(ctx, network_id=net.id) for _ in range(3)]
+    assert [p.fixed_ips[0].ip_address for p in ports] == ["10.0.0.10", "10.0.0.11", "10.0.0.12"]
+    assert all(p.fixed_ips[0].subnet_id == sub.id for p in ports)
