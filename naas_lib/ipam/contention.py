@@ -5,9 +5,10 @@ process lost a race *for an address* (see :func:`is_address_conflict`), its
 network is "hot" for ``HOT_SECONDS``: every thread of the process then
 allocates there from a lane and a free value of its own pick (see
 :mod:`naas_lib.ipam.ranges`), so contending writers update different rows
-from their first attempt on. Picks are random per thread, kept while they
-win and drawn again after each lost race, so writers settle on different
-lanes. Other conflicts (a generated MAC that collided, SQLite's single
+from their first attempt on. Picks are per thread and kept while they win;
+after each lost race a thread draws again and moves to one of the least
+advanced lanes (:class:`~naas_lib.ipam.ranges.Spread`), so writers settle
+on different lanes. Other conflicts (a generated MAC that collided, SQLite's single
 writer lock, a revision check) do not make a network hot: spreading
 addresses cannot help them. Process-local and advisory: correctness stays
 with the database's constraints.
