@@ -179,7 +179,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
     "ports": ("get_port", "list_ports", "create_port", "create_ports", "update_port",
               "delete_port"),
     "port_bindings": ("list_port_bindings", "get_port_binding", "create_port_binding",
-                      "activate_port_binding", "delete_port_binding"),
+                      "activate_port_binding", "delete_port_binding", "forget_moved_mac"),
     "attachments": ("get_attachment", "list_attachments", "attach_port", "detach_port"),
     "plugging": ("plug_port", "set_port_status", "after_port_update", "unplug_ports"),
     "binder": ("binding_driver",),

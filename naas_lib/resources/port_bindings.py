@@ -12,6 +12,7 @@ binding is activated; activation makes the old ACTIVE binding INACTIVE.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from naas_lib.resources.core import Core
 from naas_lib.resources.plugging import Plugging
 from naas_lib.resources.ports import Ports
 
+LOG = logging.getLogger(__name__)
 _bindings = models.PortBinding.__table__
 _UPDATE = lc.Phases("port", lc.UPDATE)
 
@@ -190,6 +192,7 @@ class PortBindings:
                 after = self.plugging.plug_port(port_id)
             except exc.NaasError:
                 pass  # recorded as the port's status; sync retries
+        self._forget_mac(after, net)
         self.lifecycle.after(_UPDATE, context, [lc.Outcome(port_id, before=before, after=after,
                                                            network=net)])
         return self.get_port_binding(context, port_id, host)
@@ -215,6 +218,38 @@ class PortBindings:
                 binding_host_id=host, binding_vif_type=binding.vif_type,
                 binding_vif_details=thaw(binding.vif_details),
                 binding_profile=thaw(binding.profile)), net)
+            self._forget_mac(port, net)
+
+    def forget_moved_mac(self, port_id: str) -> None:
+        """This host's bridge forgets where the port's MAC was (the port moved here or away).
+
+        Called by the host a guest has just moved to (Nova's
+        ``post_live_migration_at_destination``): until the guest speaks, an
+        entry naming the old path (the VXLAN device) would swallow its traffic.
+        """
+        validation.lookup("port_id", port_id)
+        with self.core.db.reader() as session:
+            row = session.get(models.Port, port_id)
+            if row is None:
+                raise exc.PortNotFound(port_id=port_id)
+            port = common.load_ports(session, [row])[0]
+            net = common.network_by_id(session, row.network_id)
+        self._forget_mac(port, net)
+
+    def _forget_mac(self, port: objects.Port, net: objects.Network) -> None:
+        """Flush the port's MAC from this host's forwarding tables; a failure is logged.
+
+        Only drivers with a ``forget_mac(network, mac)`` keep forwarding
+        tables (the Linux bridge driver); a service without a host has none.
+        """
+        forget = getattr(self.core.driver, "forget_mac", None)
+        if forget is None or not self.core.host:
+            return
+        try:
+            forget(net, port.mac_address)
+        except Exception:  # the tables relearn anyway; never fail the move for it
+            LOG.warning("Could not flush MAC %s of port %s from the forwarding tables",
+                        port.mac_address, port.id, exc_info=True)
 
     def _network_of(self, port: objects.Port) -> objects.Network:
         with self.core.db.reader() as session:

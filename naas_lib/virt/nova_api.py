@@ -391,7 +391,9 @@ class API:
 
         Without teardown every port gets a binding on ``host`` (INACTIVE when
         it is active elsewhere) and, when ``host`` is this service's host, its
-        devices are made now (Nova's ``pre_live_migration``). With teardown the
+        devices are made now (Nova's ``pre_live_migration``); when the binding
+        here is the ACTIVE one (after the move) this host's bridge also forgets
+        the old path to the port's MAC. With teardown the
         non-active bindings on ``host`` are deleted (their devices with them);
         the ACTIVE binding is never torn down here.
         """
@@ -411,6 +413,10 @@ class API:
                                                   profile=dict(port.binding_profile))
             if host == self.service.host:
                 self.service.plug_port(port.id)
+                if port.binding_host_id == host:
+                    # The guest runs here now (post_live_migration_at_destination):
+                    # forget the old path to its MAC rather than wait for it to speak.
+                    self.service.forget_moved_mac(port.id)
 
     def setup_instance_network_on_host(self, context, instance, host, migration=None,
                                        provider_mappings=None):

@@ -418,6 +418,22 @@ class LinuxBridgeDriver(base.Driver):
         bridge = self.kernel.get_link(names.bridge(network.id))
         return bridge is not None and link.master == bridge.index
 
+    def forget_mac(self, network: objects.Network, mac: str) -> None:
+        """Forget where ``mac`` was on this host's bridge of ``network`` (a port moved).
+
+        The bridge floods frames to the MAC until it hears from it again, so
+        a moved guest is reached at once rather than after its entry ages out.
+        """
+        try:
+            with self._locked():
+                bridge = self.kernel.get_link(names.bridge(network.id))
+                if bridge is None:
+                    return
+                vx = self.kernel.get_link(names.vxlan(network.id))
+                self.kernel.forget_mac(bridge.index, mac, vx.index if vx else None)
+        except (nl.NetlinkError, OSError) as e:
+            raise exc.DriverError(driver=self.name, reason=f"forgetting {mac}: {e}") from e
+
     # -- sync ------------------------------------------------------------------
 
     def sync(self, desired: base.DesiredState) -> base.SyncReport:
