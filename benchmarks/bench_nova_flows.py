@@ -73,12 +73,22 @@ def main(count: int) -> None:
     for inst in insts:
         api["src"].allocate_for_instance(NOVA, inst, req)
     times: dict[str, float] = {}
+    sql = {"statements": 0, "commits": 0}
+    for s in svc.values():
+        sa.event.listen(s.db.engine, "before_cursor_execute",
+                        lambda *a: sql.__setitem__("statements", sql["statements"] + 1))
+        sa.event.listen(s.db.engine, "commit",
+                        lambda *a: sql.__setitem__("commits", sql["commits"] + 1))
+    counts: dict[str, tuple[float, float]] = {}
 
     def timed(name, fn):
+        before = dict(sql)
         start = time.perf_counter()
         for inst in insts:
             fn(inst)
         times[name] = (time.perf_counter() - start) / count * 1e6
+        counts[name] = ((sql["statements"] - before["statements"]) / count,
+                        (sql["commits"] - before["commits"]) / count)
 
     def hot_plug(inst):
         vif = api["src"].allocate_for_instance(NOVA, inst, req)[0]
@@ -121,6 +131,9 @@ def main(count: int) -> None:
           f"floor transaction {floor:.1f} us", flush=True)
     for name, us in times.items():
         _util.report(f"{name} per NIC", us, FLOOR_WRITES[name] * floor)
+    for name, (statements, commits) in counts.items():
+        print(f"{name + ' per NIC':50} {statements:6.1f} SQL statements, "
+              f"{commits:4.1f} commits (floor {FLOOR_WRITES[name]} write transactions)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,6 +79,34 @@ class PortBindings:
                                               models.PortBinding.host))
             return [binding_obj(r) for r in rows]
 
+    def list_bindings_of_ports(self, context: RequestContext, port_ids: Sequence[str]
+                               ) -> dict[str, list[objects.PortBinding]]:
+        """The bindings of many ports in one read: port id -> its bindings, ACTIVE first.
+
+        Ports the caller may not see, or that do not exist, are absent (as
+        ``list_port_bindings`` would answer PortNotFound for them); an unbound
+        port maps to an empty list. Nova's flows read an instance's ports'
+        bindings this way instead of one read per port.
+        """
+        ids = list(dict.fromkeys(validation.lookup("port_id", p) for p in port_ids))
+        if not ids:
+            return {}
+        with self.core.db.reader() as session:
+            owners = session.execute(sa.select(models.Port.id, models.Port.project_id)
+                                     .where(models.Port.id.in_(ids)))
+            result: dict[str, list[objects.PortBinding]] = {
+                port_id: [] for port_id, project_id in owners
+                if self.core.authorize(context, "get_port", {"project_id": project_id})}
+            if result:
+                rows = session.scalars(
+                    sa.select(models.PortBinding)
+                    .where(models.PortBinding.port_id.in_(list(result)),
+                           models.PortBinding.host != "")
+                    .order_by(models.PortBinding.status, models.PortBinding.host))
+                for row in rows:
+                    result[row.port_id].append(binding_obj(row))
+        return result
+
     def get_port_binding(self, context: RequestContext, port_id: str, host: str
                          ) -> objects.PortBinding:
         with self.core.db.reader() as session:
@@ -132,12 +160,15 @@ class PortBindings:
                                          port.revision_number, None, {})
                     return port, after, binding_obj(self._row(session, port_id, host))
                 binding = self.binder.choose(session, wanted, net, host)
+                made = objects.PortBinding(
+                    port_id=port_id, host=host, status=BINDING_INACTIVE,
+                    vif_type=binding.vif_type, vif_details=thaw(binding.vif_details),
+                    profile=thaw(wanted.binding_profile))
                 session.execute(sa.insert(_bindings).values(
                     port_id=port_id, host=host, status=BINDING_INACTIVE, active=None,
-                    vif_type=binding.vif_type,
-                    vif_details=json.dumps(dict(binding.vif_details)),
-                    profile=json.dumps(thaw(wanted.binding_profile))))
-                return port, port, binding_obj(self._row(session, port_id, host))
+                    vif_type=made.vif_type, vif_details=json.dumps(thaw(made.vif_details)),
+                    profile=json.dumps(thaw(made.profile))))
+                return port, port, made
 
         before, after, binding = self.core.retrying(txn)()
         if after is not before:
@@ -162,10 +193,11 @@ class PortBindings:
         forwarding follow the new host. Activating the ACTIVE binding is a
         conflict (PortBindingAlreadyActive), as in Neutron.
         """
-        def txn() -> tuple[objects.Port, objects.Port, objects.Network]:
+        def txn() -> tuple[objects.Port, objects.Port, objects.Network, objects.PortBinding]:
             with self.core.db.writer() as session:
                 port, net, row = self._inactive(session, context, port_id, host,
                                                 exc.PortBindingAlreadyActive)
+                binding = binding_obj(row).replace(status=BINDING_ACTIVE)
                 session.execute(sa.delete(_bindings).where(
                     _bindings.c.port_id == port_id, _bindings.c.active.is_(True),
                     _bindings.c.host == ""))
@@ -184,9 +216,9 @@ class PortBindings:
                                      {"status": status, "status_reason": None})
                 session.expire_all()
                 after = common.load_ports(session, [session.get(models.Port, port_id)])[0]
-                return port, after, net
+                return port, after, net, binding
 
-        before, after, net = self.core.retrying(txn)()
+        before, after, net, binding = self.core.retrying(txn)()
         if self.core.host == host:
             try:
                 after = self.plugging.plug_port(port_id)
@@ -195,7 +227,7 @@ class PortBindings:
         self._forget_mac(after, net)
         self.lifecycle.after(_UPDATE, context, [lc.Outcome(port_id, before=before, after=after,
                                                            network=net)])
-        return self.get_port_binding(context, port_id, host)
+        return binding
 
     def delete_port_binding(self, context: RequestContext, port_id: str, host: str) -> None:
         """Remove the port's INACTIVE binding on ``host`` (and its devices there).

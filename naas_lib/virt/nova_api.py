@@ -153,6 +153,12 @@ class API:
     def _bindings(self, port_id: str) -> dict[str, objects.PortBinding]:
         return {b.host: b for b in self.service.list_port_bindings(self._admin(), port_id)}
 
+    def _bindings_of(self, ports: Iterable[objects.Port]
+                     ) -> dict[str, dict[str, objects.PortBinding]]:
+        """port id -> host -> binding of every port, in one read."""
+        found = self.service.list_bindings_of_ports(self._admin(), [p.id for p in ports])
+        return {port_id: {b.host: b for b in bindings} for port_id, bindings in found.items()}
+
     def _activate_on(self, instance: Any, host: str, drop_others: bool) -> None:
         """Make ``host``'s binding of every port of the instance ACTIVE (idempotent).
 
@@ -160,13 +166,14 @@ class API:
         a dead host is never asked; its sync removes its devices later).
         """
         admin = self._admin()
-        for port in self._instance_ports(instance):
-            bindings = self._bindings(port.id)
+        ports = self._instance_ports(instance)
+        all_bindings = self._bindings_of(ports)
+        for port in ports:
+            bindings = all_bindings.get(port.id, {})
             here = bindings.get(host)
             if here is None:
-                self.service.create_port_binding(admin, port.id, host,
-                                                  profile=dict(port.binding_profile))
-                here = self.service.get_port_binding(admin, port.id, host)
+                here = self.service.create_port_binding(admin, port.id, host,
+                                                         profile=dict(port.binding_profile))
             if here.status != _ACTIVE:
                 self.service.activate_port_binding(admin, port.id, host)
             if drop_others:
@@ -244,7 +251,10 @@ class API:
                 self.service.detach_port(admin, port.id)
             if delete or (att is not None and att.owns_port):
                 self.service.delete_port(admin, port.id)
-            else:
+            elif att is None or att.instance_id != port.device_id:
+                # Detaching clears the binding, and device_id when it names the
+                # attached instance (always so for an instance's port): only
+                # otherwise is there anything left to clear.
                 now = self.service.get_port(admin, port.id)
                 changes: dict[str, Any] = {}
                 if now.device_id:
@@ -259,10 +269,12 @@ class API:
     def deallocate_port_for_instance(self, context, instance, port_id):
         """Hot-unplug one NIC: its port is released (deleted when made for the
         instance); returns the instance's network info and no resource allocation."""
-        for port in self._instance_ports(instance):
+        ports = self._instance_ports(instance)
+        for port in ports:
             if port.id == port_id:
                 self._release(port, delete=False)
-        return self.get_instance_nw_info(context, instance), []
+        # The others are untouched: their network info needs no second port read.
+        return hydrate(self._vifs(p for p in ports if p.id != port_id)), []
 
     def validate_networks(self, context, requested_networks, num_instances):
         """How many instances may boot with these networks (all: no quota here)."""
@@ -359,8 +371,10 @@ class API:
         made: list[str] = []
         result: dict[str, dict[str, Any]] = {}
         try:
-            for port in self._instance_ports(instance):
-                existing = self._bindings(port.id).get(host)
+            ports = self._instance_ports(instance)
+            all_bindings = self._bindings_of(ports)
+            for port in ports:
+                existing = all_bindings.get(port.id, {}).get(host)
                 if existing is None:
                     profile = dict((port_profiles or {}).get(port.id)
                                    or port.binding_profile)
@@ -401,8 +415,10 @@ class API:
         if not host:
             return
         admin = self._admin()
-        for port in self._instance_ports(instance):
-            bindings = self._bindings(port.id)
+        ports = self._instance_ports(instance)
+        all_bindings = self._bindings_of(ports)
+        for port in ports:
+            bindings = all_bindings.get(port.id, {})
             if teardown:
                 b = bindings.get(host)
                 if b is not None and b.status != _ACTIVE:
