@@ -159,16 +159,7 @@ class PortBindings:
                     common.bump_revision(session, models.Port, "Port", port_id,
                                          port.revision_number, None, {})
                     return port, after, binding_obj(self._row(session, port_id, host))
-                binding = self.binder.choose(session, wanted, net, host)
-                made = objects.PortBinding(
-                    port_id=port_id, host=host, status=BINDING_INACTIVE,
-                    vif_type=binding.vif_type, vif_details=thaw(binding.vif_details),
-                    profile=thaw(wanted.binding_profile))
-                session.execute(sa.insert(_bindings).values(
-                    port_id=port_id, host=host, status=BINDING_INACTIVE, active=None,
-                    vif_type=made.vif_type, vif_details=json.dumps(thaw(made.vif_details)),
-                    profile=json.dumps(thaw(made.profile))))
-                return port, port, made
+                return port, port, self._insert_inactive(session, wanted, net, host)
 
         before, after, binding = self.core.retrying(txn)()
         if after is not before:
@@ -198,25 +189,8 @@ class PortBindings:
                 port, net, row = self._inactive(session, context, port_id, host,
                                                 exc.PortBindingAlreadyActive)
                 binding = binding_obj(row).replace(status=BINDING_ACTIVE)
-                session.execute(sa.delete(_bindings).where(
-                    _bindings.c.port_id == port_id, _bindings.c.active.is_(True),
-                    _bindings.c.host == ""))
-                session.execute(sa.update(_bindings).where(
-                    _bindings.c.port_id == port_id, _bindings.c.active.is_(True)).values(
-                    active=None, status=BINDING_INACTIVE))
-                session.execute(sa.update(_bindings).where(
-                    _bindings.c.port_id == port_id, _bindings.c.host == host).values(
-                    active=True, status=BINDING_ACTIVE))
-                session.execute(sa.update(models.Attachment).where(
-                    models.Attachment.port_id == port_id).values(host=host))
-                up = port.admin_state_up and net.admin_state_up
-                status = constants.PORT_STATUS_BUILD if up else constants.PORT_STATUS_DOWN
-                common.bump_revision(session, models.Port, "Port", port_id,
-                                     port.revision_number, None,
-                                     {"status": status, "status_reason": None})
-                session.expire_all()
-                after = common.load_ports(session, [session.get(models.Port, port_id)])[0]
-                return port, after, net, binding
+                self._make_active(session, port_id, host)
+                return port, self._moved(session, port, net, host), net, binding
 
         before, after, net, binding = self.core.retrying(txn)()
         if self.core.host == host:
@@ -228,6 +202,114 @@ class PortBindings:
         self.lifecycle.after(_UPDATE, context, [lc.Outcome(port_id, before=before, after=after,
                                                            network=net)])
         return binding
+
+    def _insert_inactive(self, session: orm.Session, port: objects.Port,
+                         net: objects.Network, host: str) -> objects.PortBinding:
+        """An INACTIVE binding of ``port`` (with its profile) on ``host``, as written."""
+        binding = self.binder.choose(session, port, net, host)
+        made = objects.PortBinding(
+            port_id=port.id, host=host, status=BINDING_INACTIVE,
+            vif_type=binding.vif_type, vif_details=thaw(binding.vif_details),
+            profile=thaw(port.binding_profile))
+        session.execute(sa.insert(_bindings).values(
+            port_id=port.id, host=host, status=BINDING_INACTIVE, active=None,
+            vif_type=made.vif_type, vif_details=json.dumps(thaw(made.vif_details)),
+            profile=json.dumps(thaw(made.profile))))
+        return made
+
+    @staticmethod
+    def _make_active(session: orm.Session, port_id: str, host: str) -> None:
+        """``host``'s existing binding becomes the ACTIVE one; the old one INACTIVE."""
+        session.execute(sa.delete(_bindings).where(
+            _bindings.c.port_id == port_id, _bindings.c.active.is_(True),
+            _bindings.c.host == ""))
+        session.execute(sa.update(_bindings).where(
+            _bindings.c.port_id == port_id, _bindings.c.active.is_(True)).values(
+            active=None, status=BINDING_INACTIVE))
+        session.execute(sa.update(_bindings).where(
+            _bindings.c.port_id == port_id, _bindings.c.host == host).values(
+            active=True, status=BINDING_ACTIVE))
+
+    @staticmethod
+    def _moved(session: orm.Session, port: objects.Port, net: objects.Network,
+               host: str) -> objects.Port:
+        """After a switch to ``host``: attachment follows, port reads BUILD; the port now."""
+        session.execute(sa.update(models.Attachment).where(
+            models.Attachment.port_id == port.id).values(host=host))
+        up = port.admin_state_up and net.admin_state_up
+        status = constants.PORT_STATUS_BUILD if up else constants.PORT_STATUS_DOWN
+        common.bump_revision(session, models.Port, "Port", port.id, port.revision_number,
+                             None, {"status": status, "status_reason": None})
+        session.expire_all()
+        return common.load_ports(session, [session.get(models.Port, port.id)])[0]
+
+    def bind_ports_only_to(self, context: RequestContext, port_ids: Sequence[str],
+                           host: str, exclusive: bool = True) -> list[objects.Port]:
+        """Make ``host``'s binding of every port the ACTIVE one, in ONE transaction.
+
+        A port with no binding on ``host`` gets one (``host``'s driver
+        chooses, as for any binding); with ``exclusive`` the bindings on other
+        hosts go (database only: a dead host's sync removes its devices when
+        it comes back). All or none; a port already so bound is left as it is
+        (a repeat writes nothing). Moved ports read BUILD until ``host``
+        reports them wired (at once when this service is ``host``). Nova's
+        cold migration, resize, evacuation and unshelve, for all the
+        instance's ports at once. Returns the ports as they are now.
+        """
+        host = validation.string("host", host)
+        if not host:
+            raise exc.InvalidInput(field="host", reason="required")
+        ids = list(dict.fromkeys(validation.lookup("port_id", p) for p in port_ids))
+
+        def txn() -> tuple[list[tuple[objects.Port, objects.Port, objects.Network]],
+                           list[tuple[objects.Port, objects.Network, objects.PortBinding]]]:
+            moved, dropped = [], []
+            with self.core.db.writer() as session:
+                for port_id in ids:
+                    self.ports.visible_row(session, context, port_id)
+                    rows = {r.host: r for r in session.scalars(sa.select(models.PortBinding)
+                            .where(models.PortBinding.port_id == port_id,
+                                   models.PortBinding.host != ""))}
+                    here = rows.get(host)
+                    others = [r for h, r in rows.items() if h != host]
+                    if here is not None and here.active and not (exclusive and others):
+                        continue  # bound so already: a repeat reads, never writes
+                    port, net = self._port_and_network(session, context, port_id)
+                    after = port
+                    if here is None:
+                        self._insert_inactive(session, port, net, host)
+                    if here is None or not here.active:
+                        self._make_active(session, port_id, host)
+                        after = self._moved(session, port, net, host)
+                    if exclusive and others:
+                        dropped.extend((port, net, binding_obj(r)) for r in others)
+                        session.execute(sa.delete(_bindings).where(
+                            _bindings.c.port_id == port_id,
+                            _bindings.c.host.in_([r.host for r in others])))
+                    if after is not port:
+                        moved.append((port, after, net))
+            return moved, dropped
+
+        moved, dropped = self.core.retrying(txn)()
+        for port, net, binding in dropped:
+            if binding.host == self.core.host:
+                self.plugging.unplug_quietly(port.replace(
+                    binding_host_id=binding.host, binding_vif_type=binding.vif_type,
+                    binding_vif_details=thaw(binding.vif_details),
+                    binding_profile=thaw(binding.profile)), net)
+        result = {after.id: after for _b, after, _n in moved}
+        for _before, after, net in moved:
+            if self.core.host == host:
+                try:
+                    result[after.id] = self.plugging.plug_port(after.id)
+                except exc.NaasError:
+                    pass  # recorded as the port's status; sync retries
+            self._forget_mac(after, net)
+        if moved:
+            self.lifecycle.after(_UPDATE, context, [
+                lc.Outcome(before.id, before=before, after=result[before.id], network=net)
+                for before, _after, net in moved])
+        return list(result.values())
 
     def delete_port_binding(self, context: RequestContext, port_id: str, host: str) -> None:
         """Remove the port's INACTIVE binding on ``host`` (and its devices there).

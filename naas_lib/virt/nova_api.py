@@ -162,24 +162,14 @@ class API:
     def _activate_on(self, instance: Any, host: str, drop_others: bool) -> None:
         """Make ``host``'s binding of every port of the instance ACTIVE (idempotent).
 
-        ``drop_others`` also deletes the bindings on other hosts (database only:
-        a dead host is never asked; its sync removes its devices later).
+        One transaction for all the instance's ports. ``drop_others`` also
+        deletes the bindings on other hosts (database only: a dead host is
+        never asked; its sync removes its devices later).
         """
-        admin = self._admin()
         ports = self._instance_ports(instance)
-        all_bindings = self._bindings_of(ports)
-        for port in ports:
-            bindings = all_bindings.get(port.id, {})
-            here = bindings.get(host)
-            if here is None:
-                here = self.service.create_port_binding(admin, port.id, host,
-                                                         profile=dict(port.binding_profile))
-            if here.status != _ACTIVE:
-                self.service.activate_port_binding(admin, port.id, host)
-            if drop_others:
-                for other in bindings:
-                    if other != host:  # INACTIVE now that ``host`` is ACTIVE
-                        self._delete_binding(port.id, other)
+        if ports:
+            self.service.bind_ports_only_to(self._admin(), [p.id for p in ports], host,
+                                            exclusive=drop_others)
 
     def _delete_binding(self, port_id: str, host: str) -> None:
         try:
