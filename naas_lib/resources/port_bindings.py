@@ -190,7 +190,7 @@ class PortBindings:
                                                 exc.PortBindingAlreadyActive)
                 binding = binding_obj(row).replace(status=BINDING_ACTIVE)
                 self._make_active(session, port_id, host)
-                return port, self._moved(session, port, net, host), net, binding
+                return port, self._moved(session, port, net, binding), net, binding
 
         before, after, net, binding = self.core.retrying(txn)()
         if self.core.host == host:
@@ -232,16 +232,24 @@ class PortBindings:
 
     @staticmethod
     def _moved(session: orm.Session, port: objects.Port, net: objects.Network,
-               host: str) -> objects.Port:
-        """After a switch to ``host``: attachment follows, port reads BUILD; the port now."""
+               binding: objects.PortBinding) -> objects.Port:
+        """After ``binding`` became ACTIVE: the attachment follows, the port reads BUILD.
+
+        Returns the port as written (no read back): bound as ``binding`` says.
+        """
         session.execute(sa.update(models.Attachment).where(
-            models.Attachment.port_id == port.id).values(host=host))
+            models.Attachment.port_id == port.id).values(host=binding.host))
         up = port.admin_state_up and net.admin_state_up
-        status = constants.PORT_STATUS_BUILD if up else constants.PORT_STATUS_DOWN
-        common.bump_revision(session, models.Port, "Port", port.id, port.revision_number,
-                             None, {"status": status, "status_reason": None})
-        session.expire_all()
-        return common.load_ports(session, [session.get(models.Port, port.id)])[0]
+        values = {"status": constants.PORT_STATUS_BUILD if up else constants.PORT_STATUS_DOWN,
+                  "status_reason": None, "revision_number": port.revision_number + 1,
+                  "updated_at": models.utcnow()}
+        if session.execute(sa.update(models.Port).where(
+                models.Port.id == port.id, models.Port.revision_number == port.revision_number)
+                .values(**values).execution_options(synchronize_session=False)).rowcount != 1:
+            raise exc.ConcurrentModification(resource="Port", resource_id=port.id)
+        return port.replace(binding_host_id=binding.host, binding_vif_type=binding.vif_type,
+                            binding_vif_details=thaw(binding.vif_details),
+                            binding_profile=thaw(binding.profile), **values)
 
     def bind_ports_only_to(self, context: RequestContext, port_ids: Sequence[str],
                            host: str, exclusive: bool = True) -> list[objects.Port]:
@@ -276,11 +284,11 @@ class PortBindings:
                         continue  # bound so already: a repeat reads, never writes
                     port, net = self._port_and_network(session, context, port_id)
                     after = port
-                    if here is None:
-                        self._insert_inactive(session, port, net, host)
-                    if here is None or not here.active:
+                    binding = (self._insert_inactive(session, port, net, host)
+                               if here is None else binding_obj(here))
+                    if binding.status != BINDING_ACTIVE:
                         self._make_active(session, port_id, host)
-                        after = self._moved(session, port, net, host)
+                        after = self._moved(session, port, net, binding)
                     if exclusive and others:
                         dropped.extend((port, net, binding_obj(r)) for r in others)
                         session.execute(sa.delete(_bindings).where(
