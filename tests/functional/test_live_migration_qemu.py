@@ -31,7 +31,6 @@ nothing of the guest is left on the old host, and the port is ACTIVE there.
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
@@ -43,6 +42,7 @@ import pytest
 from naas_lib import NetworkService, RequestContext
 from naas_lib.drivers.linuxbridge import names
 from naas_lib.virt import nova_api
+from tests.functional import fdb
 from tests.functional.hosts_topology import ping, wait_until
 from tests.guests import qemu
 
@@ -98,19 +98,6 @@ class Pinger:
             self.process.kill()
             self.process.wait(timeout=5)
         self.out.close()
-
-
-def fdb(netns: str, mac: str) -> list[dict]:
-    """Every forwarding entry of ``mac`` in ``netns`` (bridge and VXLAN tables)."""
-    out = subprocess.run(["bridge", "-n", netns, "-j", "fdb", "show"], capture_output=True,
-                         text=True, check=True).stdout
-    return [e for e in json.loads(out or "[]") if e.get("mac") == mac]
-
-
-def learned_on(netns: str, mac: str) -> set[str]:
-    """The devices ``netns``'s bridges forward ``mac`` to (dynamic entries)."""
-    return {e["ifname"] for e in fdb(netns, mac) if "permanent" not in e.get("state", "")
-            and e.get("master")}
 
 
 @pytest.fixture
@@ -224,10 +211,10 @@ def test_live_migrations_back_and_forth_lose_at_most_two_pings(cloud, guests,
         assert (port.binding_host_id, port.status) == (dst, "ACTIVE")
         assert ping(cloud.peer_ns, address, deadline=5)
         vxlan = names.vxlan(cloud.net.id)
-        assert learned_on(dst_ns, mac) == {tap}
-        assert learned_on(src_ns, mac) <= {vxlan}
-        assert learned_on(topo.host_ns(3), mac) == {vxlan}
+        assert fdb.learned_on(dst_ns, mac) == {tap}
+        assert fdb.learned_on(src_ns, mac) <= {vxlan}
+        assert fdb.learned_on(topo.host_ns(3), mac) == {vxlan}
         for ns in (src_ns, dst_ns, topo.host_ns(3)):
             # no VXLAN entry pins the MAC to a host's endpoint (old or new)
-            assert not [e for e in fdb(ns, mac) if e.get("dst")], fdb(ns, mac)
+            assert fdb.pinned(ns, mac) == [], fdb.entries(ns, mac)
     print(f"\nlive migration figures: {figures}")
