@@ -180,7 +180,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
               "delete_port"),
     "port_bindings": ("list_port_bindings", "get_port_binding", "create_port_binding",
                       "activate_port_binding", "delete_port_binding", "forget_moved_mac",
-                      "list_bindings_of_ports", "bind_ports_only_to"),
+                      "list_bindings_of_ports", "bind_ports_only_to", "create_port_bindings"),
     "attachments": ("get_attachment", "list_attachments", "attach_port", "detach_port"),
     "plugging": ("plug_port", "set_port_status", "after_port_update", "unplug_ports"),
     "binder": ("binding_driver",),

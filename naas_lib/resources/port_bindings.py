@@ -166,6 +166,56 @@ class PortBindings:
             self.plugging.after_port_update(before, after, self._network_of(after))
         return binding
 
+    def create_port_bindings(self, context: RequestContext, port_ids: Sequence[str], host: str,
+                             profiles: Mapping[str, Mapping[str, Any]] | None = None
+                             ) -> dict[str, objects.PortBinding]:
+        """Bind many ports to ``host`` as well, in ONE transaction: port id -> binding.
+
+        As ``create_port_binding`` per port (INACTIVE, or ACTIVE for an
+        unbound port; ``host``'s driver chooses; ``profiles`` may give a
+        port's profile there), except that a binding that exists already is
+        kept and returned (a repeat), and that it is all or none. Nova's
+        conductor binds all of an instance's ports before a live migration.
+        """
+        host = validation.string("host", host)
+        if not host:
+            raise exc.InvalidInput(field="host", reason="required")
+        ids = list(dict.fromkeys(validation.lookup("port_id", p) for p in port_ids))
+        wanted_profiles = {pid: validation.json_dict("profile", dict(prof))
+                           for pid, prof in (profiles or {}).items() if prof is not None}
+
+        def txn() -> tuple[dict[str, objects.PortBinding],
+                           list[tuple[objects.Port, objects.Port, objects.Network]]]:
+            result, bound = {}, []
+            with self.core.db.writer() as session:
+                for port_id in ids:
+                    self.ports.visible_row(session, context, port_id)
+                    row = session.get(models.PortBinding, (port_id, host))
+                    if row is not None:
+                        result[port_id] = binding_obj(row)
+                        continue
+                    port, net = self._port_and_network(session, context, port_id)
+                    profile = wanted_profiles.get(port_id)
+                    wanted = port.replace(binding_profile=profile) if profile is not None \
+                        else port
+                    if port.binding_host_id is not None:
+                        result[port_id] = self._insert_inactive(session, wanted, net, host)
+                        continue
+                    # Neutron: a port with no host gets its first binding ACTIVE.
+                    if profile is not None:
+                        self.binder.set_profile(session, port_id, profile)
+                    after = self.binder.bind(session, wanted, net, host)
+                    common.bump_revision(session, models.Port, "Port", port_id,
+                                         port.revision_number, None, {})
+                    result[port_id] = binding_obj(self._row(session, port_id, host))
+                    bound.append((port, after, net))
+            return result, bound
+
+        result, bound = self.core.retrying(txn)()
+        for before, after, net in bound:
+            self.plugging.after_port_update(before, after, net)
+        return result
+
     def _inactive(self, session: orm.Session, context: RequestContext, port_id: str,
                   host: str, if_active: type[exc.NaasError]) -> tuple[Any, Any, Any]:
         """The port, its network and its binding on ``host``, which must be INACTIVE."""

@@ -357,26 +357,12 @@ class API:
         Returns ``{port_id: binding}`` as Neutron's documents. A binding that
         exists already is kept (a repeat).
         """
-        admin = self._admin()
-        made: list[str] = []
-        result: dict[str, dict[str, Any]] = {}
-        try:
-            ports = self._instance_ports(instance)
-            all_bindings = self._bindings_of(ports)
-            for port in ports:
-                existing = all_bindings.get(port.id, {}).get(host)
-                if existing is None:
-                    profile = dict((port_profiles or {}).get(port.id)
-                                   or port.binding_profile)
-                    existing = self.service.create_port_binding(admin, port.id, host,
-                                                                profile=profile)
-                    made.append(port.id)
-                result[port.id] = _binding_doc(existing)
-        except Exception:
-            for port_id in made:
-                self._delete_binding(port_id, host)
-            raise
-        return result
+        ports = self._instance_ports(instance)
+        profiles = {pid: dict(profile) for pid, profile in (port_profiles or {}).items()
+                    if profile}
+        made = self.service.create_port_bindings(self._admin(), [p.id for p in ports], host,
+                                                 profiles=profiles)
+        return {port_id: _binding_doc(binding) for port_id, binding in made.items()}
 
     def delete_port_binding(self, context, port_id, host):
         """Remove the port's binding on ``host``; a missing one is fine."""
@@ -404,25 +390,25 @@ class API:
         host = host or _read(instance, "host")
         if not host:
             return
-        admin = self._admin()
         ports = self._instance_ports(instance)
         all_bindings = self._bindings_of(ports)
-        for port in ports:
-            bindings = all_bindings.get(port.id, {})
-            if teardown:
-                b = bindings.get(host)
+        if teardown:
+            for port in ports:
+                b = all_bindings.get(port.id, {}).get(host)
                 if b is not None and b.status != _ACTIVE:
                     self._delete_binding(port.id, host)
-                continue
-            if host not in bindings:
-                self.service.create_port_binding(admin, port.id, host,
-                                                  profile=dict(port.binding_profile))
-            if host == self.service.host:
-                self.service.plug_port(port.id)
-                if port.binding_host_id == host:
-                    # The guest runs here now (post_live_migration_at_destination):
-                    # forget the old path to its MAC rather than wait for it to speak.
-                    self.service.forget_moved_mac(port.id)
+            return
+        missing = [p.id for p in ports if host not in all_bindings.get(p.id, {})]
+        if missing:  # all in one transaction
+            self.service.create_port_bindings(self._admin(), missing, host)
+        if host != self.service.host:
+            return
+        for port in ports:
+            self.service.plug_port(port.id)
+            if port.binding_host_id == host:
+                # The guest runs here now (post_live_migration_at_destination):
+                # forget the old path to its MAC rather than wait for it to speak.
+                self.service.forget_moved_mac(port.id)
 
     def setup_instance_network_on_host(self, context, instance, host, migration=None,
                                        provider_mappings=None):

@@ -215,20 +215,23 @@ def test_bind_ports_to_host_is_all_or_nothing(cloud, monkeypatch):
     inst = _instance()
     _boot(cloud, inst)
     cloud.api["src"].allocate_for_instance(NOVA_ADMIN, inst, _req(network_id=cloud.net.id))
-    service = cloud.svc["conductor"]
-    real = service.parts.port_bindings.create_port_binding
+    binder = cloud.svc["conductor"].parts.port_bindings.binder
+    real = binder.choose
     calls = []
 
-    def second_fails(*a, **kw):
+    def second_fails(*a, **kw):  # the destination's driver refuses the second NIC
         calls.append(a)
         if len(calls) == 2:
             raise exc.BindingFailed(port_id="x", host="dst", reason="injected")
         return real(*a, **kw)
 
-    monkeypatch.setattr(service.parts.port_bindings, "create_port_binding", second_fails)
+    monkeypatch.setattr(binder, "choose", second_fails)
     with pytest.raises(exc.BindingFailed):
         cloud.api["conductor"].bind_ports_to_host(NOVA_ADMIN, inst, "dst")
+    assert len(calls) == 2
     assert _served(cloud, "dst") == []
+    ports = cloud.api["conductor"].get_instance_nw_info(NOVA_ADMIN, inst)
+    assert all(_where(cloud, v["id"]) == [("src", "ACTIVE")] for v in ports)
 
 
 def test_missing_features_answer_as_neutron_without_the_extension(cloud):
@@ -313,3 +316,18 @@ def test_bindings_of_many_ports_are_read_at_once_and_only_where_visible(cloud, c
         p: [("src", "ACTIVE"), ("dst", "INACTIVE")] for p in pids}
     assert len([s for s in cost.statements if s.startswith("SELECT")]) == 2
     assert svc.list_bindings_of_ports(ctx, pids) == {}  # another project's ports
+
+
+def test_live_migration_binds_every_nic_on_the_destination_in_one_transaction(cloud):
+    inst = _instance()
+    pids = _three_nics(cloud, inst)
+    conductor = cloud.svc["conductor"]
+    with count_cost(conductor.db.engine) as cost:
+        docs = cloud.api["conductor"].bind_ports_to_host(NOVA_ADMIN, inst, "dst")
+    assert len([s for s in cost.statements if s.startswith("BEGIN IMMEDIATE")]) == 1
+    assert sorted(docs) == sorted(pids)
+    assert {d["status"] for d in docs.values()} == {"INACTIVE"}
+    assert all(_where(cloud, p) == [("dst", "INACTIVE"), ("src", "ACTIVE")] for p in pids)
+    with count_cost(conductor.db.engine) as again:  # a repeat keeps them, writes nothing
+        assert cloud.api["conductor"].bind_ports_to_host(NOVA_ADMIN, inst, "dst") == docs
+    assert not [s for s in again.statements if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
