@@ -85,7 +85,7 @@ class QemuGuest:
 
     def __init__(self, name: str, netns: str | None, nics: Sequence[Nic], workdir: Path,
                  image: GuestImage | None = None, incoming: str | None = None,
-                 memory_mib: int = MEMORY_MIB) -> None:
+                 memory_mib: int = MEMORY_MIB, announce: bool = True) -> None:
         self.name, self.netns, self.nics = name, netns, list(nics)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +94,9 @@ class QemuGuest:
         self.qmp_path = self.workdir / f"{name}.qmp"
         self.incoming = incoming
         self.memory_mib = memory_mib
+        #: False: as a migration's destination, announce nothing (no RARP, no
+        #: gratuitous ARP asked of the guest), so only forwarding tables decide.
+        self.announce = announce
         self.process: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
@@ -109,6 +112,8 @@ class QemuGuest:
                     "-device", f"virtio-net-device,netdev=n{index},mac={nic.mac}"]
         if self.incoming:
             cmd += ["-incoming", self.incoming]
+        if not self.announce:
+            cmd += ["-global", "migration.announce-rounds=0"]
         return cmd
 
     def start(self) -> QemuGuest:

@@ -310,12 +310,15 @@ class LinuxBridgeDriver(base.Driver):
                     made.append(name)
                 return
             link = self.kernel.get_link(name)
-            if link is None:
+            if link is None:  # e.g. Nova's own unplug on the tap path deleted it
                 self.kernel.create_tap(name, network.mtu, bridge.index, up)
                 _note(report, "created", f"tap {name}")
+                _repaired(report, port)
             elif (link.mtu, link.master, link.up) != (network.mtu, bridge.index, up):
                 self.kernel.set_link(link.index, mtu=network.mtu, master=bridge.index, up=up)
                 _note(report, "fixed", f"tap {name}")
+                if link.master != bridge.index:  # e.g. a bare tap Nova made: adopted
+                    _repaired(report, port)
             return
         name = names.veth_host(port.id)
         link = self.kernel.get_link(name)
@@ -332,6 +335,7 @@ class LinuxBridgeDriver(base.Driver):
             self._configure_guest(port, subnets)
             self.kernel.set_link(link.index, master=bridge.index, up=up)
             _note(report, "created", f"veth {name}")
+            _repaired(report, port)
         elif link.mtu != network.mtu or link.up != up:
             self.kernel.set_link(link.index, mtu=network.mtu, up=up)
             _note(report, "fixed", f"veth {name}")
@@ -418,6 +422,22 @@ class LinuxBridgeDriver(base.Driver):
             return False
         bridge = self.kernel.get_link(names.bridge(network.id))
         return bridge is not None and link.master == bridge.index
+
+    def forget_mac(self, network: objects.Network, mac: str) -> None:
+        """Forget where ``mac`` was on this host's bridge of ``network`` (a port moved).
+
+        The bridge floods frames to the MAC until it hears from it again, so
+        a moved guest is reached at once rather than after its entry ages out.
+        """
+        try:
+            with self._locked():
+                bridge = self.kernel.get_link(names.bridge(network.id))
+                if bridge is None:
+                    return
+                vx = self.kernel.get_link(names.vxlan(network.id))
+                self.kernel.forget_mac(bridge.index, mac, vx.index if vx else None)
+        except (nl.NetlinkError, OSError) as e:
+            raise exc.DriverError(driver=self.name, reason=f"forgetting {mac}: {e}") from e
 
     # -- sync ------------------------------------------------------------------
 
@@ -630,6 +650,12 @@ _PORTSEC_UNDO = "portsec:"
 def _note(report: base.SyncReport | None, what: str, text: str) -> None:
     if report is not None:
         getattr(report, what).append(text)
+
+
+def _repaired(report: base.SyncReport | None, port: objects.Port) -> None:
+    """The port's device was missing or off its bridge when the round looked."""
+    if report is not None:
+        report.repaired_ports.append(port.id)
 
 
 def _reason(port: objects.Port, error: BaseException) -> str:
