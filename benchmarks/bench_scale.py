@@ -31,11 +31,13 @@ import time
 import uuid
 from collections.abc import Callable
 
+import netaddr
 import sqlalchemy as sa
 
 from benchmarks import _util
 from naas_lib import NetworkService, RequestContext
 from naas_lib.db import models
+from naas_lib.ipam.addresses import from_key, to_key
 from naas_lib.resources.hosts import host_capabilities
 from naas_lib.virt.provisioner import NicRequest, Provisioner
 from tests.support import databases
@@ -45,6 +47,7 @@ HOST = "scale-h0"
 MINE = "scale-mine"  # the measured host's project
 HOST_NETS, HOST_PORTS, PEERS, PEER_PORTS = 5, 50, 4, 5
 PER_NETWORK = 100  # background ports per network
+PROJECTS = 10  # background projects, each with its own default security group
 ADMIN = RequestContext(project_id="admin", user_id="bench", is_admin=True)
 
 
@@ -78,8 +81,107 @@ def _ports(svc: NetworkService, project: str, net_id: str, hosts: list[str],
                                   for i, h in enumerate(hosts)])
 
 
-def fill(url: str, total: int, networks: int, hosts: int) -> tuple[NetworkService, list[str]]:
-    """A database of ``total`` ports; returns the measured host's service and its networks."""
+_T = {name: table for name, table in models.metadata.tables.items()}
+#: The tables of a port's own rows, cloned from a template network.
+PORT_TABLES = ("ports", "ip_allocations", "port_bindings", "attachments",
+               "port_security_groups")
+
+
+def _template(svc: NetworkService, project: str, index: int, hosts: list[str]
+              ) -> tuple[str, dict[str, list[dict]]]:
+    """A network of ``project`` with PER_NETWORK ports made by the service, and its rows."""
+    net_id = _network(svc, project, index)
+    _ports(svc, project, net_id, hosts[:PER_NETWORK], f"bg-{index}")
+    rows: dict[str, list[dict]] = {}
+    with svc.db.engine.connect() as conn:
+        ports = _T["ports"]
+        ids = [r.id for r in conn.execute(sa.select(ports.c.id).where(
+            ports.c.network_id == net_id, ports.c.device_owner == "compute:nova"))]
+        for name in PORT_TABLES:
+            table = _T[name]
+            key = table.c.id if name == "ports" else table.c.port_id
+            rows[name] = [dict(r._mapping) for r in conn.execute(
+                sa.select(table).where(key.in_(ids)))]
+        rows["pool"] = [dict(r._mapping) for r in conn.execute(
+            sa.select(_T["allocation_pools"]).join(_T["subnets"]).where(
+                _T["subnets"].c.network_id == net_id))]
+        rows["lanes"] = [dict(r._mapping) for r in conn.execute(
+            sa.select(_T["ip_lanes"]).where(_T["ip_lanes"].c.pool_id == rows["pool"][0]["id"]))]
+    return net_id, rows
+
+
+def _clone(svc: NetworkService, template: dict[str, list[dict]], project: str, index: int,
+           hosts: list[str]) -> None:
+    """A new network of ``project`` whose ports are the template's, bound to ``hosts``.
+
+    The network and subnet come from the service (segment, pool and the DHCP
+    reservation port as it makes them); the ports' rows are the template's
+    with new ids, addresses in the new subnet at the same offsets, new MACs,
+    hosts and instance ids; the pool's lanes move as far as the template's.
+    """
+    net_id = _network(svc, project, index)
+    with svc.db.engine.begin() as conn:
+        pool = dict(conn.execute(sa.select(_T["allocation_pools"]).join(_T["subnets"]).where(
+            _T["subnets"].c.network_id == net_id)).one()._mapping)
+        old_pool = template["pool"][0]
+        shift = from_key(pool["first_key"]) - from_key(old_pool["first_key"])
+        new_ids = {r["id"]: str(uuid.uuid4()) for r in template["ports"]}
+        host_of = {old: hosts[i % len(hosts)] for i, old in enumerate(new_ids)}
+        now = models.utcnow()
+
+        def moved(ip: str) -> str:
+            return str(netaddr.IPAddress(int(netaddr.IPAddress(ip)) + shift))
+
+        order = {old: i for i, old in enumerate(new_ids)}
+
+        def port_row(r: dict) -> dict:
+            new, i = new_ids[r["id"]], order[r["id"]]
+            # Distinct on the network (the schema's rule) and across the fill.
+            mac = f"fa:16:3e:{index >> 8 & 0xff:02x}:{index & 0xff:02x}:{i:02x}"
+            return {**r, "id": new, "network_id": net_id, "created_at": now, "updated_at": now,
+                    "mac_address": mac, "device_id": f"bg-{index}-{new[:8]}"}
+
+        def ip_row(r: dict) -> dict:
+            return {**r, "port_id": new_ids[r["port_id"]], "network_id": net_id,
+                    "subnet_id": pool["subnet_id"], "ip_address": moved(r["ip_address"])}
+
+        def binding_row(r: dict) -> dict:
+            old, new = r["port_id"], new_ids[r["port_id"]]
+            return {**r, "port_id": new, "host": host_of[old] if r["host"] else "",
+                    "vif_details": r["vif_details"].replace(old[:11], new[:11])}
+
+        def attachment_row(r: dict) -> dict:
+            new = new_ids[r["port_id"]]
+            return {**r, "port_id": new, "interface_id": new, "host": host_of[r["port_id"]],
+                    "instance_id": f"bg-{index}-{new[:8]}", "created_at": now}
+
+        def group_row(r: dict) -> dict:
+            return {**r, "port_id": new_ids[r["port_id"]]}
+
+        for name, make in (("ports", port_row), ("ip_allocations", ip_row),
+                           ("port_bindings", binding_row), ("attachments", attachment_row),
+                           ("port_security_groups", group_row)):
+            if template[name]:
+                conn.execute(sa.insert(_T[name]), [make(r) for r in template[name]])
+        lanes = _T["ip_lanes"]
+        conn.execute(sa.delete(lanes).where(lanes.c.pool_id == pool["id"]))
+        conn.execute(sa.insert(lanes), [
+            {"pool_id": pool["id"], "lane": r["lane"],
+             "next_key": None if r["next_key"] is None
+             else to_key(from_key(r["next_key"]) + shift)} for r in template["lanes"]])
+        conn.execute(sa.update(_T["allocation_pools"]).where(
+            _T["allocation_pools"].c.id == pool["id"]).values(
+            next_key=None if old_pool["next_key"] is None
+            else to_key(from_key(old_pool["next_key"]) + shift)))
+
+
+def fill(url: str, total: int, hosts: int, clone: bool = True
+         ) -> tuple[NetworkService, list[str]]:
+    """A database of ``total`` ports; returns the measured host's service and its networks.
+
+    Background networks of each project after the first are clones of that
+    project's first one (``clone``), or all made by the service.
+    """
     options = {"database_url": url, "tenant_network_types": ["vxlan"]}
     # The measured host registers itself; the fill runs in a process of its own
     # (an API server's), so the host's process starts with nothing in memory.
@@ -96,7 +198,6 @@ def fill(url: str, total: int, networks: int, hosts: int) -> tuple[NetworkServic
     for n, net_id in enumerate(mine):
         per_net = HOST_PORTS // HOST_NETS
         ctx = RequestContext(project_id=MINE, user_id="nova")
-        # Two NICs per instance, on neighbouring networks, as a boot makes them.
         svc.create_ports(ctx, [{"network_id": net_id, "device_id": f"mine-{n}-{i}"}
                                for i in range(per_net)],
                          attachments=[{"instance_id": f"mine-{n}-{i}", "host": HOST}
@@ -104,12 +205,18 @@ def fill(url: str, total: int, networks: int, hosts: int) -> tuple[NetworkServic
         _ports(svc, MINE, net_id, [p for p in peers for _ in range(PEER_PORTS)], f"peer-{n}")
     left = total - HOST_PORTS - HOST_NETS * PEERS * PEER_PORTS
     index, h = HOST_NETS, 0
+    templates: dict[str, dict[str, list[dict]]] = {}
     while left > 0:
         count = min(PER_NETWORK, left)
-        net_id = _network(svc, f"scale-p{index % 97}", index)
+        project = f"scale-p{index % PROJECTS}"
         bound = [others[(h + i) % len(others)] for i in range(count)]
         h += count
-        _ports(svc, f"scale-p{index % 97}", net_id, bound, f"bg-{index}")
+        if clone and count == PER_NETWORK and project in templates:
+            _clone(svc, templates[project], project, index, bound)
+        elif count == PER_NETWORK:
+            templates[project] = _template(svc, project, index, bound)[1]
+        else:
+            _ports(svc, project, _network(svc, project, index), bound, f"bg-{index}")
         left -= count
         index += 1
     print(f"  filled {total} ports on {index} networks, {hosts} hosts in "
@@ -201,9 +308,7 @@ def database(backend: str, total: int, drops: list[Callable[[], None]]) -> Host:
         url, drop = databases.provision(backend)
         drops.append(drop)
     hosts = max(10, total // PER_NETWORK)
-    networks = HOST_NETS + -(-(total - HOST_PORTS - HOST_NETS * PEERS * PEER_PORTS)
-                             // PER_NETWORK)
-    return Host(*fill(url, total, networks, hosts))
+    return Host(*fill(url, total, hosts))
 
 
 def main() -> int:
