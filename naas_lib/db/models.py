@@ -294,7 +294,7 @@ class Attachment(Base):
     )
     interface_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, unique=True)
     instance_id: orm.Mapped[str | None] = orm.mapped_column(NAME, nullable=True, index=True)
-    host: orm.Mapped[str | None] = orm.mapped_column(NAME, nullable=True)
+    host: orm.Mapped[str | None] = orm.mapped_column(NAME, nullable=True, index=True)
     # True when the port was created for this attachment (by the boot-time
     # provisioner) and is to be deleted with it.
     owns_port: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, nullable=False, default=False)
