@@ -204,7 +204,11 @@ class HostRoute(Base):
 
 class Port(_Standard, Base):
     __tablename__ = "ports"
-    __table_args__ = (sa.UniqueConstraint("network_id", "mac_address"),)
+    # The index: a network's ports of one owner (its DHCP reservation) without
+    # visiting every network's (migration 0006_scale).
+    __table_args__ = (sa.UniqueConstraint("network_id", "mac_address"),
+                      sa.Index("ix_ports_network_id_device_owner_device_id",
+                               "network_id", "device_owner", "device_id"))
 
     id: orm.Mapped[str] = orm.mapped_column(ID, primary_key=True)
     project_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, index=True)
