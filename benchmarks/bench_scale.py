@@ -16,7 +16,7 @@ Core, with the values a registering host writes.
 
 On ``scale-h0`` it then measures (median of ``--rounds``): ``create_port``,
 ``list_ports`` filtered by network with a page of 20, ``list_ports`` by
-``device_id`` (Nova's query), ``attach_port``, a 2-NIC boot through the
+``device_id`` (Nova's query) and by binding host, ``attach_port``, a 2-NIC boot through the
 Provisioner, and one reconciliation round (``sync``, noop driver). Prints
 both figures and the ratio large/small; target at most 1.5x.
 """
@@ -247,6 +247,9 @@ class Host:
     def list_device(self, _i: int) -> Callable[[], object]:
         return lambda: self.svc.list_ports(ADMIN, device_id="mine-2-3")
 
+    def list_host(self, _i: int) -> Callable[[], object]:
+        return lambda: self.svc.list_ports(ADMIN, binding_host_id=HOST, limit=20)
+
     def attach(self, i: int) -> Callable[[], object]:
         port = self.svc.create_port(self.ctx, network_id=self.mine[2])
         self.made.append(port.id)
@@ -276,6 +279,7 @@ class Host:
 OPERATIONS = [("create_port", "create_port"),
               ("list_ports network_id, limit 20", "list_network"),
               ("list_ports device_id (admin)", "list_device"),
+              ("list_ports binding host, limit 20", "list_host"),
               ("attach_port (plug)", "attach"),
               ("boot 2 NICs (Provisioner)", "boot"),
               ("reconciliation round (sync)", "round")]
