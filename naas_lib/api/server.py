@@ -23,6 +23,7 @@ so no exception is ever raised into whatever code the signal interrupted.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -112,6 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve(conf, service)
 
 
+def _freeze_startup_objects() -> None:
+    """Move what start-up made (modules, the service, the app) out of the collector's sight.
+
+    Those hundreds of thousands of objects live as long as the process; a full
+    collection would otherwise walk them all, pausing every request thread
+    (tens of milliseconds: the latency tail). Requests' own garbage is
+    still collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve(conf: cfg.ConfigOpts, service: NetworkService | None,
           reuse_port: bool = False) -> int:
     """Serve until SIGTERM/SIGINT, then drain; the exit status."""
@@ -134,6 +147,7 @@ def serve(conf: cfg.ConfigOpts, service: NetworkService | None,
     host, port = server.bind_addr[:2]
     LOG.info("naas-api serving http://%s:%s/ (auth_strategy=%s, %d threads)", host, port,
              conf.auth_strategy, conf.api.threads)
+    _freeze_startup_objects()
     serving = threading.Thread(target=server.serve, name="naas-api-serve")
     serving.start()
     try:
