@@ -22,7 +22,13 @@ api_opts = [
                        help="Address the REST API listens on."),
     cfg.PortOpt("port", default=9696, help="TCP port the REST API listens on."),
     cfg.IntOpt("threads", default=16, min=1,
-               help="Worker threads of the WSGI server (concurrent requests)."),
+               help="Worker threads of the WSGI server (concurrent requests) in each "
+                    "worker process."),
+    cfg.IntOpt("workers", default=1, min=1,
+               help="Worker processes serving the API on the same address "
+                    "(SO_REUSEPORT), each with its own threads and database pool; "
+                    "requests then run in parallel beyond one interpreter lock. See "
+                    "the deployment guide for the recommended values."),
     cfg.FloatOpt("drain_timeout", default=30.0, min=0.0,
                  help="On SIGTERM or SIGINT, seconds the server keeps answering the "
                       "requests it accepted (queued ones included) after it stops "

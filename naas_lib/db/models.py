@@ -204,7 +204,11 @@ class HostRoute(Base):
 
 class Port(_Standard, Base):
     __tablename__ = "ports"
-    __table_args__ = (sa.UniqueConstraint("network_id", "mac_address"),)
+    # The index: a network's ports of one owner (its DHCP reservation) without
+    # visiting every network's (migration 0006_scale).
+    __table_args__ = (sa.UniqueConstraint("network_id", "mac_address"),
+                      sa.Index("ix_ports_network_id_device_owner_device_id",
+                               "network_id", "device_owner", "device_id"))
 
     id: orm.Mapped[str] = orm.mapped_column(ID, primary_key=True)
     project_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, index=True)
@@ -294,7 +298,7 @@ class Attachment(Base):
     )
     interface_id: orm.Mapped[str] = orm.mapped_column(NAME, nullable=False, unique=True)
     instance_id: orm.Mapped[str | None] = orm.mapped_column(NAME, nullable=True, index=True)
-    host: orm.Mapped[str | None] = orm.mapped_column(NAME, nullable=True)
+    host: orm.Mapped[str | None] = orm.mapped_column(NAME, nullable=True, index=True)
     # True when the port was created for this attachment (by the boot-time
     # provisioner) and is to be deleted with it.
     owns_port: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, nullable=False, default=False)

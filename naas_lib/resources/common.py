@@ -154,12 +154,27 @@ def apply_filters(query: sa.Select, model: type, filters: Mapping[str, Any],
         column = getattr(model, name)
         many = isinstance(value, (list, tuple, set, frozenset))
         values = [_filter_value(name, column, v) for v in (value if many else [value])]
+        if model is models.Port and name == "binding_host_id":
+            query = query.where(_bound_to(values))
+            continue
         present = [v for v in values if v is not None]
         matches = [column.in_(present)] if present else []
         if len(present) < len(values):
             matches.append(column.is_(None))
         query = query.where(sa.or_(*matches) if matches else sa.false())
     return query
+
+
+def _bound_to(hosts: Sequence[str | None]) -> sa.ColumnElement[bool]:
+    """Ports whose ACTIVE binding is on one of ``hosts`` (None: unbound).
+
+    Through the bindings' host index: the port's ``binding_host_id`` is a
+    correlated subquery, and a filter on it would visit every port.
+    """
+    # The unbound port's host is stored as "" and read as None; "" matches nothing.
+    stored = [h for h in hosts if h] + ([""] if None in hosts else [])
+    return models.Port.id.in_(sa.select(models.PortBinding.port_id).where(
+        models.PortBinding.host.in_(stored), models.PortBinding.active.is_(True)))
 
 
 def _filter_value(name: str, column: Any, value: Any) -> Any:

@@ -36,6 +36,37 @@ _ports = models.Port.__table__
 DEFAULT_SYNC_INTERVAL = 10.0
 
 
+def _peers(session: Any, network_ids: list[str], host: str,
+           since: Any) -> dict[str, list[driver_base.Peer]]:
+    """The other live hosts with ports bound on each of ``network_ids``, with endpoints.
+
+    Two lookups, each driven by an index whatever the planner's statistics
+    say: the hosts bound on these networks' ports (by network), then those
+    hosts' records (by name). As one join, PostgreSQL may start from the
+    hosts it believes alive and read every binding of every host.
+    """
+    if not network_ids:
+        return {}
+    bound = session.execute(
+        sa.select(models.Port.network_id, models.PortBinding.host)
+        .join(models.PortBinding, models.PortBinding.port_id == models.Port.id)
+        .where(models.Port.network_id.in_(network_ids),
+               models.PortBinding.host.not_in(["", host]))
+        .distinct()).all()
+    if not bound:
+        return {}
+    live = dict(session.execute(
+        sa.select(models.Host.name, models.Host.vxlan_endpoint)
+        .where(models.Host.name.in_(sorted({h for _, h in bound})),
+               models.Host.heartbeat_at >= since,
+               models.Host.vxlan_endpoint.is_not(None))).all())
+    peers: dict[str, list[driver_base.Peer]] = defaultdict(list)
+    for net_id, name in sorted(bound):
+        if name in live:
+            peers[net_id].append(driver_base.Peer(host=name, endpoint=live[name]))
+    return peers
+
+
 class SyncLoop:
     """Run ``round_fn`` now and then every ``interval`` seconds, in one thread."""
 
@@ -135,19 +166,7 @@ class Sync:
             nets = {n.id: n for n in common.load_networks(session, list(session.scalars(
                 sa.select(models.Network).where(models.Network.id.in_(net_ids)))))}
             vxlan_ids = [i for i, n in nets.items() if n.network_type == constants.TYPE_VXLAN]
-            peers: dict[str, list[driver_base.Peer]] = defaultdict(list)
-            if vxlan_ids:
-                q = (sa.select(models.Port.network_id, models.Host.name,
-                               models.Host.vxlan_endpoint)
-                     .join(models.PortBinding, models.PortBinding.port_id == models.Port.id)
-                     .join(models.Host, models.Host.name == models.PortBinding.host)
-                     .where(models.Port.network_id.in_(vxlan_ids),
-                            models.Host.name != self.core.host,
-                            models.Host.heartbeat_at >= since,
-                            models.Host.vxlan_endpoint.is_not(None))
-                     .distinct().order_by(models.Port.network_id, models.Host.name))
-                for net_id, name, endpoint in session.execute(q):
-                    peers[net_id].append(driver_base.Peer(host=name, endpoint=endpoint))
+            peers = _peers(session, vxlan_ids, self.core.host, since)
             subnet_rows = list(session.scalars(
                 sa.select(models.Subnet).where(models.Subnet.network_id.in_(net_ids))))
             subnets = {s.id: s for s in common.load_subnets(session, subnet_rows)}
