@@ -298,7 +298,8 @@ def bump_revision(session: orm.Session, model: type, resource: str, resource_id:
     if expected is not None and expected != current:
         raise exc.RevisionConflict(resource=resource, resource_id=resource_id,
                                    current=current, expected=expected)
-    values = dict(values, revision_number=current + 1, updated_at=models.utcnow())
+    # A caller that builds the updated object from the values passes its own updated_at.
+    values = {"updated_at": models.utcnow(), **values, "revision_number": current + 1}
     count = session.execute(
         sa.update(model).where(model.id == resource_id, model.revision_number == current)
         .values(**values).execution_options(synchronize_session=False)

@@ -39,6 +39,10 @@ FILTERS = ("id", "project_id", "network_id", "name", "description", "mac_address
            "admin_state_up", "status", "device_id", "device_owner", "binding_host_id",
            "binding_vif_type", "revision_number", "port_security_enabled")
 _port_table = models.Port.__table__
+#: Update fields that change only columns of the port row: the updated port is
+#: built from what was written instead of being read again.
+_COLUMNS_ONLY = frozenset({"name", "description", "admin_state_up", "device_id",
+                           "device_owner", "mac_address"})
 _INSERT_PORT = sa.insert(_port_table)
 _MAC_ON_NETWORK = sa.select(_port_table.c.id).where(
     _port_table.c.network_id == sa.bindparam("n"), _port_table.c.mac_address == sa.bindparam("m"))
@@ -279,14 +283,14 @@ class Ports:
 
     def update_port(self, context: RequestContext, port_id: str,
                     expected_revision: int | None = None, **attrs: Any) -> objects.Port:
-        """Change a port; new ``fixed_ips`` release the addresses no longer listed."""
+        """Change a port; new ``fixed_ips`` release the addresses no longer listed.
+
+        One write transaction reads the port, checks the policy, publishes the
+        BEFORE event (only when something listens) and writes.
+        """
         v = _validated(attrs, creating=False)
         expected_revision = common.expected_revision(expected_revision)
-        old = self.get_port(context, port_id)
-        self.core.enforce(context, "update_port", {"project_id": old.project_id})
-        if any(k in v for k in BINDING):
-            self.core.enforce(context, "update_port:binding", {"project_id": old.project_id})
-        out = lc.Outcome(port_id, before=old, request=v)
+        out = lc.Outcome(port_id, request=v)
 
         def write(session: orm.Session) -> list[lc.Outcome]:
             self._update_in_session(session, context, out, expected_revision)
@@ -299,7 +303,7 @@ class Ports:
                                                                  self.plugging)
 
         try:
-            self.lifecycle.run(_UPDATE, context, write, lc.port_context, announced=[out],
+            self.lifecycle.run(_UPDATE, context, write, lc.port_context,
                                after_postcommit=host_side)
         except exc.BindingFailed as e:
             self.plugging.set_port_status(port_id, constants.PORT_STATUS_ERROR, e.message[:255])
@@ -311,19 +315,28 @@ class Ports:
         v, port_id = out.request, out.resource_id
         row = self.visible_row(session, context, port_id)
         out.before = before = common.load_ports(session, [row])[0]
+        self.core.enforce(context, "update_port", {"project_id": before.project_id})
+        if any(k in v for k in BINDING):
+            self.core.enforce(context, "update_port:binding", {"project_id": before.project_id})
+        self.lifecycle.before_once(_UPDATE, context, [out])
         out.network = common.network_by_id(session, row.network_id)
         values = self._column_values(session, row, v)
         if self.security is not None:
             values.update(self.security.on_update(session, context, row, before, v))
+        values["updated_at"] = models.utcnow()
         try:
-            common.bump_revision(session, models.Port, "Port", port_id, row.revision_number,
-                                 expected_revision, values)
+            revision = common.bump_revision(session, models.Port, "Port", port_id,
+                                            row.revision_number, expected_revision, values)
             if "fixed_ips" in v:
                 _replace_ips(session, before, v["fixed_ips"])
         except db_exc.DBDuplicateEntry as e:
             raise lost_race(e) from e
-        session.expire_all()
-        port = common.load_ports(session, [session.get(models.Port, port_id)])[0]
+        if set(v) <= _COLUMNS_ONLY:
+            # Only columns of the port row changed: the port as written, not re-read.
+            port = dataclasses.replace(before, **values, revision_number=revision)
+        else:
+            session.expire_all()
+            port = common.load_ports(session, [session.get(models.Port, port_id)])[0]
         if "binding_host_id" in v and v["binding_host_id"] != before.binding_host_id:
             if v["binding_host_id"]:
                 port = self.binder.bind(session, port, out.network, v["binding_host_id"])
@@ -361,14 +374,19 @@ class Ports:
 
     def delete_port(self, context: RequestContext, port_id: str,
                     expected_revision: int | None = None) -> None:
-        """Delete a port and free its addresses; refused with PortInUse while attached."""
+        """Delete a port and free its addresses; refused with PortInUse while attached.
+
+        One write transaction reads the port, checks the policy, publishes the
+        BEFORE event (only when something listens) and deletes.
+        """
         expected_revision = common.expected_revision(expected_revision)
-        old = self.get_port(context, port_id)
-        self.core.enforce(context, "delete_port", {"project_id": old.project_id})
-        out = lc.Outcome(port_id, before=old)
+        out = lc.Outcome(port_id)
 
         def write(session: orm.Session) -> list[lc.Outcome]:
             row = self.visible_row(session, context, port_id)
+            self.core.enforce(context, "delete_port", {"project_id": row.project_id})
+            out.before = common.load_ports(session, [row])[0]
+            self.lifecycle.before_once(_DELETE, context, [out])
             if expected_revision is not None and expected_revision != row.revision_number:
                 raise exc.RevisionConflict(resource="Port", resource_id=port_id,
                                            current=row.revision_number,
@@ -376,12 +394,11 @@ class Ports:
             att = session.get(models.Attachment, port_id)
             if att is not None:
                 raise exc.PortInUse(port_id=port_id, interface_id=att.interface_id)
-            out.before = common.load_ports(session, [row])[0]
             out.network = common.network_by_id(session, row.network_id)
             return [out]
 
         self.lifecycle.run(
-            _DELETE, context, write, lc.port_context, announced=[out],
+            _DELETE, context, write, lc.port_context,
             finish=lambda session, _: _purge(session, port_id),
             after_postcommit=lambda _: self._after_delete(out))
 

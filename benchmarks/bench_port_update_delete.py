@@ -1,0 +1,81 @@
+"""Benchmark: port update (a rename) and port delete through NetworkService.
+
+``count`` ports with an automatic IPv4 address and a generated MAC on one
+network are created (not timed), renamed one call each, then deleted one call
+each; compared with ``floor_port_update_delete`` (bare SQLAlchemy Core doing
+the same rows, one transaction per port, same SQLite pragmas). ``--backend``
+runs both on a server database instead.
+
+    python -m benchmarks.bench_port_update_delete [--count 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from benchmarks import _util
+from benchmarks.floor_port_update_delete import run_floors
+from naas_lib import NetworkService, RequestContext
+from tests.support import databases
+
+TARGET_RATIO = 3.0
+
+
+def bench(url: str, count: int) -> tuple[list[float], list[float]]:
+    """Latencies in seconds of ``count`` update_port and ``count`` delete_port calls."""
+    svc = NetworkService.from_settings(database_url=url, vni_ranges=["1:1000"],
+                                       create_schema=True)
+    try:
+        ctx = RequestContext(project_id="bench", user_id="bench")
+        net = svc.create_network(ctx, name="bench")
+        svc.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/16")
+        ids = []
+        for start in range(0, count, 250):
+            ids += [p.id for p in svc.create_ports(
+                ctx, [{"network_id": net.id}] * min(250, count - start))]
+        updates, deletes = [], []
+        for port_id in ids:
+            t0 = time.perf_counter()
+            svc.update_port(ctx, port_id, name="renamed")
+            updates.append(time.perf_counter() - t0)
+        for port_id in ids:
+            t0 = time.perf_counter()
+            svc.delete_port(ctx, port_id)
+            deletes.append(time.perf_counter() - t0)
+        return updates, deletes
+    finally:
+        svc.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--backend", choices=databases.BACKENDS, default="sqlite")
+    args = parser.parse_args()
+    drops = []
+    if args.backend == "sqlite":
+        lib_url = _util.fresh_sqlite("bench_update_delete.sqlite")
+        floor_url = _util.fresh_sqlite("floor_update_delete.sqlite")
+    else:
+        lib_url, drop1 = databases.provision(args.backend)
+        floor_url, drop2 = databases.provision(args.backend)
+        drops = [drop1, drop2]
+    try:
+        print(f"library database: {lib_url}\nfloor database:   {floor_url}")
+        floor_update, floor_delete = run_floors(floor_url, args.count)
+        updates, deletes = bench(lib_url, args.count)
+    finally:
+        for drop in drops:
+            drop()
+    for name, floor, samples in (("update_port (name)", floor_update, updates),
+                                 ("delete_port", floor_delete, deletes)):
+        pct = _util.percentiles(samples)
+        _util.report(f"floor ({args.backend}): {name}, SQLAlchemy Core", floor * 1e6)
+        _util.report(f"naas_lib {name} ({args.backend}), mean", pct["mean"] * 1e6,
+                     floor * 1e6, TARGET_RATIO)
+        print("  latency us: " + ", ".join(f"{k} {v * 1e6:.0f}" for k, v in pct.items()))
+
+
+if __name__ == "__main__":
+    main()
