@@ -118,10 +118,24 @@ class Ports:
             raise exc.PortNotFound(port_id=port_id)
         return row
 
+    def visible_record(self, session: orm.Session, context: RequestContext,
+                       port_id: str) -> tuple[Any, objects.Port]:
+        """A port the caller may see as (plain row, object), or PortNotFound.
+
+        The row has the ACTIVE binding's attributes and ``attached_interface``
+        (None when the port has no attachment); two statements in all.
+        """
+        row, port = common.port_record(session, validation.lookup("port_id", port_id)) \
+            if isinstance(port_id, str) else (None, None)
+        if row is None or not self.core.authorize(context, "get_port",
+                                                  {"project_id": row.project_id}):
+            raise exc.PortNotFound(port_id=port_id)
+        return row, port
+
     def get_port(self, context: RequestContext, port_id: str,
                  fields: list[str] | None = None) -> objects.Port | dict[str, Any]:
         with self.core.db.reader() as session:
-            port = common.load_ports(session, [self.visible_row(session, context, port_id)])[0]
+            port = self.visible_record(session, context, port_id)[1]
         return port.to_dict(fields) if fields else port
 
     def list_ports(self, context: RequestContext, fields: list[str] | None = None,
@@ -313,8 +327,8 @@ class Ports:
     def _update_in_session(self, session: orm.Session, context: RequestContext, out: lc.Outcome,
                            expected_revision: int | None) -> None:
         v, port_id = out.request, out.resource_id
-        row = self.visible_row(session, context, port_id)
-        out.before = before = common.load_ports(session, [row])[0]
+        row, before = self.visible_record(session, context, port_id)
+        out.before = before
         self.core.enforce(context, "update_port", {"project_id": before.project_id})
         if any(k in v for k in BINDING):
             self.core.enforce(context, "update_port:binding", {"project_id": before.project_id})
@@ -383,23 +397,21 @@ class Ports:
         out = lc.Outcome(port_id)
 
         def write(session: orm.Session) -> list[lc.Outcome]:
-            row = self.visible_row(session, context, port_id)
+            row, out.before = self.visible_record(session, context, port_id)
             self.core.enforce(context, "delete_port", {"project_id": row.project_id})
-            out.before = common.load_ports(session, [row])[0]
             self.lifecycle.before_once(_DELETE, context, [out])
             if expected_revision is not None and expected_revision != row.revision_number:
                 raise exc.RevisionConflict(resource="Port", resource_id=port_id,
                                            current=row.revision_number,
                                            expected=expected_revision)
-            att = session.get(models.Attachment, port_id)
-            if att is not None:
-                raise exc.PortInUse(port_id=port_id, interface_id=att.interface_id)
+            if row.attached_interface is not None:
+                raise exc.PortInUse(port_id=port_id, interface_id=row.attached_interface)
             out.network = common.network_by_id(session, row.network_id)
             return [out]
 
         self.lifecycle.run(
             _DELETE, context, write, lc.port_context,
-            finish=lambda session, _: _purge(session, port_id),
+            finish=lambda session, _: _purge(session, port_id, out.before),
             after_postcommit=lambda _: self._after_delete(out))
 
     def _after_delete(self, out: lc.Outcome) -> None:
@@ -416,11 +428,18 @@ class Ports:
         self.core.retrying(txn)()
 
 
-def _purge(session: orm.Session, port_id: str) -> None:
+def _purge(session: orm.Session, port_id: str, known: objects.Port | None = None) -> None:
+    """Delete a port's rows; ``known``, the port read in this transaction, unattached.
+
+    With ``known`` only the rows it has are deleted (no security rows when it
+    has no groups or pairs, no attachment: the caller checked it has none).
+    """
     allocator.release(session, port_id)
-    port_security.forget_ports(session, [port_id])
+    if known is None or known.security_groups or known.allowed_address_pairs:
+        port_security.forget_ports(session, [port_id])
     session.execute(sa.delete(models.PortBinding).where(models.PortBinding.port_id == port_id))
-    session.execute(sa.delete(models.Attachment).where(models.Attachment.port_id == port_id))
+    if known is None:
+        session.execute(sa.delete(models.Attachment).where(models.Attachment.port_id == port_id))
     session.execute(sa.delete(models.Port).where(models.Port.id == port_id))
 
 
