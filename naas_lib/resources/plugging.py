@@ -23,6 +23,9 @@ from naas_lib.resources.core import Core
 
 LOG = logging.getLogger(__name__)
 _ports = models.Port.__table__
+_SET_STATUS = sa.update(_ports).where(_ports.c.id == sa.bindparam("i")).values(
+    status=sa.bindparam("s"), status_reason=sa.bindparam("r"),
+    revision_number=_ports.c.revision_number + 1, updated_at=sa.bindparam("u"))
 
 
 class SubnetsOnDemand(Sequence[objects.Subnet]):
@@ -169,6 +172,88 @@ class Plugging:
         self.set_port_status(port.id, status)
         self.refresh_network(net.id)
         return port.replace(status=status, status_reason=None)
+
+    def plug_ports(self, items: Sequence[tuple[objects.Port, objects.Network]]
+                   ) -> list[objects.Port]:
+        """Plug ports whose data the caller holds (a boot's NICs); their statuses in ONE write.
+
+        Nothing is read: each port is plugged as by :meth:`plug_loaded` (its
+        subnets read only if the driver looks at them); then the statuses of
+        all of them are recorded in one transaction and each network is
+        refreshed once. When a plug fails, the statuses of the ports plugged
+        before it are still recorded, the failed one is ERROR with the
+        driver's reason, and the typed error (DriverError, BindingFailed) is
+        raised with the failed port's id in its ``kwargs["port_id"]``.
+        Returns the ports with their new statuses.
+        """
+        host, driver = self.core.host, self.core.driver
+        done: list[tuple[objects.Port, str, str | None]] = []
+        failure: Exception | None = None
+        failed_reason = ""
+        for port, net in items:
+            subnets = self.subnets_of(port)
+            if port.binding_host_id != host or not host:
+                failure = exc.BindingFailed(port_id=port.id, host=host,
+                                            reason=f"port is bound to {port.binding_host_id!r}")
+                break
+            try:
+                for hook in self.before_plug:
+                    hook(port)
+                driver.plug(port, net, subnets)
+            except Exception as e:
+                failed_reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+                done.append((port, constants.PORT_STATUS_ERROR, failed_reason[:255]))
+                failure = e
+                break
+            up = port.admin_state_up and net.admin_state_up
+            done.append((port, constants.PORT_STATUS_ACTIVE if up
+                         else constants.PORT_STATUS_DOWN, None))
+        self.set_port_statuses([(p.id, status, reason) for p, status, reason in done])
+        if isinstance(failure, (exc.DriverError, exc.BindingFailed)):
+            failure.kwargs.setdefault("port_id", port.id)
+            raise failure
+        if failure is not None:
+            raise exc.DriverError(driver=driver.name, reason=failed_reason,
+                                  port_id=port.id) from failure
+        for network_id in dict.fromkeys(net.id for _p, net in items):
+            self.refresh_network(network_id)
+        return [p.replace(status=status, status_reason=reason) for p, status, reason in done]
+
+    def set_port_statuses(self, statuses: Sequence[tuple[str, str, str | None]]) -> None:
+        """Record what the host made of several ports in one transaction.
+
+        ``statuses`` are (port id, status, reason); AFTER-update subscribers
+        hear of each status that changed, as from :meth:`set_port_status`.
+        PortNotFound, and nothing recorded, when one of the ports is gone.
+        """
+        if not statuses:
+            return
+        listened = self.core.events.has_subscribers(events.PORT, events.AFTER_UPDATE)
+
+        def txn() -> list[tuple[objects.Port, objects.Port]]:
+            changed = []
+            with self.core.db.writer() as session:
+                befores = {}
+                if listened:
+                    rows = session.scalars(sa.select(models.Port).where(
+                        models.Port.id.in_([i for i, _s, _r in statuses]))).all()
+                    befores = {p.id: p for p in common.load_ports(session, rows)}
+                now = models.utcnow()
+                for port_id, status, reason in statuses:
+                    count = session.execute(_SET_STATUS, {
+                        "i": port_id, "s": status, "r": reason, "u": now}).rowcount
+                    if not count:
+                        raise exc.PortNotFound(port_id=port_id)
+                    before = befores.get(port_id)
+                    if before is not None and (before.status, before.status_reason) != (
+                            status, reason):
+                        changed.append((before, before.replace(
+                            status=status, status_reason=reason,
+                            revision_number=before.revision_number + 1)))
+            return changed
+
+        for before, after in self.core.retrying(txn)():
+            self.announce_status(before, after)
 
     def _refreshes(self) -> bool:
         """Whether the driver has host-side services that follow network changes."""

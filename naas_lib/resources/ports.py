@@ -285,7 +285,7 @@ class Ports:
         for out in outs:
             if out.extra:
                 att, out.after = self.recorder.record(session, context, out.after, out.network,
-                                                      out.extra, owns_port=True)
+                                                      out.extra, owns_port=True, new_port=True)
                 next(attached).after = att
         self.lifecycle.precommit(_ATTACH, context, att_outs, session, None)
 

@@ -134,8 +134,15 @@ class Provisioner:
         try:
             networks = self._resolve(context, admin, inst, nics)
             self._create_new_ports(admin, inst, nics, host)
+            run: list[_Nic] = []  # consecutive new NICs: plugged together, in NIC order
             for nic in nics:
+                if nic.created:
+                    run.append(nic)
+                    continue
+                self._plug_created(run, networks, host)
+                run = []
                 self._attach(admin, inst, nic, host)
+            self._plug_created(run, networks, host)
             return self._network_info(admin, nics, networks)
         except _NicError as e:
             self._undo(admin, nics)
@@ -252,14 +259,33 @@ class Provisioner:
                     raise _NicError(nic.index, e) from e
             nic.created = True
 
+    def _plug_created(self, nics: list[_Nic], networks: dict[str, objects.Network],
+                      host: str) -> None:
+        """Plug new ports (attached and bound with their creation) if ``host`` is ours.
+
+        Fed from what the create transaction returned, nothing is read again;
+        their statuses are written in one transaction for all of them.
+        """
+        todo = [n for n in nics if n.created]
+        if not todo or host != self.service.host:
+            return
+        try:
+            plugged = self.service.plug_ports(
+                [(n.port, networks[n.port.network_id]) for n in todo])
+        except Exception as e:
+            failed = getattr(e, "kwargs", {}).get("port_id")
+            index = next((n.index for n in todo if n.port_id == failed), todo[0].index)
+            if isinstance(e, exc.NaasError):
+                raise _NicError(index, e) from e
+            raise _NicError(index, exc.DriverError(driver=self.service.driver_name,
+                                                   reason=_reason(e))) from e
+        for nic, port in zip(todo, plugged, strict=True):
+            nic.port = port
+
     def _attach(self, admin: RequestContext, inst: InstanceRef, nic: _Nic, host: str) -> None:
+        """Attach (and on this host plug) a pre-existing port."""
         port_id = nic.port_id
         try:
-            if nic.created:
-                # Attached and bound with its creation; the host side is left.
-                if host == self.service.host:
-                    self.service.plug_port(port_id)
-                return
             if nic.request.binding_profile is not None:
                 self.service.update_port(admin, port_id,
                                          binding_profile=dict(nic.request.binding_profile))
@@ -285,10 +311,14 @@ class Provisioner:
 
     def _network_info(self, admin: RequestContext, nics: list[_Nic],
                       networks: dict[str, objects.Network]) -> list[dict[str, Any]]:
-        ids = [n.port_id for n in nics]
-        if not ids:
+        if not nics:
             return []
-        ports = {p.id: p for p in self.service.list_ports(admin, id=ids)}
+        # A port this call created is as its create (and plug) returned it;
+        # only pre-existing ports, changed by attach_port, are read again.
+        ports = {n.port_id: n.port for n in nics if n.created}
+        reread = [n.port_id for n in nics if not n.created]
+        if reread:
+            ports.update((p.id, p) for p in self.service.list_ports(admin, id=reread))
         net_ids = sorted({p.network_id for p in ports.values()})
         nets = dict(networks)
         missing = [i for i in net_ids if i not in nets]

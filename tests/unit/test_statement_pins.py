@@ -28,7 +28,11 @@ PINS: dict[str, tuple[int, int]] = {
     # and the port-security host side's read of the port's groups (issue 11).
     "delete_port": (15, 2),
     "attach_port": (17, 3),
-    "boot_2_nics": (67, 12),
+    # Networks (1 reader); one write transaction creating, attaching and binding both
+    # ports (26); port security's group reads before each plug (2 x 5, issue 11); ONE
+    # status write for both NICs (3); network info: subnets (5), the networks' DHCP
+    # reservation ports (3), the host's DHCP capability (2). No port is read again.
+    "boot_2_nics": (51, 8),
     "teardown_2_nics": (56, 9),
 }
 
