@@ -311,6 +311,24 @@ class Plugging:
             LOG.exception("Unplugging port %s failed; sync will remove its devices", port.id)
         self.refresh_network(network.id)
 
+    def unplug_quietly_many(self, ports: Sequence[tuple[objects.Port, objects.Network]]
+                            ) -> None:
+        """Remove the devices of those ports that are on this host, in one batch.
+
+        One ``unplug_many`` (the Linux bridge driver deletes all the devices
+        in one kernel request); a failure is logged and left to ``sync``.
+        """
+        local = [(p, n) for p, n in ports if self.is_local(p)]
+        if not local:
+            return
+        try:
+            self.core.driver.unplug_many(local)
+        except Exception:
+            LOG.exception("Unplugging ports %s failed; sync will remove their devices",
+                          ", ".join(p.id for p, _n in local))
+        for network_id in dict.fromkeys(n.id for _p, n in local):
+            self.refresh_network(network_id)
+
     def unplug_deleted(self, ports: Sequence[objects.Port], network: objects.Network) -> None:
         """Remove the devices of deleted ports that were on this host, in one batch."""
         local = [(p, network) for p in ports if self.is_local(p)]

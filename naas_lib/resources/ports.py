@@ -393,31 +393,50 @@ class Ports:
         One write transaction reads the port, checks the policy, publishes the
         BEFORE event (only when something listens) and deletes.
         """
-        expected_revision = common.expected_revision(expected_revision)
-        out = lc.Outcome(port_id)
+        self.delete_ports(context, [port_id], common.expected_revision(expected_revision))
+
+    def delete_ports(self, context: RequestContext, port_ids: Sequence[str],
+                     expected_revision: int | None = None) -> None:
+        """Delete several ports (an instance's) in one write transaction: all or none.
+
+        As :meth:`delete_port` for each; ``expected_revision`` only with one port.
+        """
+        if not isinstance(port_ids, (list, tuple)):
+            raise exc.InvalidInput(field="port_ids", reason="must be a list")
+        if expected_revision is not None and len(port_ids) != 1:
+            raise exc.InvalidInput(field="expected_revision", reason="only with one port")
+        outs = [lc.Outcome(port_id) for port_id in dict.fromkeys(port_ids)]
 
         def write(session: orm.Session) -> list[lc.Outcome]:
-            row, out.before = self.visible_record(session, context, port_id)
-            self.core.enforce(context, "delete_port", {"project_id": row.project_id})
-            self.lifecycle.before_once(_DELETE, context, [out])
-            if expected_revision is not None and expected_revision != row.revision_number:
-                raise exc.RevisionConflict(resource="Port", resource_id=port_id,
-                                           current=row.revision_number,
-                                           expected=expected_revision)
-            if row.attached_interface is not None:
-                raise exc.PortInUse(port_id=port_id, interface_id=row.attached_interface)
-            out.network = common.network_by_id(session, row.network_id)
-            return [out]
+            nets: dict[str, objects.Network] = {}
+            for out in outs:
+                row, out.before = self.visible_record(session, context, out.resource_id)
+                self.core.enforce(context, "delete_port", {"project_id": row.project_id})
+                self.lifecycle.before_once(_DELETE, context, [out])
+                if expected_revision is not None and expected_revision != row.revision_number:
+                    raise exc.RevisionConflict(resource="Port", resource_id=out.resource_id,
+                                               current=row.revision_number,
+                                               expected=expected_revision)
+                if row.attached_interface is not None:
+                    raise exc.PortInUse(port_id=out.resource_id,
+                                        interface_id=row.attached_interface)
+                if row.network_id not in nets:
+                    nets[row.network_id] = common.network_by_id(session, row.network_id)
+                out.network = nets[row.network_id]
+            return outs
 
-        self.lifecycle.run(
-            _DELETE, context, write, lc.port_context,
-            finish=lambda session, _: _purge(session, port_id, out.before),
-            after_postcommit=lambda _: self._after_delete(out))
+        def purge(session: orm.Session, _outs: list[lc.Outcome]) -> None:
+            for out in outs:
+                _purge(session, out.resource_id, out.before)
 
-    def _after_delete(self, out: lc.Outcome) -> None:
-        self.plugging.unplug_quietly(out.before, out.network)
+        if outs:
+            self.lifecycle.run(_DELETE, context, write, lc.port_context, finish=purge,
+                               after_postcommit=lambda _: self._after_delete(outs))
+
+    def _after_delete(self, outs: list[lc.Outcome]) -> None:
+        self.plugging.unplug_quietly_many([(o.before, o.network) for o in outs])
         if self.security_host is not None:
-            self.security_host.ports_changed([(out.before, None)])
+            self.security_host.ports_changed([(o.before, None) for o in outs])
 
     def remove_rows(self, port_id: str) -> None:
         """Remove a port's rows without events (undoing a create, or an instance's own port)."""

@@ -392,7 +392,17 @@ class Provisioner:
         inst = InstanceRef.of(instance)
         admin = context.elevated()
         released = []
-        for att in self.service.list_attachments(admin, instance_id=inst.uuid):
+        attachments = self.service.list_attachments(admin, instance_id=inst.uuid)
+        try:
+            # One transaction detaches them all (their devices removed in one
+            # batch), one deletes the instance's own ports.
+            self.service.detach_ports(admin, [att.port_id for att in attachments])
+            self.service.delete_ports(admin, [att.port_id for att in attachments
+                                              if att.owns_port])
+            return [att.port_id for att in attachments]
+        except exc.PortNotFound:
+            pass  # a concurrent deallocation: one by one, skipping what is gone
+        for att in attachments:
             try:
                 self.service.detach_port(admin, att.port_id)
                 if att.owns_port:

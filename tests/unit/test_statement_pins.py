@@ -33,7 +33,9 @@ PINS: dict[str, tuple[int, int]] = {
     # status write for both NICs (3); network info: subnets (5), the networks' DHCP
     # reservation ports (3), the host's DHCP capability (2). No port is read again.
     "boot_2_nics": (51, 8),
-    "teardown_2_nics": (56, 9),
+    # The instance's attachments (1 reader); ONE write detaching both ports (18); ONE
+    # write deleting both (its own ports: 25); port security's host-side read (2).
+    "teardown_2_nics": (46, 4),
 }
 
 HOST = "pin-host"
