@@ -513,19 +513,36 @@ class Ports:
         self.core.retrying(txn)()
 
 
+_psg_t, _aap_t = models.PortSecurityGroup.__table__, models.AllowedAddressPair.__table__
+_atts_t, _bindings_t = models.Attachment.__table__, models.PortBinding.__table__
+_P = sa.bindparam("p")
+_PURGE_GROUPS = sa.delete(_psg_t).where(_psg_t.c.port_id == _P)
+_PURGE_PAIRS = sa.delete(_aap_t).where(_aap_t.c.port_id == _P)
+_PURGE_BINDINGS = sa.delete(_bindings_t).where(_bindings_t.c.port_id == _P)
+_PURGE_ATTACHMENT = sa.delete(_atts_t).where(_atts_t.c.port_id == _P)
+_PURGE_PORT = sa.delete(_port_table).where(_port_table.c.id == _P)
+
+
 def _purge(session: orm.Session, port_id: str, known: objects.Port | None = None) -> None:
     """Delete a port's rows; ``known``, the port read in this transaction, unattached.
 
     With ``known`` only the rows it has are deleted (no security rows when it
     has no groups or pairs, no attachment: the caller checked it has none).
+    Statements are built once (a delete is on the hot path of a teardown).
     """
     allocator.release(session, port_id)
-    if known is None or known.security_groups or known.allowed_address_pairs:
-        port_security.forget_ports(session, [port_id])
-    session.execute(sa.delete(models.PortBinding).where(models.PortBinding.port_id == port_id))
+    conn = session.connection()
     if known is None:
-        session.execute(sa.delete(models.Attachment).where(models.Attachment.port_id == port_id))
-    session.execute(sa.delete(models.Port).where(models.Port.id == port_id))
+        port_security.forget_ports(session, [port_id])
+    else:
+        if known.security_groups:
+            conn.execute(_PURGE_GROUPS, {"p": port_id})
+        if known.allowed_address_pairs:
+            conn.execute(_PURGE_PAIRS, {"p": port_id})
+    conn.execute(_PURGE_BINDINGS, {"p": port_id})
+    if known is None:
+        conn.execute(_PURGE_ATTACHMENT, {"p": port_id})
+    conn.execute(_PURGE_PORT, {"p": port_id})
 
 
 def _filter_fixed_ips(q: sa.Select, ip_filter: Any) -> sa.Select:

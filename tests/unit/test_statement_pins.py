@@ -24,9 +24,10 @@ PINS: dict[str, tuple[int, int]] = {
     "create_port": (9, 1),
     # BEGIN, port row with binding and attachment, its children, network, UPDATE.
     "update_port": (5, 1),
-    # One write transaction (13: read 3, release 5, security rows, binding, port)
-    # and the port-security host side's read of the port's groups (issue 11).
-    "delete_port": (15, 2),
+    # One write transaction (12: BEGIN, port row, its children, network, release 5,
+    # its group membership, binding, port) and the port-security host side's read
+    # of the port's groups (issue 11).
+    "delete_port": (14, 2),
     "attach_port": (17, 3),
     # Networks (1 reader); one write transaction creating, attaching and binding both
     # ports (26); port security's group reads before each plug (2 x 5, issue 11); ONE
@@ -34,8 +35,8 @@ PINS: dict[str, tuple[int, int]] = {
     # reservation ports (3), the host's DHCP capability (2). No port is read again.
     "boot_2_nics": (51, 8),
     # The instance's attachments (1 reader); ONE write detaching both ports (18); ONE
-    # write deleting both (its own ports: 25); port security's host-side read (2).
-    "teardown_2_nics": (46, 4),
+    # write deleting both (its own ports: 23); port security's host-side read (2).
+    "teardown_2_nics": (44, 4),
 }
 
 HOST = "pin-host"
