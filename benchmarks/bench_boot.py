@@ -60,6 +60,7 @@ def boot_run(driver: str, count: int, ns: str | None) -> dict[str, object]:
         prov.allocate_for_instance(CTX, {"uuid": "warm-up", "project_id": "bench"}, nics, HOST)
         prov.deallocate_for_instance(CTX, {"uuid": "warm-up", "project_id": "bench"})
         latencies = []
+        cpu = time.process_time()
         start = time.perf_counter()
         for inst in instances:
             t0 = time.perf_counter()
@@ -67,6 +68,8 @@ def boot_run(driver: str, count: int, ns: str | None) -> dict[str, object]:
             latencies.append(time.perf_counter() - t0)
             assert len(info) == 2 and all(v["active"] for v in info), info
         boot_s = time.perf_counter() - start
+        boot_cpu = (time.process_time() - cpu) / count
+        cpu = time.process_time()
         teardowns = []
         start = time.perf_counter()
         for inst in instances:
@@ -74,9 +77,10 @@ def boot_run(driver: str, count: int, ns: str | None) -> dict[str, object]:
             prov.deallocate_for_instance(CTX, inst)
             teardowns.append(time.perf_counter() - t0)
         teardown_s = time.perf_counter() - start
+        teardown_cpu = (time.process_time() - cpu) / count
         assert svc.list_ports(CTX) == [], "ports left after teardown"
         return {"latencies": latencies, "boot_s": boot_s, "teardown_s": teardown_s,
-                "teardowns": teardowns}
+                "teardowns": teardowns, "boot_cpu": boot_cpu, "teardown_cpu": teardown_cpu}
     finally:
         svc.close()
 
@@ -115,6 +119,7 @@ def main() -> None:
         _util.report(f"{driver}: boot latency mean (floor = 2 ports"
                      + (" + 2 taps)" if driver == "linuxbridge" else ")"),
                      lat["mean"] * 1e6, floor * 1e6, BOOT_TARGET)
+        _util.report(f"{driver}: boot CPU per instance (this process)", r["boot_cpu"] * 1e6)
         down = _util.percentiles(r["teardowns"])
         _util.report(f"{driver}: teardown latency p50", down["p50"] * 1e6)
         if driver == "linuxbridge":
@@ -122,6 +127,7 @@ def main() -> None:
                          down["mean"] * 1e6, unplug_floor * 1e6, TEARDOWN_TARGET)
         else:
             _util.report(f"{driver}: teardown latency mean", down["mean"] * 1e6)
+        _util.report(f"{driver}: teardown CPU per instance", r["teardown_cpu"] * 1e6)
 
 
 if __name__ == "__main__":
