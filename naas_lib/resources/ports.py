@@ -281,11 +281,14 @@ class Ports:
             net_row, out.network = nets[network_id]
             if not any(k in out.request for k in _NOT_BULK):
                 batches.setdefault(network_id, []).append(out)
-        for network_id, batch in list(batches.items()):
-            if len(batch) > 1:
-                self._insert_bulk(session, context, batch, *nets[network_id])
+        # Decided afresh on every attempt: a retried transaction starts from
+        # scratch, whatever an earlier attempt left in the outcomes.
+        bulk = [batch for batch in batches.values() if len(batch) > 1]
+        done = {id(out) for batch in bulk for out in batch}
+        for batch in bulk:
+            self._insert_bulk(session, context, batch, *nets[batch[0].request["network_id"]])
         for out in outs:
-            if out.after is None:
+            if id(out) not in done:
                 net_row, _ = nets[out.request["network_id"]]
                 out.after = self._insert_port(session, context, out.request, net_row,
                                               out.network)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from oslo_db import exception as db_exc
 
 from naas_lib import exceptions as exc
 from tests.support.cost import count_cost
@@ -94,3 +95,29 @@ def test_bulk_mixes_with_requests_that_choose_their_mac_or_address(service, ctx,
     assert addresses(ports)[3] == "10.0.0.9"
     assert len(set(addresses(ports))) == 5
     assert [service.get_port(ctx, p.id) for p in ports] == ports
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_a_create_retried_after_a_lost_race_writes_its_ports(service, ctx, net, subnet,
+                                                             monkeypatch, count):
+    """The retried transaction inserts again: nothing from the lost attempt is trusted.
+
+    The race is lost after the writes (as Galera reports it at commit).
+    """
+    lifecycle = service.parts.lifecycle
+    real, lost = lifecycle.precommit, []
+
+    def lose_once(*args, **kwargs):
+        real(*args, **kwargs)
+        if not lost:
+            lost.append(True)
+            raise db_exc.RetryRequest(exc.ConcurrentModification(resource="Port",
+                                                                 resource_id="test"))
+
+    monkeypatch.setattr(lifecycle, "precommit", lose_once)
+    ports = service.create_ports(ctx, [{"network_id": net.id}] * count)
+    assert lost == [True]
+    assert [service.get_port(ctx, p.id) for p in ports] == ports
+    for port in ports:  # the address is held by that port in the database
+        held = service.list_ports(ctx, fixed_ips={"ip_address": port.fixed_ips[0].ip_address})
+        assert [p.id for p in held] == [port.id]
