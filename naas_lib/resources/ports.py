@@ -17,7 +17,7 @@ from naas_lib import constants, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
-from naas_lib.ipam import allocator
+from naas_lib.ipam import allocator, macs
 from naas_lib.ipam import bulk as bulk_ipam
 from naas_lib.resources import common, dhcp, port_security
 from naas_lib.resources import lifecycle as lc
@@ -302,19 +302,15 @@ class Ports:
         statements per network (a boot storm's batch; issue 13).
         """
         checked: set[str] = set()
-        macs: set[str] = set()
         rows, profiles = [], []
         now = models.utcnow()
-        for out in outs:
+        for out, mac in zip(outs, macs.generate_many(self.core.base_mac, len(outs)),
+                            strict=True):
             v = out.request
             if v["project_id"] not in checked:
                 self.core.enforce(context, "create_port", {**policy_target(net_row),
                                                            "project_id": v["project_id"]})
                 checked.add(v["project_id"])
-            mac = self.core.generate_mac()
-            while mac in macs:
-                mac = self.core.generate_mac()
-            macs.add(mac)
             rows.append({
                 "id": v["id"], "project_id": v["project_id"], "network_id": net_row.id,
                 "name": v.get("name", ""), "description": v.get("description", ""),
