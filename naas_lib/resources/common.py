@@ -333,9 +333,13 @@ def bump_revision(session: orm.Session, model: type, resource: str, resource_id:
                                    current=current, expected=expected)
     # A caller that builds the updated object from the values passes its own updated_at.
     values = {"updated_at": models.utcnow(), **values, "revision_number": current + 1}
-    count = session.execute(
-        sa.update(model).where(model.id == resource_id, model.revision_number == current)
-        .values(**values).execution_options(synchronize_session=False)
+    table = model.__table__
+    # A Core UPDATE on the table (the ORM's bulk-update machinery cost more than
+    # the statement); pending ORM changes are flushed first, as the ORM would.
+    session.flush()
+    count = session.connection().execute(
+        sa.update(table).where(table.c.id == resource_id, table.c.revision_number == current)
+        .values(**values)
     ).rowcount
     if count != 1:
         if expected is not None:
