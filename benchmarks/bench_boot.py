@@ -26,15 +26,16 @@ import uuid
 
 from pyroute2 import netns
 
-from naas_lib import NetworkService, RequestContext
-from naas_lib.virt.provisioner import NicRequest, Provisioner
-
+# This checkout's naas_lib (not an installed one), then the sibling scripts.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _util  # noqa: E402
 import floor_plug  # noqa: E402
 import floor_port_create  # noqa: E402
 import floor_unplug  # noqa: E402
+
+from naas_lib import NetworkService, RequestContext  # noqa: E402
+from naas_lib.virt.provisioner import NicRequest, Provisioner  # noqa: E402
 
 CTX = RequestContext(project_id="bench", user_id="nova")
 HOST = "bench-host"
