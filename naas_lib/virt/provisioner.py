@@ -324,10 +324,12 @@ class Provisioner:
         missing = [i for i in net_ids if i not in nets]
         if missing:
             nets.update((n.id, n) for n in self.service.list_networks(admin, id=missing))
-        subnets: dict[str, list[objects.Subnet]] = {}
-        for s in self.service.list_subnets(admin, network_id=net_ids):
-            subnets.setdefault(s.network_id, []).append(s)
-        servers = self._dhcp_servers(admin, list(ports.values()), net_ids)
+        # Subnets, DHCP reservation ports and host capabilities: one read transaction.
+        hosts = sorted({p.binding_host_id for p in ports.values() if p.binding_host_id})
+        subnets, dhcp_ports, caps = self.service.network_info_sources(net_ids, hosts)
+        servers = {p.id: network_info.dhcp_servers(
+            caps.get(p.binding_host_id, {}) if p.binding_host_id else None,
+            [d for d in dhcp_ports if d.network_id == p.network_id]) for p in ports.values()}
         return [
             network_info.vif_info(ports[n.port_id], nets[ports[n.port_id].network_id],
                                   subnets.get(ports[n.port_id].network_id, []),
@@ -335,22 +337,6 @@ class Provisioner:
                                   dhcp_servers=servers.get(n.port_id))
             for n in nics
         ]
-
-    def _dhcp_servers(self, admin: RequestContext, ports: list[objects.Port],
-                      net_ids: list[str]) -> dict[str, dict[str, str]]:
-        """Port id -> {subnet id: DHCP server}, by its host's recorded ``dhcp`` capability."""
-        dhcp_ports = self.service.list_ports(admin, network_id=net_ids,
-                                             device_owner=constants.DEVICE_OWNER_DHCP)
-        caps: dict[str, Any] = {}
-        for host in {p.binding_host_id for p in ports if p.binding_host_id}:
-            try:
-                caps[host] = self.service.get_host(admin, host).capabilities
-            except exc.NotFound:
-                caps[host] = {}
-        return {p.id: network_info.dhcp_servers(caps.get(p.binding_host_id or ""),
-                                                [d for d in dhcp_ports
-                                                 if d.network_id == p.network_id])
-                for p in ports}
 
     # -- undo ------------------------------------------------------------------
 
