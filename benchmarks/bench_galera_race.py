@@ -76,6 +76,10 @@ def main() -> None:
     hist = collections.Counter(retries)
     print(f"retries: total {sum(retries)}, max per call {max(retries)} (target <= "
           f"{TARGET_MAX_RETRIES}), calls by retries {dict(sorted(hist.items()))}")
+    places = collections.Counter(p for o in outcomes for p in o[2]["conflicts_at"])
+    print(f"conflicts by failing statement: {dict(places.most_common())}")
+    worst = max(outcomes, key=lambda o: o[2]["retries"])
+    print(f"worst call: {worst[2]['seconds'] * 1e3:.0f} ms, failed at {worst[2]['conflicts_at']}")
     print(f"ERROR records logged by the writers: {logged}")
     for i, (n, dup_ip, dup_mac) in enumerate(duplicates):
         print(f"node{i}: {n} ports, {dup_ip} duplicate addresses, {dup_mac} duplicate MACs")

@@ -2,8 +2,8 @@
 
 Two hosts and a conductor share a fresh SQLite file (noop driver: database
 only, so the netlink floor is zero here; see ``bench_plug.py`` for devices).
-For COUNT one-NIC instances each flow runs through the drop-in API as Nova
-calls it: hot-plug (allocate one more NIC, then deallocate it), live
+For COUNT instances of NICS NICs (default 1) each flow runs through the
+drop-in API as Nova calls it: hot-plug (allocate one more NIC, then deallocate it), live
 migration (bind_ports_to_host, setup_networks_on_host, migrate_instance_start,
 cleanup_instance_network_on_host, migrate_instance_finish), cold migration
 (setup_networks_on_host, migrate_instance_finish), evacuation
@@ -11,9 +11,11 @@ cleanup_instance_network_on_host, migrate_instance_finish), cold migration
 setup_instance_network_on_host). The floor of a flow is the number of write
 transactions it needs at least (one per binding created, activated or
 deleted, one per port created or deleted) times one bare SQLAlchemy Core
-single-row UPDATE transaction on the same file.
+single-row UPDATE transaction on the same file. SQL statements, commits and
+CPU time per NIC are printed too: on a loaded machine they are the steadier
+figures.
 
-    .venv/bin/python benchmarks/bench_nova_flows.py [COUNT]
+    .venv/bin/python benchmarks/bench_nova_flows.py [COUNT] [NICS]
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def _floor_us(url: str, rounds: int = 300) -> float:
     return (time.perf_counter() - start) / rounds * 1e6
 
 
-def main(count: int) -> None:
+def main(count: int, nics: int = 1) -> None:
     url = _util.fresh_sqlite("nova_flows.sqlite")
     svc = {h: NetworkService.from_settings(database_url=url, host=h, driver="noop")
            for h in ("src", "dst")}
@@ -70,15 +72,28 @@ def main(count: int) -> None:
         network_id=net.id, port_id=None, address=None, binding_profile=None)])
     insts = [types.SimpleNamespace(uuid=str(uuid.uuid4()), name=f"vm{i}", project_id="bench",
                                    host="src") for i in range(count)]
+    boot = types.SimpleNamespace(objects=req.objects * nics)
     for inst in insts:
-        api["src"].allocate_for_instance(NOVA, inst, req)
+        api["src"].allocate_for_instance(NOVA, inst, boot)
     times: dict[str, float] = {}
+    sql = {"statements": 0, "commits": 0}
+    for s in svc.values():
+        sa.event.listen(s.db.engine, "before_cursor_execute",
+                        lambda *a: sql.__setitem__("statements", sql["statements"] + 1))
+        sa.event.listen(s.db.engine, "commit",
+                        lambda *a: sql.__setitem__("commits", sql["commits"] + 1))
+    counts: dict[str, tuple[float, float, float]] = {}
 
     def timed(name, fn):
-        start = time.perf_counter()
+        before = dict(sql)
+        start, cpu = time.perf_counter(), time.process_time()
         for inst in insts:
             fn(inst)
-        times[name] = (time.perf_counter() - start) / count * 1e6
+        cpu = time.process_time() - cpu
+        moved = count if name == "hot-plug" else count * nics  # NICs the flow handled
+        times[name] = (time.perf_counter() - start) / moved * 1e6
+        counts[name] = ((sql["statements"] - before["statements"]) / moved,
+                        (sql["commits"] - before["commits"]) / moved, cpu / moved * 1e6)
 
     def hot_plug(inst):
         vif = api["src"].allocate_for_instance(NOVA, inst, req)[0]
@@ -117,11 +132,16 @@ def main(count: int) -> None:
     for s in svc.values():
         s.close()
     floor = _floor_us(_util.fresh_sqlite("nova_flows_floor.sqlite"))
-    print(f"{count} one-NIC instances, noop driver, SQLite file; "
+    print(f"{count} instances of {nics} NIC(s), noop driver, SQLite file; "
           f"floor transaction {floor:.1f} us", flush=True)
     for name, us in times.items():
         _util.report(f"{name} per NIC", us, FLOOR_WRITES[name] * floor)
+    for name, (statements, commits, cpu_us) in counts.items():
+        print(f"{name + ' per NIC':50} {statements:6.1f} SQL statements, "
+              f"{commits:4.1f} commits (floor {FLOOR_WRITES[name]} write transactions), "
+              f"CPU {cpu_us:8.1f} us")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100,
+         int(sys.argv[2]) if len(sys.argv) > 2 else 1)

@@ -41,8 +41,10 @@ def per_port(count: int, port_security: bool) -> tuple[float, int]:
     ctx = RequestContext(project_id="bench", user_id="bench", roles=["admin"])
     with namespace() as ns, tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.sqlite"
+        # DHCP off: this measures port security (bench_dhcp.py measures the responders),
+        # and the ports stay attached when the namespace goes.
         with NetworkService.from_settings(database_url=url, driver="linuxbridge", host="bench",
-                                          linuxbridge={"netns": ns}) as svc:
+                                          linuxbridge={"netns": ns, "dhcp": False}) as svc:
             assert svc.driver.describe().port_security, "br_netfilter is not on"
             net = svc.create_network(ctx, name="bench", network_type="local",
                                      port_security_enabled=port_security)

@@ -94,6 +94,11 @@ def _chain(error: BaseException | None) -> Iterator[BaseException]:
                      getattr(err, "orig", None), err.__cause__, err.__context__])
 
 
+def chain(error: BaseException | None) -> Iterator[BaseException]:
+    """The error and the errors it wraps, outermost first (see :func:`describe`)."""
+    return _chain(error)
+
+
 def _driver_kind(err: BaseException) -> tuple[str | None, str]:
     """(kind, short reason) from a DB-API driver's exception; (None, '') if unknown."""
     module = type(err).__module__.split(".")[0]
@@ -149,6 +154,25 @@ def describe(error: BaseException) -> tuple[str | None, str]:
     return None, ""
 
 
+def where(error: BaseException) -> str:
+    """Which statement failed, in a few words (for the DEBUG line of a retry).
+
+    The verb and table of the SQL statement (``UPDATE ip_lanes``), what a
+    typed conflict names (``lane 3 of range 7``), or ``COMMIT`` when the
+    error carries no statement: Galera reports a lost certification there.
+    """
+    for err in _chain(error):
+        if isinstance(err, exc.ConcurrentModification):
+            return str(err.kwargs.get("resource_id", "?"))
+        statement = getattr(err, "statement", None)
+        if isinstance(statement, str) and statement.strip():
+            words = statement.split()
+            table = next((words[i + 1] for i in range(len(words) - 1)
+                          if words[i].upper() in ("INTO", "UPDATE", "FROM")), "")
+            return (words[0].upper() + " " + table.strip('`"')).strip()
+    return "COMMIT"
+
+
 def classify(error: BaseException) -> str | None:
     """``UNAVAILABLE``, ``CONFLICT`` or None (not worth running again)."""
     return describe(error)[0]
@@ -174,6 +198,15 @@ def translate(error: BaseException) -> exc.NaasError | None:
 _depth = threading.local()
 
 
+def current_conflict() -> BaseException | None:
+    """The lost race that made the running attempt a retry; None on a first attempt.
+
+    Lets the code inside a retried transaction change course after a conflict
+    (the IP allocator moves to a lane of its own after an address conflict).
+    """
+    return getattr(_depth, "conflict", None)
+
+
 @dataclasses.dataclass
 class _Budget:
     """How long one decorated call keeps trying, and how long it waits between tries."""
@@ -195,8 +228,10 @@ class _Budget:
                 LOG.warning("%s: gave up after %d conflicting attempts (%s)",
                             name, self.conflicts, reason)
                 raise translate(error) from error
+            # A lost certification or compare-and-swap means the winner has
+            # committed already: the first retry waits little, later ones more.
             return random.uniform(0, min(self.max_interval,
-                                         self.interval * 2 ** self.conflicts))
+                                         self.interval * 2 ** (self.conflicts - 1)))
         now = self.clock()
         self.outage_since = now if self.outage_since is None else self.outage_since
         down = now - self.outage_since
@@ -235,11 +270,11 @@ def retrying(
         def call(*args: Any, **kwargs: Any) -> T:
             if getattr(_depth, "n", 0):
                 return fn(*args, **kwargs)
-            _depth.n = 1
+            _depth.n, _depth.conflict = 1, None
             try:
                 return _run(fn, name, args, kwargs)
             finally:
-                _depth.n = 0
+                _depth.n, _depth.conflict = 0, None
 
         return call
 
@@ -253,7 +288,8 @@ def retrying(
                 if kind is None:
                     raise
                 pause = budget.pause_after(kind, name, reason, e)
-                LOG.debug("%s: retrying after %s (%s)", name, kind, reason)
+                LOG.debug("%s: retrying after %s (%s) at %s", name, kind, reason, where(e))
+                _depth.conflict = e if kind == CONFLICT else None
                 sleep(pause)
 
     return decorate

@@ -94,6 +94,9 @@ class SyncReport:
     failed_ports: dict[str, str] = dataclasses.field(default_factory=dict)
     #: Ports realized but administratively down (port or network): DOWN, not ERROR.
     down_ports: list[str] = dataclasses.field(default_factory=list)
+    #: Ports whose device the round found missing or off its bridge (and re-made):
+    #: the service records them BUILD before ACTIVE again.
+    repaired_ports: list[str] = dataclasses.field(default_factory=list)
     #: Filled by the service, not the driver: port id -> "OLD -> NEW" status.
     status_changes: dict[str, str] = dataclasses.field(default_factory=dict)
 

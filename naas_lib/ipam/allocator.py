@@ -7,10 +7,6 @@ time. Nothing here reads a row ``FOR UPDATE``.
 
 from __future__ import annotations
 
-import collections
-import random
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,8 +17,8 @@ from sqlalchemy import orm
 from naas_lib import exceptions as exc
 from naas_lib import validation
 from naas_lib.db import models
-from naas_lib.ipam import addresses
-from naas_lib.ipam.ranges import RangeAllocator
+from naas_lib.ipam import addresses, contention
+from naas_lib.ipam.ranges import RangeAllocator, Spread
 
 _pools = RangeAllocator(models.AllocationPool.__table__, models.IpFree.__table__,
                         "pool_id", "ip_key", models.IpLane.__table__)
@@ -31,14 +27,23 @@ _S, _P = models.Subnet.__table__, models.AllocationPool.__table__
 
 # Every subnet of a network with its pools, their lowest lane mark and lowest
 # free address, in one round trip: the whole input of an automatic allocation.
-_NETWORK_POOLS = (
-    sa.select(_S.c.id.label("subnet_id"), _S.c.cidr, _S.c.ip_version, _S.c.gateway_ip,
-              _P.c.id, _P.c.first_key, _P.c.last_key, _P.c.next_key,
-              _pools.first_free_of(_P.c.id).label("free_key"),
-              _pools.lowest_lane_of(_P.c.id).label("lane_key"))
-    .select_from(_S).outerjoin(_P, _P.c.subnet_id == _S.c.id)
-    .where(_S.c.network_id == sa.bindparam("network_id"))
-    .order_by(_S.c.created_at, _S.c.id, _P.c.first_key))
+_POOL_COLUMNS = (_S.c.id.label("subnet_id"), _S.c.cidr, _S.c.ip_version, _S.c.gateway_ip,
+                 _P.c.id, _P.c.first_key, _P.c.last_key, _P.c.next_key,
+                 _pools.first_free_of(_P.c.id).label("free_key"))
+
+
+def _network_pools(*columns: Any) -> sa.Select:
+    return (sa.select(*_POOL_COLUMNS, *columns)
+            .select_from(_S).outerjoin(_P, _P.c.subnet_id == _S.c.id)
+            .where(_S.c.network_id == sa.bindparam("network_id"))
+            .order_by(_S.c.created_at, _S.c.id, _P.c.first_key))
+
+
+_NETWORK_POOLS = _network_pools(_pools.lowest_lane_of(_P.c.id).label("lane_key"))
+# Contended: the lane and the free value this writer's pick points to instead
+# of the lowest, so a hot network costs no more round trips than a quiet one.
+_NETWORK_POOLS_PICKED = _network_pools(_pools.picked_lane_of(_P.c.id).label("lane_pick"),
+                                       _pools.picked_free_of(_P.c.id).label("free_pick"))
 _SUBNET_POOLS = (sa.select(_P.c.id, _P.c.first_key, _P.c.last_key, _P.c.next_key)
                  .where(_P.c.subnet_id == sa.bindparam("subnet_id"))
                  .order_by(_P.c.first_key))
@@ -50,60 +55,7 @@ _DELETE_ADDRESS = sa.delete(_alloc).where(_alloc.c.subnet_id == sa.bindparam("s"
                                           _alloc.c.ip_address == sa.bindparam("ip"))
 
 
-class _Contention:
-    """Which allocations of this process run contended, and where they should go.
-
-    A transaction that allocates for a port whose earlier allocation never
-    committed is a retry: it lost a race. Its network is then "hot" for
-    ``HOT_SECONDS``, and allocations there use this process's preferred lane
-    and free value instead of the lowest (see :mod:`naas_lib.ipam.ranges`).
-    The preference is random and kept while it wins; each lost race draws a
-    new one, so contending writers settle on different lanes. A writer that
-    never loses keeps getting the lowest free address. Process-local and
-    advisory: correctness stays with the database's constraints.
-    """
-
-    HOT_SECONDS = 5.0
-    REMEMBERED = 256
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._hot: dict[str, tuple[float, int]] = {}
-
-    def committed(self, port_ids: Sequence[str]) -> None:
-        with self._lock:
-            for port_id in port_ids:
-                self._seen.pop(port_id, None)
-
-    def preference(self, port_id: str, network_id: str) -> int | None:
-        """None (take the lowest) or this process's pick for a hot network."""
-        now = time.monotonic()
-        with self._lock:
-            retry = port_id in self._seen
-            self._seen[port_id] = None
-            self._seen.move_to_end(port_id)
-            while len(self._seen) > self.REMEMBERED:
-                self._seen.popitem(last=False)
-            if retry:
-                pick = random.randrange(1 << 30)
-                if len(self._hot) > self.REMEMBERED:
-                    self._hot = {k: v for k, v in self._hot.items() if v[0] > now}
-                self._hot[network_id] = (now + self.HOT_SECONDS, pick)
-                return pick
-            until, pick = self._hot.get(network_id, (0.0, 0))
-            return pick if until > now else None
-
-
-_contention = _Contention()
-_ALLOCATED = "naas_allocated_ports"
-
-
-@sa.event.listens_for(orm.Session, "after_commit")
-def _forget_committed(session: orm.Session) -> None:
-    ports = session.info.pop(_ALLOCATED, None)
-    if ports:
-        _contention.committed(ports)
+_contention = contention.Contention()
 
 
 class _Subnet:
@@ -117,9 +69,14 @@ class _Subnet:
         self.pools: list[Any] = []
 
 
-def _subnets(session: orm.Session, network_id: str) -> list[_Subnet]:
+def _subnets(session: orm.Session, network_id: str, spread: Spread | None) -> list[_Subnet]:
     subnets: dict[str, _Subnet] = {}
-    for row in session.connection().execute(_NETWORK_POOLS, {"network_id": network_id}):
+    if spread is None:
+        rows = session.connection().execute(_NETWORK_POOLS, {"network_id": network_id})
+    else:
+        rows = session.connection().execute(_NETWORK_POOLS_PICKED,
+                                            {"network_id": network_id, **_pools.picks(spread)})
+    for row in rows:
         sub = subnets.get(row.subnet_id)
         if sub is None:
             sub = subnets[row.subnet_id] = _Subnet(row)
@@ -139,6 +96,12 @@ def _taken(session: orm.Session, subnet_id: str, version: int):
         ip = str(netaddr.IPAddress(value, version))
         return conn.execute(_IS_TAKEN, {"s": subnet_id, "ip": ip}).first() is not None
     return is_taken
+
+
+def make_lanes(session: orm.Session, subnet_id: str) -> None:
+    """Make the lanes of a new subnet's pools in the transaction that creates it."""
+    for pool in _pool_rows(session, subnet_id):
+        _pools.make_lanes(session, pool)
 
 
 def parse_request(fixed_ips: Any) -> list[dict[str, Any]]:
@@ -169,10 +132,9 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
     that version that has room. Otherwise each entry names a subnet, an
     address, or both.
     """
-    subnets = _subnets(session, network_id)
+    spread = _contention.spread(network_id)
+    subnets = _subnets(session, network_id, spread)
     by_id = {s.id: s for s in subnets}
-    spread = _contention.preference(port_id, network_id)
-    session.info.setdefault(_ALLOCATED, []).append(port_id)
     chosen: list[tuple[str, str]] = []
     if request is None:
         for version in (4, 6):
@@ -180,7 +142,7 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
             if not candidates:
                 continue
             for sub in candidates:
-                ip = _auto(session, sub, spread)
+                ip = _auto(session, sub, network_id, spread)
                 if ip is not None:
                     chosen.append((sub.id, ip))
                     break
@@ -192,7 +154,7 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
             if "ip_address" in entry:
                 ip = _specific(session, sub, entry["ip_address"])
             else:
-                ip = _auto(session, sub, spread)
+                ip = _auto(session, sub, network_id, spread)
                 if ip is None:
                     raise exc.IpAddressGenerationFailure(net_id=network_id)
             if any(s == sub.id and i == ip for s, i in chosen):
@@ -221,11 +183,13 @@ def _subnet_for(entry: Mapping[str, Any], subnets, by_id, network_id: str):
                            reason=f"{addr} is in no subnet of network {network_id}")
 
 
-def _auto(session: orm.Session, sub: _Subnet, spread: int | None) -> str | None:
+def _auto(session: orm.Session, sub: _Subnet, network_id: str,
+          spread: Spread | None) -> str | None:
     # The prefetched pool rows are valid once: a second allocation from the
     # same subnet in this transaction must see the moved mark.
     pools, sub.pools = sub.pools or _pool_rows(session, sub.id), []
-    found = _pools.allocate(session, pools, _taken(session, sub.id, sub.ip_version), spread)
+    found = _pools.allocate(session, pools, _taken(session, sub.id, sub.ip_version), spread,
+                            on_lost=lambda: _contention.lost(network_id))
     if found is None:
         return None
     return str(netaddr.IPAddress(found[1], sub.ip_version))

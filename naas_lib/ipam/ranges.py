@@ -14,6 +14,8 @@ writers on different nodes then fail and retry in a queue. A writer alone
 takes the lowest lane, so it still gets the lowest address never handed
 out; writers that know they are contending (``spread``) take the lane and
 the free value their own pick points to, so they update different rows.
+A writer that lost a race moves to one of the least advanced lanes: the
+lanes other contending writers are moving are the advanced ones.
 
 No row is ever read ``FOR UPDATE`` (Galera does not honour it across nodes):
 the loser of a race sees ``rowcount == 0`` and the whole operation is
@@ -23,6 +25,7 @@ constraint remains the final judge; the ranges only find a candidate quickly.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -38,6 +41,26 @@ _UNKNOWN = object()
 #: Marks per range. More lanes spread contending writers over more rows; a
 #: writer alone reads them all once per allocation (one indexed query).
 LANES = 16
+#: Lanes one allocation tries before it gives up and the transaction runs again.
+LANE_TRIES = 3
+
+
+@dataclasses.dataclass
+class Spread:
+    """Where a writer that contends with others takes its values.
+
+    ``value`` chooses its lane (``value % LANES``) and one of the lowest free
+    values. ``moving`` says it has just lost a race: it then reads the open
+    lanes and moves to one of the least advanced half of them (lanes no other
+    writer is busy moving), and ``value`` is updated to keep that lane.
+    """
+
+    value: int
+    moving: bool = False
+
+    def settle(self, lane: int) -> None:
+        self.value += lane - self.value % LANES
+        self.moving = False
 
 
 def _lost_race(what: str) -> exc.ConcurrentModification:
@@ -72,6 +95,11 @@ class RangeAllocator:
                                                     free_key == sa.bindparam("k"))
         self._lowest_free = (sa.select(free_key).where(free_range == sa.bindparam("r"))
                              .order_by(free_key).limit(LANES))
+        #: For the caller's prefetch under contention: the free value a pick
+        #: points to (NULL when the range has fewer released values than that).
+        self.picked_free_of = lambda range_id_col: (
+            sa.select(free_key).where(free_range == range_id_col).order_by(free_key)
+            .limit(1).offset(sa.bindparam("pick_free", type_=sa.Integer)).scalar_subquery())
         self._lane_table = lane_table
         self._step = 1 if lane_table is None else LANES
         if lane_table is not None:
@@ -80,6 +108,12 @@ class RangeAllocator:
             self.lowest_lane_of = lambda range_id_col: (
                 sa.select(sa.func.min(lane_table.c.next_key))
                 .where(lane_table.c.pool_id == range_id_col).scalar_subquery())
+            #: ... and the picked lane's next value (NULL when used up or not made yet).
+            self.picked_lane_of = lambda range_id_col: (
+                sa.select(lane_table.c.next_key)
+                .where(lane_table.c.pool_id == range_id_col,
+                       lane_table.c.lane == sa.bindparam("pick_lane", type_=sa.Integer))
+                .scalar_subquery())
         if lane_table is None:
             self._move_mark = (sa.update(range_table)
                                .where(range_table.c.id == sa.bindparam("r"),
@@ -94,12 +128,18 @@ class RangeAllocator:
                                       lane_table.c.next_key == sa.bindparam("old"))
                                .values(next_key=sa.bindparam("new")))
 
+    @staticmethod
+    def picks(spread: Spread) -> dict[str, int]:
+        """Bound parameters of ``picked_lane_of`` / ``picked_free_of`` for ``spread``."""
+        return {"pick_lane": spread.value % LANES, "pick_free": spread.value // LANES % LANES}
+
     def allocate(
         self,
         session: orm.Session,
         ranges: Iterable[Any],
         is_taken: Callable[[int], bool],
-        spread: int | None = None,
+        spread: Spread | None = None,
+        on_lost: Callable[[], Spread] | None = None,
     ) -> tuple[Any, int] | None:
         """Take a free value from the first range that has one.
 
@@ -108,19 +148,22 @@ class RangeAllocator:
         value or None) in the order to try. ``is_taken`` says whether a
         candidate is held already (a value requested explicitly above the
         mark, or a stale free row); such candidates are skipped. ``spread``
-        (the caller is contending with other writers) is an arbitrary number
-        choosing a lane and one of the lowest free values instead of the
-        lowest. Returns (range id, value) or None when every range is exhausted.
+        (the caller is contending with other writers) chooses a lane and one
+        of the lowest free values instead of the lowest. ``on_lost`` is called
+        when a lane was lost to another writer and returns the spread to use
+        from then on (see :meth:`_from_lanes`). Returns (range id, value) or
+        None when every range is exhausted.
         """
         conn = session.connection()
         for rng in ranges:
-            found = self._allocate_from(conn, rng, is_taken, spread)
+            found = self._allocate_from(conn, rng, is_taken, spread, on_lost)
             if found is not None:
                 return rng.id, found
         return None
 
     def _allocate_from(self, conn: sa.engine.Connection, rng: Any, is_taken,
-                       spread: int | None) -> int | None:
+                       spread: Spread | None,
+                       on_lost: Callable[[], Spread] | None) -> int | None:
         # Released values first, so addresses are reused before a mark moves.
         key = self._pick_free(conn, rng, spread)
         while key is not None:
@@ -129,38 +172,74 @@ class RangeAllocator:
             if not is_taken(from_key(key)):
                 return from_key(key)
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
+        return self._from_lanes(conn, rng, is_taken, spread, on_lost)
+
+    def _from_lanes(self, conn: sa.engine.Connection, rng: Any, is_taken,
+                    spread: Spread | None, on_lost: Callable[[], Spread] | None) -> int | None:
+        """Move one lane's mark by a step; None when every lane is used up.
+
+        A compare-and-swap that matched no row lost the lane to a writer that
+        committed since this transaction's snapshot: with ``on_lost`` the
+        writer turns to a least advanced lane it has not lost yet, up to
+        ``LANE_TRIES`` lanes, instead of running the whole transaction again.
+        """
         last = from_key(rng.last_key)
-        lanes = self._prefetched_lane(rng) if spread is None else []
+        if spread is None:
+            lanes = self._prefetched_lane(rng)
+        else:
+            lanes = [] if spread.moving else self._picked_lane(rng, spread)
         if not lanes:
             lanes = self._lanes_of(conn, rng)
+        lost: set[int] = set()
         while lanes:
-            # Alone: the lowest value never handed out. Contending: any lane.
-            if spread is None:
-                lane, next_key = min(lanes, key=lambda x: x[1])
-            else:
-                lane, next_key = sorted(lanes)[spread % len(lanes)]
+            lane, next_key = self._choose(lanes, spread)
             value = from_key(next_key)
             step = self._step
             new_key = None if value + step > last else to_key(value + step)
             moved = conn.execute(self._move_mark, {"r": rng.id, "j": lane, "old": next_key,
                                                    "new": new_key}).rowcount
             if moved != 1:
-                raise db_exc.RetryRequest(_lost_race(f"lane {lane} of range {rng.id}"))
+                lost.add(lane)
+                if on_lost is None or len(lost) >= LANE_TRIES:
+                    raise db_exc.RetryRequest(_lost_race(f"lane {lane} of range {rng.id}"))
+                spread = on_lost()
+                lanes = [x for x in self._lanes_of(conn, rng) if x[0] not in lost]
+                if not lanes:  # the others are used up, not the lost ones
+                    raise db_exc.RetryRequest(_lost_race(f"lane {lane} of range {rng.id}"))
+                continue
             if not is_taken(value):
                 return value
             if len(lanes) == 1 and self._lane_table is not None:
-                lanes = self._lanes_of(conn, rng)  # all of them now, the moved mark included
+                # all of them now, the moved mark included
+                lanes = [x for x in self._lanes_of(conn, rng) if x[0] not in lost]
                 continue
             lanes = [x for x in lanes if x[0] != lane]
             if new_key is not None:
                 lanes.append((lane, new_key))
         return None
 
+    @staticmethod
+    def _choose(lanes: list[tuple[int, str]], spread: Spread | None) -> tuple[int, str]:
+        """Alone: the lowest value never handed out. Contending: the writer's own lane."""
+        if spread is None:
+            return min(lanes, key=lambda x: x[1])
+        if spread.moving:
+            idle = sorted(lanes, key=lambda x: (x[1], x[0]))[:(len(lanes) + 1) // 2]
+            chosen = idle[spread.value % len(idle)]
+            spread.settle(chosen[0])
+            return chosen
+        return sorted(lanes)[spread.value % len(lanes)]
+
     def _pick_free(self, conn: sa.engine.Connection, rng: Any,
-                   spread: int | None) -> str | None:
+                   spread: Spread | None) -> str | None:
         if spread is not None:
+            picked = getattr(rng, "free_pick", _UNKNOWN)
+            if picked is not None and picked is not _UNKNOWN:
+                return picked
+            if picked is None and getattr(rng, "free_key", _UNKNOWN) is None:
+                return None  # prefetched: nothing released
             keys = conn.execute(self._lowest_free, {"r": rng.id}).scalars().all()
-            return keys[spread % len(keys)] if keys else None
+            return keys[spread.value % len(keys)] if keys else None
         key = getattr(rng, "free_key", _UNKNOWN)
         if key is _UNKNOWN:
             key = conn.execute(self._first_free, {"r": rng.id}).scalar()
@@ -178,6 +257,13 @@ class RangeAllocator:
             return []
         return [((from_key(key) - from_key(rng.next_key)) % LANES, key)]
 
+    def _picked_lane(self, rng: Any, spread: Spread) -> list[tuple[int, str]]:
+        """The picked lane from the caller's prefetch (``lane_pick``), if it is open."""
+        key = getattr(rng, "lane_pick", None)
+        if key is None or self._lane_table is None:
+            return []
+        return [(spread.value % LANES, key)]
+
     def _lanes_of(self, conn: sa.engine.Connection, rng: Any) -> list[tuple[int, str]]:
         """The range's open lanes as (lane, next key); made on first use from ``next_key``."""
         if self._lane_table is None:
@@ -186,14 +272,27 @@ class RangeAllocator:
         if not rows:
             if rng.next_key is None:
                 return []
-            base, last = from_key(rng.next_key), from_key(rng.last_key)
-            rows = [(j, to_key(base + j) if base + j <= last else None) for j in range(LANES)]
             try:
-                conn.execute(sa.insert(self._lane_table),
-                             [{"pool_id": rng.id, "lane": j, "next_key": k} for j, k in rows])
+                rows = self._insert_lanes(conn, rng)
             except db_exc.DBDuplicateEntry as e:  # another first writer made them
                 raise db_exc.RetryRequest(_lost_race(f"lanes of range {rng.id}")) from e
         return [(j, k) for j, k in rows if k is not None]
+
+    def _insert_lanes(self, conn: sa.engine.Connection, rng: Any) -> list[tuple[int, str | None]]:
+        base, last = from_key(rng.next_key), from_key(rng.last_key)
+        rows = [(j, to_key(base + j) if base + j <= last else None) for j in range(LANES)]
+        conn.execute(sa.insert(self._lane_table),
+                     [{"pool_id": rng.id, "lane": j, "next_key": k} for j, k in rows])
+        return rows
+
+    def make_lanes(self, session: orm.Session, rng: Any) -> None:
+        """Give a new range (``id``, ``next_key``, ``last_key``) its lanes now.
+
+        Otherwise they are made by its first automatic allocation, and every
+        writer that starts on a new range at once races to insert the same rows.
+        """
+        if self._lane_table is not None and rng.next_key is not None:
+            self._insert_lanes(session.connection(), rng)
 
     def claim(self, session: orm.Session, range_id: Any, value: int) -> None:
         """A value taken explicitly leaves the free list (the mark skips it later)."""

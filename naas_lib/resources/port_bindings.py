@@ -12,7 +12,8 @@ binding is activated; activation makes the old ACTIVE binding INACTIVE.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +30,7 @@ from naas_lib.resources.core import Core
 from naas_lib.resources.plugging import Plugging
 from naas_lib.resources.ports import Ports
 
+LOG = logging.getLogger(__name__)
 _bindings = models.PortBinding.__table__
 _UPDATE = lc.Phases("port", lc.UPDATE)
 
@@ -76,6 +78,34 @@ class PortBindings:
             rows = session.scalars(q.order_by(models.PortBinding.status,
                                               models.PortBinding.host))
             return [binding_obj(r) for r in rows]
+
+    def list_bindings_of_ports(self, context: RequestContext, port_ids: Sequence[str]
+                               ) -> dict[str, list[objects.PortBinding]]:
+        """The bindings of many ports in one read: port id -> its bindings, ACTIVE first.
+
+        Ports the caller may not see, or that do not exist, are absent (as
+        ``list_port_bindings`` would answer PortNotFound for them); an unbound
+        port maps to an empty list. Nova's flows read an instance's ports'
+        bindings this way instead of one read per port.
+        """
+        ids = list(dict.fromkeys(validation.lookup("port_id", p) for p in port_ids))
+        if not ids:
+            return {}
+        with self.core.db.reader() as session:
+            owners = session.execute(sa.select(models.Port.id, models.Port.project_id)
+                                     .where(models.Port.id.in_(ids)))
+            result: dict[str, list[objects.PortBinding]] = {
+                port_id: [] for port_id, project_id in owners
+                if self.core.authorize(context, "get_port", {"project_id": project_id})}
+            if result:
+                rows = session.scalars(
+                    sa.select(models.PortBinding)
+                    .where(models.PortBinding.port_id.in_(list(result)),
+                           models.PortBinding.host != "")
+                    .order_by(models.PortBinding.status, models.PortBinding.host))
+                for row in rows:
+                    result[row.port_id].append(binding_obj(row))
+        return result
 
     def get_port_binding(self, context: RequestContext, port_id: str, host: str
                          ) -> objects.PortBinding:
@@ -129,18 +159,62 @@ class PortBindings:
                     common.bump_revision(session, models.Port, "Port", port_id,
                                          port.revision_number, None, {})
                     return port, after, binding_obj(self._row(session, port_id, host))
-                binding = self.binder.choose(session, wanted, net, host)
-                session.execute(sa.insert(_bindings).values(
-                    port_id=port_id, host=host, status=BINDING_INACTIVE, active=None,
-                    vif_type=binding.vif_type,
-                    vif_details=json.dumps(dict(binding.vif_details)),
-                    profile=json.dumps(thaw(wanted.binding_profile))))
-                return port, port, binding_obj(self._row(session, port_id, host))
+                return port, port, self._insert_inactive(session, wanted, net, host)
 
         before, after, binding = self.core.retrying(txn)()
         if after is not before:
             self.plugging.after_port_update(before, after, self._network_of(after))
         return binding
+
+    def create_port_bindings(self, context: RequestContext, port_ids: Sequence[str], host: str,
+                             profiles: Mapping[str, Mapping[str, Any]] | None = None
+                             ) -> dict[str, objects.PortBinding]:
+        """Bind many ports to ``host`` as well, in ONE transaction: port id -> binding.
+
+        As ``create_port_binding`` per port (INACTIVE, or ACTIVE for an
+        unbound port; ``host``'s driver chooses; ``profiles`` may give a
+        port's profile there), except that a binding that exists already is
+        kept and returned (a repeat), and that it is all or none. Nova's
+        conductor binds all of an instance's ports before a live migration.
+        """
+        host = validation.string("host", host)
+        if not host:
+            raise exc.InvalidInput(field="host", reason="required")
+        ids = list(dict.fromkeys(validation.lookup("port_id", p) for p in port_ids))
+        wanted_profiles = {pid: validation.json_dict("profile", dict(prof))
+                           for pid, prof in (profiles or {}).items() if prof is not None}
+
+        def txn() -> tuple[dict[str, objects.PortBinding],
+                           list[tuple[objects.Port, objects.Port, objects.Network]]]:
+            result, bound = {}, []
+            with self.core.db.writer() as session:
+                for port_id in ids:
+                    self.ports.visible_row(session, context, port_id)
+                    row = session.get(models.PortBinding, (port_id, host))
+                    if row is not None:
+                        result[port_id] = binding_obj(row)
+                        continue
+                    port, net = self._port_and_network(session, context, port_id)
+                    profile = wanted_profiles.get(port_id)
+                    wanted = port.replace(binding_profile=profile) if profile is not None \
+                        else port
+                    if port.binding_host_id is not None:
+                        result[port_id] = self._insert_inactive(session, wanted, net, host)
+                        continue
+                    # Neutron: a port with no host gets its first binding ACTIVE.
+                    if profile is not None:
+                        self.binder.set_profile(session, port_id, profile)
+                    after = self.binder.bind(session, wanted, net, host)
+                    common.bump_revision(session, models.Port, "Port", port_id,
+                                         port.revision_number, None, {})
+                    result[port_id] = binding_obj(self._row(session, port_id, host))
+                    bound.append((port, after, net))
+            return result, bound
+
+        result, bound = self.core.retrying(txn)()
+        for before, after, net in bound:
+            self.plugging.after_port_update(before, after, net)
+        return result
 
     def _inactive(self, session: orm.Session, context: RequestContext, port_id: str,
                   host: str, if_active: type[exc.NaasError]) -> tuple[Any, Any, Any]:
@@ -160,39 +234,140 @@ class PortBindings:
         forwarding follow the new host. Activating the ACTIVE binding is a
         conflict (PortBindingAlreadyActive), as in Neutron.
         """
-        def txn() -> tuple[objects.Port, objects.Port, objects.Network]:
+        def txn() -> tuple[objects.Port, objects.Port, objects.Network, objects.PortBinding]:
             with self.core.db.writer() as session:
                 port, net, row = self._inactive(session, context, port_id, host,
                                                 exc.PortBindingAlreadyActive)
-                session.execute(sa.delete(_bindings).where(
-                    _bindings.c.port_id == port_id, _bindings.c.active.is_(True),
-                    _bindings.c.host == ""))
-                session.execute(sa.update(_bindings).where(
-                    _bindings.c.port_id == port_id, _bindings.c.active.is_(True)).values(
-                    active=None, status=BINDING_INACTIVE))
-                session.execute(sa.update(_bindings).where(
-                    _bindings.c.port_id == port_id, _bindings.c.host == host).values(
-                    active=True, status=BINDING_ACTIVE))
-                session.execute(sa.update(models.Attachment).where(
-                    models.Attachment.port_id == port_id).values(host=host))
-                up = port.admin_state_up and net.admin_state_up
-                status = constants.PORT_STATUS_BUILD if up else constants.PORT_STATUS_DOWN
-                common.bump_revision(session, models.Port, "Port", port_id,
-                                     port.revision_number, None,
-                                     {"status": status, "status_reason": None})
-                session.expire_all()
-                after = common.load_ports(session, [session.get(models.Port, port_id)])[0]
-                return port, after, net
+                binding = binding_obj(row).replace(status=BINDING_ACTIVE)
+                self._make_active(session, port_id, host)
+                return port, self._moved(session, port, net, binding), net, binding
 
-        before, after, net = self.core.retrying(txn)()
+        before, after, net, binding = self.core.retrying(txn)()
         if self.core.host == host:
             try:
                 after = self.plugging.plug_port(port_id)
             except exc.NaasError:
                 pass  # recorded as the port's status; sync retries
+        self._forget_mac(after, net)
         self.lifecycle.after(_UPDATE, context, [lc.Outcome(port_id, before=before, after=after,
                                                            network=net)])
-        return self.get_port_binding(context, port_id, host)
+        return binding
+
+    def _insert_inactive(self, session: orm.Session, port: objects.Port,
+                         net: objects.Network, host: str) -> objects.PortBinding:
+        """An INACTIVE binding of ``port`` (with its profile) on ``host``, as written."""
+        binding = self.binder.choose(session, port, net, host)
+        made = objects.PortBinding(
+            port_id=port.id, host=host, status=BINDING_INACTIVE,
+            vif_type=binding.vif_type, vif_details=thaw(binding.vif_details),
+            profile=thaw(port.binding_profile))
+        session.execute(sa.insert(_bindings).values(
+            port_id=port.id, host=host, status=BINDING_INACTIVE, active=None,
+            vif_type=made.vif_type, vif_details=json.dumps(thaw(made.vif_details)),
+            profile=json.dumps(thaw(made.profile))))
+        return made
+
+    @staticmethod
+    def _make_active(session: orm.Session, port_id: str, host: str) -> None:
+        """``host``'s existing binding becomes the ACTIVE one; the old one INACTIVE."""
+        session.execute(sa.delete(_bindings).where(
+            _bindings.c.port_id == port_id, _bindings.c.active.is_(True),
+            _bindings.c.host == ""))
+        session.execute(sa.update(_bindings).where(
+            _bindings.c.port_id == port_id, _bindings.c.active.is_(True)).values(
+            active=None, status=BINDING_INACTIVE))
+        session.execute(sa.update(_bindings).where(
+            _bindings.c.port_id == port_id, _bindings.c.host == host).values(
+            active=True, status=BINDING_ACTIVE))
+
+    @staticmethod
+    def _moved(session: orm.Session, port: objects.Port, net: objects.Network,
+               binding: objects.PortBinding) -> objects.Port:
+        """After ``binding`` became ACTIVE: the attachment follows, the port reads BUILD.
+
+        Returns the port as written (no read back): bound as ``binding`` says.
+        """
+        session.execute(sa.update(models.Attachment).where(
+            models.Attachment.port_id == port.id).values(host=binding.host))
+        up = port.admin_state_up and net.admin_state_up
+        values = {"status": constants.PORT_STATUS_BUILD if up else constants.PORT_STATUS_DOWN,
+                  "status_reason": None, "revision_number": port.revision_number + 1,
+                  "updated_at": models.utcnow()}
+        if session.execute(sa.update(models.Port).where(
+                models.Port.id == port.id, models.Port.revision_number == port.revision_number)
+                .values(**values).execution_options(synchronize_session=False)).rowcount != 1:
+            raise exc.ConcurrentModification(resource="Port", resource_id=port.id)
+        return port.replace(binding_host_id=binding.host, binding_vif_type=binding.vif_type,
+                            binding_vif_details=thaw(binding.vif_details),
+                            binding_profile=thaw(binding.profile), **values)
+
+    def bind_ports_only_to(self, context: RequestContext, port_ids: Sequence[str],
+                           host: str, exclusive: bool = True) -> list[objects.Port]:
+        """Make ``host``'s binding of every port the ACTIVE one, in ONE transaction.
+
+        A port with no binding on ``host`` gets one (``host``'s driver
+        chooses, as for any binding); with ``exclusive`` the bindings on other
+        hosts go (database only: a dead host's sync removes its devices when
+        it comes back). All or none; a port already so bound is left as it is
+        (a repeat writes nothing). Moved ports read BUILD until ``host``
+        reports them wired (at once when this service is ``host``). Nova's
+        cold migration, resize, evacuation and unshelve, for all the
+        instance's ports at once. Returns the ports as they are now.
+        """
+        host = validation.string("host", host)
+        if not host:
+            raise exc.InvalidInput(field="host", reason="required")
+        ids = list(dict.fromkeys(validation.lookup("port_id", p) for p in port_ids))
+
+        def txn() -> tuple[list[tuple[objects.Port, objects.Port, objects.Network]],
+                           list[tuple[objects.Port, objects.Network, objects.PortBinding]]]:
+            moved, dropped = [], []
+            with self.core.db.writer() as session:
+                for port_id in ids:
+                    self.ports.visible_row(session, context, port_id)
+                    rows = {r.host: r for r in session.scalars(sa.select(models.PortBinding)
+                            .where(models.PortBinding.port_id == port_id,
+                                   models.PortBinding.host != ""))}
+                    here = rows.get(host)
+                    others = [r for h, r in rows.items() if h != host]
+                    if here is not None and here.active and not (exclusive and others):
+                        continue  # bound so already: a repeat reads, never writes
+                    port, net = self._port_and_network(session, context, port_id)
+                    after = port
+                    binding = (self._insert_inactive(session, port, net, host)
+                               if here is None else binding_obj(here))
+                    if binding.status != BINDING_ACTIVE:
+                        self._make_active(session, port_id, host)
+                        after = self._moved(session, port, net, binding)
+                    if exclusive and others:
+                        dropped.extend((port, net, binding_obj(r)) for r in others)
+                        session.execute(sa.delete(_bindings).where(
+                            _bindings.c.port_id == port_id,
+                            _bindings.c.host.in_([r.host for r in others])))
+                    if after is not port:
+                        moved.append((port, after, net))
+            return moved, dropped
+
+        moved, dropped = self.core.retrying(txn)()
+        for port, net, binding in dropped:
+            if binding.host == self.core.host:
+                self.plugging.unplug_quietly(port.replace(
+                    binding_host_id=binding.host, binding_vif_type=binding.vif_type,
+                    binding_vif_details=thaw(binding.vif_details),
+                    binding_profile=thaw(binding.profile)), net)
+        result = {after.id: after for _b, after, _n in moved}
+        for _before, after, net in moved:
+            if self.core.host == host:
+                try:
+                    result[after.id] = self.plugging.plug_port(after.id)
+                except exc.NaasError:
+                    pass  # recorded as the port's status; sync retries
+            self._forget_mac(after, net)
+        if moved:
+            self.lifecycle.after(_UPDATE, context, [
+                lc.Outcome(before.id, before=before, after=result[before.id], network=net)
+                for before, _after, net in moved])
+        return list(result.values())
 
     def delete_port_binding(self, context: RequestContext, port_id: str, host: str) -> None:
         """Remove the port's INACTIVE binding on ``host`` (and its devices there).
@@ -215,6 +390,38 @@ class PortBindings:
                 binding_host_id=host, binding_vif_type=binding.vif_type,
                 binding_vif_details=thaw(binding.vif_details),
                 binding_profile=thaw(binding.profile)), net)
+            self._forget_mac(port, net)
+
+    def forget_moved_mac(self, port_id: str) -> None:
+        """This host's bridge forgets where the port's MAC was (the port moved here or away).
+
+        Called by the host a guest has just moved to (Nova's
+        ``post_live_migration_at_destination``): until the guest speaks, an
+        entry naming the old path (the VXLAN device) would swallow its traffic.
+        """
+        validation.lookup("port_id", port_id)
+        with self.core.db.reader() as session:
+            row = session.get(models.Port, port_id)
+            if row is None:
+                raise exc.PortNotFound(port_id=port_id)
+            port = common.load_ports(session, [row])[0]
+            net = common.network_by_id(session, row.network_id)
+        self._forget_mac(port, net)
+
+    def _forget_mac(self, port: objects.Port, net: objects.Network) -> None:
+        """Flush the port's MAC from this host's forwarding tables; a failure is logged.
+
+        Only drivers with a ``forget_mac(network, mac)`` keep forwarding
+        tables (the Linux bridge driver); a service without a host has none.
+        """
+        forget = getattr(self.core.driver, "forget_mac", None)
+        if forget is None or not self.core.host:
+            return
+        try:
+            forget(net, port.mac_address)
+        except Exception:  # the tables relearn anyway; never fail the move for it
+            LOG.warning("Could not flush MAC %s of port %s from the forwarding tables",
+                        port.mac_address, port.id, exc_info=True)
 
     def _network_of(self, port: objects.Port) -> objects.Network:
         with self.core.db.reader() as session:

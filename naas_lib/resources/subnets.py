@@ -13,7 +13,7 @@ from naas_lib import constants, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
-from naas_lib.ipam import addresses
+from naas_lib.ipam import addresses, allocator
 from naas_lib.resources import common, dhcp
 from naas_lib.resources.core import Core
 from naas_lib.resources.lifecycle import CREATE, DELETE, UPDATE, Lifecycle, Outcome, Phases
@@ -203,6 +203,7 @@ class Subnets:
                 next_key=addresses.to_key(first)))
         self._write_options(session, subnet_id, v["dns"], v["routes"])
         session.flush()
+        allocator.make_lanes(session, subnet_id)
         if v["enable_dhcp"]:
             dhcp.reconcile(session, network_id, self.core.generate_mac())
         return common.load_subnets(session, [row])[0]

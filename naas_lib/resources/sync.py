@@ -11,6 +11,7 @@ the library must work in a Nova compute process without monkey patching.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -164,7 +165,12 @@ class Sync:
         self.hosts.heartbeat()
         desired = self.desired_state()
         report = self.core.driver.sync(desired)
-        report.status_changes.update(self._record_sync_statuses(desired, report))
+        desired, repairs = self._record_repairs(desired, report)
+        changes = self._record_sync_statuses(desired, report)
+        report.status_changes.update(repairs)
+        for port_id, change in changes.items():
+            report.status_changes[port_id] = (f"{repairs[port_id]} -> {change.split()[-1]}"
+                                              if port_id in repairs else change)
         if report.changed:
             LOG.info("Sync of host %s: created %s, fixed %s, removed %s, statuses %s",
                      self.core.host, report.created, report.fixed, report.removed,
@@ -196,6 +202,34 @@ class Sync:
             new = self._status_after_sync(port, net, report)
             if new is not None and new != (port.status, port.status_reason):
                 wanted.append((port, new))
+        return self._write_statuses(wanted)
+
+    def _record_repairs(self, desired: driver_base.DesiredState,
+                        report: driver_base.SyncReport
+                        ) -> tuple[driver_base.DesiredState, dict[str, str]]:
+        """ACTIVE ports whose device the round found missing or off its bridge read BUILD.
+
+        Nova's own unplug on the ``tap`` path deletes the device, and its plug
+        makes a bare tap on no bridge: the port was not wired, so it reads
+        BUILD (announced) before the repaired device earns ACTIVE again (also
+        announced), as at its first plug. Returns the desired state with those
+        ports as now recorded, and the changes.
+        """
+        repaired = set(report.repaired_ports)
+        build = constants.PORT_STATUS_BUILD
+        changes = self._write_statuses([
+            (port, (build, None)) for port, _net in desired.ports
+            if port.id in repaired and port.status == constants.PORT_STATUS_ACTIVE])
+        if not changes:
+            return desired, {}
+        ports = [(port.replace(status=build, status_reason=None,
+                               revision_number=port.revision_number + 1)
+                  if port.id in changes else port, net) for port, net in desired.ports]
+        return dataclasses.replace(desired, ports=ports), changes
+
+    def _write_statuses(self, wanted: list[tuple[objects.Port, tuple[str, str | None]]]
+                        ) -> dict[str, str]:
+        """Write and announce ``(port, (status, reason))`` changes; the ones written."""
         if not wanted:
             return {}
 

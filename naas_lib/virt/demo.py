@@ -1,12 +1,17 @@
 """``naas demo``: boot three two-NIC instances, prove who reaches whom, leave nothing.
 
-As root with the linuxbridge driver each instance is a network namespace
-(the "guest") whose ``eth0``/``eth1`` are the guest ends of its ports, made
-by the driver through the provisioner exactly as a Nova boot would; real
-pings bound to each NIC fill the connectivity matrix. Without root the same
-boots run with the noop driver as database records only, and the demo says
-so. Everything is torn down at the end, also on failure or Ctrl-C, and the
-demo checks that no port, attachment, device or namespace is left.
+As root with the linuxbridge driver the instances are real VMs when QEMU can
+run here (``--guests qemu``, see :mod:`.demo_qemu`): QEMU guests on the
+library's taps that get their addresses from the driver's DHCP responders
+(on by default) and ping each other. Otherwise (``--guests namespace``, or
+``auto`` without QEMU, which says so) each instance is a network namespace
+whose ``eth0``/``eth1`` are the guest ends of its ports, addressed by the
+driver; pings bound to each NIC fill the connectivity matrix. Either way the
+ports are made through the provisioner exactly as a Nova boot would. Without
+root the same boots run with the noop driver as database records only, and
+the demo says so. Everything is torn down at the end, also on failure or
+Ctrl-C, and the demo checks that no port, attachment, device, namespace,
+QEMU process, DHCP responder or state file is left.
 """
 
 from __future__ import annotations
@@ -24,13 +29,19 @@ from collections.abc import Callable
 from typing import Any
 
 from naas_lib.context import RequestContext, get_admin_context
+from naas_lib.guests.image import GuestImage
+from naas_lib.guests.runner import Guest
 from naas_lib.service import NetworkService
+from naas_lib.virt import demo_qemu
 from naas_lib.virt.provisioner import NicRequest, Provisioner
 
+#: The demo's compute host; each run adds a unique tag (its responders' names carry it).
 HOST = "demo-host"
 NETWORKS = (("blue", "10.71.1.0/24"), ("green", "10.71.2.0/24"))
 INSTANCES = 3
 NIC_NAMES = ("eth0", "eth1")
+#: The DHCP responders' state directory inside the demo's temporary directory.
+DHCP_DIR = "dhcp"
 
 Printer = Callable[[str], None]
 
@@ -46,6 +57,7 @@ class Nic:
     port_id: str
     address: str
     mac: str
+    devname: str = ""
 
     @property
     def label(self) -> str:
@@ -63,6 +75,7 @@ class DemoState:
     networks: list[str] = dataclasses.field(default_factory=list)
     port_ids: set[str] = dataclasses.field(default_factory=set)
     tmpdir: str | None = None
+    guests: dict[str, Guest] = dataclasses.field(default_factory=dict)
 
 
 def can_use_namespaces() -> bool:
@@ -105,17 +118,23 @@ def prepare_guest(netns: str) -> None:
                        capture_output=True, check=True, timeout=15)
 
 
-def connectivity_matrix(nics: list[Nic]) -> tuple[list[list[str]], list[str]]:
+def connectivity_matrix(nics: list[Nic], reached: Callable[[Nic, Nic], bool] | None = None
+                        ) -> tuple[list[list[str]], list[str]]:
     """Ping every NIC from every other instance's NICs; cells and a list of problems.
 
     Same network: must answer ("ok", else "FAIL"). Different networks: must
-    not ("isolated", else "LEAK").
+    not ("isolated", else "LEAK"). ``reached`` says whether a source NIC got
+    its target's answer (QEMU guests report their own pings); by default
+    :func:`ping` from the source's namespace.
     """
     jobs = [(s, t) for s in nics for t in nics if s.instance != t.instance]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        replies = pool.map(lambda st: ping(st[0].netns, st[0].ifname, st[1].address,
-                                           st[1].mac), jobs)
-        results = dict(zip(jobs, replies, strict=True))
+    if reached is None:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            replies = list(pool.map(lambda st: ping(st[0].netns, st[0].ifname,
+                                                    st[1].address, st[1].mac), jobs))
+    else:
+        replies = [reached(s, t) for s, t in jobs]
+    results = dict(zip(jobs, replies, strict=True))
     rows, problems = [], []
     for s in nics:
         row = []
@@ -144,8 +163,9 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def leftovers(state: DemoState, real: bool) -> list[str]:
-    """Everything of the demo still present: rows in the DB, devices, namespaces."""
-    found: list[str] = []
+    """Everything of the demo still present: rows, devices, namespaces, QEMU, DHCP."""
+    found: list[str] = [f"QEMU guest {name}" for name, g in state.guests.items()
+                        if g.running()]
     svc = state.service
     if svc is not None:
         admin = get_admin_context()
@@ -164,11 +184,43 @@ def leftovers(state: DemoState, real: bool) -> list[str]:
                   if prefixes and link.get("ifname", "")[3:14].startswith(prefixes)]
         existing = set(_ip("netns", "list").stdout.split())
         found += [f"namespace {ns}" for ns in state.namespaces if ns in existing]
+        found += _dhcp_leftovers(state)
     return found
 
 
+def _dhcp_leftovers(state: DemoState) -> list[str]:
+    """dnsmasq processes and state files under the demo's own DHCP state directory.
+
+    (The responders' namespaces and veths would show in the ``sync`` report.)
+    """
+    if state.tmpdir is None:
+        return []
+    root = os.path.join(state.tmpdir, DHCP_DIR)
+    found = [f"dnsmasq {pid}" for pid in _processes_mentioning(root, "dnsmasq")]
+    for base, _dirs, files in os.walk(root):
+        found += [f"DHCP state file {os.path.join(base, f)}" for f in files]
+    return found
+
+
+def _processes_mentioning(path: str, program: str) -> list[int]:
+    """Pids of ``program`` processes with ``path`` in their command line."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if (entry.isdigit() and os.path.basename(argv[0]) == program.encode()
+                and any(os.fsencode(path) in a for a in argv)):
+            pids.append(int(entry))
+    return pids
+
+
 def teardown(state: DemoState, say: Printer) -> None:
-    """Deallocate every instance, delete the networks and namespaces; best effort."""
+    """Stop the guests, deallocate every instance, delete networks and namespaces."""
+    for name in demo_qemu.stop_all(state.guests):
+        say(f"  ! QEMU guest {name} would not stop")
     ctx = get_admin_context()
     if state.provisioner is not None:
         for inst in state.instances:
@@ -202,7 +254,11 @@ def _networks(state: DemoState, ctx: RequestContext, step: Printer) -> dict[str,
 
 def _boot(state: DemoState, ctx: RequestContext, nets: dict[str, Any], name: str,
           netns: str | None, step: Printer, say: Printer) -> list[Nic]:
-    """Boot one instance with a NIC on each network, as Nova would; its NICs."""
+    """Boot one instance with a NIC on each network, as Nova would; its NICs.
+
+    With ``netns`` the NICs are veths into that namespace, addressed by the
+    driver; without, they are taps for a VM (addressed by DHCP).
+    """
     assert state.provisioner is not None
     inst = {"uuid": str(uuid.uuid4()), "name": name, "project_id": "demo"}
     if netns:
@@ -215,7 +271,7 @@ def _boot(state: DemoState, ctx: RequestContext, nets: dict[str, Any], name: str
         for (net_name, _), ifname in zip(NETWORKS, NIC_NAMES, strict=True)]
     state.instances.append(inst)
     t0 = time.monotonic()
-    info = state.provisioner.allocate_for_instance(ctx, inst, requests, HOST)
+    info = state.provisioner.allocate_for_instance(ctx, inst, requests, state.service.host)
     state.provisioner.wait_for_active(ctx, [v["id"] for v in info], timeout=10)
     state.port_ids.update(v["id"] for v in info)
     step(f"booted {name} with {len(info)} NICs in {(time.monotonic() - t0) * 1000:.0f} ms"
@@ -226,7 +282,7 @@ def _boot(state: DemoState, ctx: RequestContext, nets: dict[str, Any], name: str
         rows.append([ifname, vif["network"]["label"], vif["id"][:8], vif["address"], addr,
                      vif["type"], vif["devname"], vif["details"]["mtu"], vif["active"]])
         nics.append(Nic(name, ifname, netns, vif["network"]["label"], vif["id"], addr,
-                        vif["address"]))
+                        vif["address"], vif["devname"]))
     say(_table(["nic", "network", "port", "mac", "ip", "type", "devname", "mtu", "active"],
                rows))
     return nics
@@ -235,7 +291,12 @@ def _boot(state: DemoState, ctx: RequestContext, nets: dict[str, Any], name: str
 def _check_connectivity(nics: list[Nic], step: Printer, say: Printer) -> bool:
     """Print the connectivity matrix; True when it is exactly what the networks allow."""
     step("connectivity matrix (rows ping columns, each ping bound to its NIC):")
-    cells, problems = connectivity_matrix(nics)
+    return _show_matrix(nics, None, say)
+
+
+def _show_matrix(nics: list[Nic], reached: Callable[[Nic, Nic], bool] | None,
+                 say: Printer) -> bool:
+    cells, problems = connectivity_matrix(nics, reached)
     say(_table(["from \\ to", *[n.label for n in nics]],
                [[n.label, *row] for n, row in zip(nics, cells, strict=True)]))
     for p in problems:
@@ -245,39 +306,78 @@ def _check_connectivity(nics: list[Nic], step: Printer, say: Printer) -> bool:
     return not problems
 
 
-def _boot_all(state: DemoState, database_url: str | None, real: bool, step: Printer,
+def _boot_all(state: DemoState, database_url: str | None, mode: str, step: Printer,
               say: Printer) -> bool:
-    """Networks, instances and (with namespaces) the connectivity check."""
+    """Networks, instances and (with real guests) the DHCP and connectivity checks."""
+    real = mode != "records"
     driver_name = "linuxbridge" if real else "noop"
+    state.tmpdir = tempfile.mkdtemp(prefix="naas-demo-")
     if database_url is None:
-        state.tmpdir = tempfile.mkdtemp(prefix="naas-demo-")
         database_url = "sqlite:///" + os.path.join(state.tmpdir, "naas.sqlite")
-    step(f"database {database_url}, driver {driver_name}, host {HOST}")
+    tag = uuid.uuid4().hex[:6]
+    host = f"{HOST}-{tag}"
+    image = demo_qemu.image(step) if mode == "qemu" else None
+    step(f"database {database_url}, driver {driver_name}, host {host}, guests: "
+         + {"qemu": "QEMU VMs (DHCP)", "namespace": "network namespaces",
+            "records": "none"}[mode])
+    # The responders' files in the demo's own directory (DHCP is on by default).
     state.service = svc = NetworkService.from_settings(
-        database_url=database_url, driver=driver_name, host=HOST,
-        tenant_network_types=["local"])
+        database_url=database_url, driver=driver_name, host=host,
+        tenant_network_types=["local"],
+        **({"linuxbridge": {"dhcp_state_path": os.path.join(state.tmpdir, DHCP_DIR)}}
+           if real else {}))
     state.provisioner = Provisioner(svc)
     ctx = RequestContext(project_id="demo", user_id="demo-user", roles=["member"])
-    tag = uuid.uuid4().hex[:6]
     nets = _networks(state, ctx, step)
     nics: list[Nic] = []
     for i in range(1, INSTANCES + 1):
-        netns = f"naas-demo-{tag}-vm{i}" if real else None
+        netns = f"naas-demo-{tag}-vm{i}" if mode == "namespace" else None
         nics += _boot(state, ctx, nets, f"vm{i}", netns, step, say)
     if not real:
         step("no connectivity matrix without namespaces (records only)")
         return True
-    return _check_connectivity(nics, step, say)
+    if mode == "namespace":
+        return _check_connectivity(nics, step, say)
+    assert image is not None
+    return _run_vms(state, nics, image(), step, say)
+
+
+def _run_vms(state: DemoState, nics: list[Nic], built: GuestImage, step: Printer,
+             say: Printer) -> bool:
+    """Boot a QEMU guest per instance on its taps; check DHCP, then the matrix."""
+    assert state.tmpdir is not None
+    for name in dict.fromkeys(n.instance for n in nics):
+        own = [n for n in nics if n.instance == name]
+        targets = [n.address for n in nics if n.instance != name]
+        # Recorded before it starts: an interrupt during the start still stops it.
+        guest = state.guests[name] = demo_qemu.guest(
+            name, [(n.devname, n.mac) for n in own], targets, built, state.tmpdir)
+        guest.start()
+    step(f"started {len(state.guests)} QEMU guests (microvm, TCG) on the ports' taps")
+    problems = demo_qemu.leases(state.guests, nics, step, say, _table)
+    for p in problems:
+        say(f"  PROBLEM {p}")
+    step("connectivity matrix (rows ping columns; each guest pings from each NIC):")
+    return _show_matrix(nics, demo_qemu.reach(state.guests), say) and not problems
 
 
 def run(database_url: str | None = None, driver: str | None = None,
-        say: Printer = print) -> int:
-    """Run the whole demo; 0 when every check passed and nothing was left behind."""
+        say: Printer = print, guests: str = "auto") -> int:
+    """Run the whole demo; 0 when every check passed and nothing was left behind.
+
+    ``guests``: ``auto`` (QEMU VMs when possible, else namespaces), ``qemu``
+    or ``namespace``; 2 when ``qemu`` was asked for and cannot run here.
+    """
     real = can_use_namespaces() if driver in (None, "auto") else driver == "linuxbridge"
     if not real:
         why = "not root" if os.geteuid() != 0 else "the noop driver was chosen"
         say(f"NOTE: {why}: instances are booted as database records only (noop driver); "
             "no namespaces, devices or traffic. Run as root for the real thing.")
+    try:
+        mode = demo_qemu.choose(guests, real, say)
+    except demo_qemu.QemuUnavailable as e:
+        say(f"FAILED: {e}")
+        return 2
     state = DemoState()
     start = time.monotonic()
 
@@ -285,7 +385,7 @@ def run(database_url: str | None = None, driver: str | None = None,
         say(f"[{time.monotonic() - start:6.2f}s] {text}")
 
     try:
-        ok = _boot_all(state, database_url, real, step, say)
+        ok = _boot_all(state, database_url, mode, step, say)
     except BaseException as e:
         ok = False
         if not isinstance(e, Exception):
@@ -294,7 +394,8 @@ def run(database_url: str | None = None, driver: str | None = None,
             _finish(state)
             raise
         say(f"FAILED: {getattr(e, 'message', None) or type(e).__name__ + ': ' + str(e)}")
-    step("tearing down: deallocating instances, deleting networks and namespaces")
+    step("tearing down: stopping guests, deallocating instances, deleting networks and "
+         "namespaces")
     try:
         teardown(state, say)
         left = leftovers(state, real)
@@ -304,7 +405,8 @@ def run(database_url: str | None = None, driver: str | None = None,
         ok = False
         say("LEFT BEHIND: " + ", ".join(left))
     else:
-        step("nothing left behind: no ports, attachments, networks, devices or namespaces")
+        step("nothing left behind: no ports, attachments, networks, devices, namespaces, "
+             "QEMU processes or DHCP responders")
     step("demo " + ("passed" if ok else "FAILED"))
     return 0 if ok else 1
 

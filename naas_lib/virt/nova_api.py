@@ -153,26 +153,23 @@ class API:
     def _bindings(self, port_id: str) -> dict[str, objects.PortBinding]:
         return {b.host: b for b in self.service.list_port_bindings(self._admin(), port_id)}
 
+    def _bindings_of(self, ports: Iterable[objects.Port]
+                     ) -> dict[str, dict[str, objects.PortBinding]]:
+        """port id -> host -> binding of every port, in one read."""
+        found = self.service.list_bindings_of_ports(self._admin(), [p.id for p in ports])
+        return {port_id: {b.host: b for b in bindings} for port_id, bindings in found.items()}
+
     def _activate_on(self, instance: Any, host: str, drop_others: bool) -> None:
         """Make ``host``'s binding of every port of the instance ACTIVE (idempotent).
 
-        ``drop_others`` also deletes the bindings on other hosts (database only:
-        a dead host is never asked; its sync removes its devices later).
+        One transaction for all the instance's ports. ``drop_others`` also
+        deletes the bindings on other hosts (database only: a dead host is
+        never asked; its sync removes its devices later).
         """
-        admin = self._admin()
-        for port in self._instance_ports(instance):
-            bindings = self._bindings(port.id)
-            here = bindings.get(host)
-            if here is None:
-                self.service.create_port_binding(admin, port.id, host,
-                                                  profile=dict(port.binding_profile))
-                here = self.service.get_port_binding(admin, port.id, host)
-            if here.status != _ACTIVE:
-                self.service.activate_port_binding(admin, port.id, host)
-            if drop_others:
-                for other in bindings:
-                    if other != host:  # INACTIVE now that ``host`` is ACTIVE
-                        self._delete_binding(port.id, other)
+        ports = self._instance_ports(instance)
+        if ports:
+            self.service.bind_ports_only_to(self._admin(), [p.id for p in ports], host,
+                                            exclusive=drop_others)
 
     def _delete_binding(self, port_id: str, host: str) -> None:
         try:
@@ -244,7 +241,10 @@ class API:
                 self.service.detach_port(admin, port.id)
             if delete or (att is not None and att.owns_port):
                 self.service.delete_port(admin, port.id)
-            else:
+            elif att is None or att.instance_id != port.device_id:
+                # Detaching clears the binding, and device_id when it names the
+                # attached instance (always so for an instance's port): only
+                # otherwise is there anything left to clear.
                 now = self.service.get_port(admin, port.id)
                 changes: dict[str, Any] = {}
                 if now.device_id:
@@ -259,10 +259,12 @@ class API:
     def deallocate_port_for_instance(self, context, instance, port_id):
         """Hot-unplug one NIC: its port is released (deleted when made for the
         instance); returns the instance's network info and no resource allocation."""
-        for port in self._instance_ports(instance):
+        ports = self._instance_ports(instance)
+        for port in ports:
             if port.id == port_id:
                 self._release(port, delete=False)
-        return self.get_instance_nw_info(context, instance), []
+        # The others are untouched: their network info needs no second port read.
+        return hydrate(self._vifs(p for p in ports if p.id != port_id)), []
 
     def validate_networks(self, context, requested_networks, num_instances):
         """How many instances may boot with these networks (all: no quota here)."""
@@ -355,24 +357,12 @@ class API:
         Returns ``{port_id: binding}`` as Neutron's documents. A binding that
         exists already is kept (a repeat).
         """
-        admin = self._admin()
-        made: list[str] = []
-        result: dict[str, dict[str, Any]] = {}
-        try:
-            for port in self._instance_ports(instance):
-                existing = self._bindings(port.id).get(host)
-                if existing is None:
-                    profile = dict((port_profiles or {}).get(port.id)
-                                   or port.binding_profile)
-                    existing = self.service.create_port_binding(admin, port.id, host,
-                                                                profile=profile)
-                    made.append(port.id)
-                result[port.id] = _binding_doc(existing)
-        except Exception:
-            for port_id in made:
-                self._delete_binding(port_id, host)
-            raise
-        return result
+        ports = self._instance_ports(instance)
+        profiles = {pid: dict(profile) for pid, profile in (port_profiles or {}).items()
+                    if profile}
+        made = self.service.create_port_bindings(self._admin(), [p.id for p in ports], host,
+                                                 profiles=profiles)
+        return {port_id: _binding_doc(binding) for port_id, binding in made.items()}
 
     def delete_port_binding(self, context, port_id, host):
         """Remove the port's binding on ``host``; a missing one is fine."""
@@ -391,26 +381,34 @@ class API:
 
         Without teardown every port gets a binding on ``host`` (INACTIVE when
         it is active elsewhere) and, when ``host`` is this service's host, its
-        devices are made now (Nova's ``pre_live_migration``). With teardown the
+        devices are made now (Nova's ``pre_live_migration``); when the binding
+        here is the ACTIVE one (after the move) this host's bridge also forgets
+        the old path to the port's MAC. With teardown the
         non-active bindings on ``host`` are deleted (their devices with them);
         the ACTIVE binding is never torn down here.
         """
         host = host or _read(instance, "host")
         if not host:
             return
-        admin = self._admin()
-        for port in self._instance_ports(instance):
-            bindings = self._bindings(port.id)
-            if teardown:
-                b = bindings.get(host)
+        ports = self._instance_ports(instance)
+        all_bindings = self._bindings_of(ports)
+        if teardown:
+            for port in ports:
+                b = all_bindings.get(port.id, {}).get(host)
                 if b is not None and b.status != _ACTIVE:
                     self._delete_binding(port.id, host)
-                continue
-            if host not in bindings:
-                self.service.create_port_binding(admin, port.id, host,
-                                                  profile=dict(port.binding_profile))
-            if host == self.service.host:
-                self.service.plug_port(port.id)
+            return
+        missing = [p.id for p in ports if host not in all_bindings.get(p.id, {})]
+        if missing:  # all in one transaction
+            self.service.create_port_bindings(self._admin(), missing, host)
+        if host != self.service.host:
+            return
+        for port in ports:
+            self.service.plug_port(port.id)
+            if port.binding_host_id == host:
+                # The guest runs here now (post_live_migration_at_destination):
+                # forget the old path to its MAC rather than wait for it to speak.
+                self.service.forget_moved_mac(port.id)
 
     def setup_instance_network_on_host(self, context, instance, host, migration=None,
                                        provider_mappings=None):

@@ -1,7 +1,8 @@
 """Child process of the crash-safety tests: attach one port on a simulated host.
 
-``python -m tests.functional.crash_child DB_URL HOST NETNS PORT_ID`` builds the
-host's service (linuxbridge driver in NETNS) and attaches PORT_ID to HOST,
+``python -m tests.functional.crash_child DB_URL HOST NETNS PORT_ID DHCP_STATE`` builds
+the host's service (linuxbridge driver in NETNS, its DHCP responders' files under
+the test's DHCP_STATE) and attaches PORT_ID to HOST,
 which binds, commits and plugs. With ``NAAS_FAULT_INJECT`` set in its
 environment it is SIGKILLed at that point; otherwise it exits 0.
 """
@@ -27,10 +28,11 @@ def _fault_before_wiring() -> None:
 
 
 def main(argv: list[str]) -> int:
-    url, host, netns, port_id = argv
+    url, host, netns, port_id, dhcp_state = argv
     _fault_before_wiring()
     svc = NetworkService.from_settings(database_url=url, driver="linuxbridge", host=host,
-                                       linuxbridge={"netns": netns},
+                                       linuxbridge={"netns": netns,
+                                                    "dhcp_state_path": dhcp_state},
                                        hooks=fault_injection.EnvHooks())
     ctx = RequestContext(project_id="admin", user_id="crash-child", roles=["admin"])
     svc.attach_port(ctx, port_id, f"vif-{port_id}", host=host)

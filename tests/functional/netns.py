@@ -5,6 +5,10 @@ A :class:`Lab` hands out uniquely named namespaces ("hosts", "guests", a
 also deletes every device inside. Use it through the ``lab`` fixture, whose
 ``finally`` runs the cleanup when a test fails too.
 
+Every host's service keeps its DHCP responders' files under the lab's own
+``dhcp_state_path``; :func:`remove_responders` is the safety net that stops
+whatever responder of the lab's hosts is still running at cleanup.
+
 A host is a namespace with an underlay interface ``phys0`` whose veth peer
 sits on the switch namespace's bridge; its driver works inside it through
 ``[linuxbridge] netns``. A guest is a namespace that a port's veth reaches.
@@ -13,11 +17,16 @@ sits on the switch namespace's bridge; its driver works inside it through
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import signal
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from naas_lib import NetworkService
+from naas_lib.drivers.linuxbridge import dhcp
 
 UNDERLAY = "198.51.100."
 
@@ -41,12 +50,58 @@ def ping(netns: str, address: str, deadline: int = 2) -> bool:
     return subprocess.run(cmd, capture_output=True).returncode == 0
 
 
+def responder_namespaces(scopes: Iterable[str]) -> list[str]:
+    """DHCP responder namespaces of the given driver scopes (host namespaces or host names)."""
+    prefixes = tuple(dhcp.namespace_prefix(scope) for scope in scopes)
+    listed = run("ip", "netns", "list", check=False).stdout.split()
+    return [n for n in listed if prefixes and n.startswith(prefixes)]
+
+
+def dnsmasq_pids(state_path: str | os.PathLike) -> list[int]:
+    """dnsmasq processes whose pid file lies under ``state_path``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == b"dnsmasq" and any(
+                a.startswith(b"--pid-file=" + os.fsencode(state_path)) for a in argv):
+            found.append(int(entry))
+    return found
+
+
+def remove_responders(state_path: str | os.PathLike, scopes: Iterable[str]) -> list[str]:
+    """Safety net: stop every DHCP responder of ``scopes`` and remove ``state_path``.
+
+    Touches only namespaces named after the fixture's own unique scopes and
+    processes whose pid file is under the fixture's own state directory.
+    Returns what it found (the driver should have left nothing).
+    """
+    found = []
+    for name in responder_namespaces(scopes):
+        found.append(f"namespace {name}")
+        for pid in run("ip", "netns", "pids", name, check=False).stdout.split():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+        run("ip", "netns", "del", name, check=False)
+    for pid in dnsmasq_pids(state_path):
+        found.append(f"dnsmasq {pid}")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(state_path, ignore_errors=True)
+    return found
+
+
 class Lab:
     """The namespaces and services of one test."""
 
     def __init__(self, tmp_path) -> None:
         self.tag = uuid.uuid4().hex[:6]
         self.database_url = f"sqlite:///{tmp_path}/naas.sqlite"
+        self.dhcp_state = Path(tmp_path) / "dhcp"
         self.namespaces: list[str] = []
         self.services: list[NetworkService] = []
         self.switch: str | None = None
@@ -71,7 +126,8 @@ class Lab:
             run("ip", "-n", ns, "link", "set", "phys0", "up")
         svc = NetworkService.from_settings(
             database_url=self.database_url, driver="linuxbridge", host=f"h{index}",
-            flat_networks=["*"], linuxbridge={"netns": ns, **driver_options})
+            flat_networks=["*"], linuxbridge={"netns": ns, "dhcp_state_path": str(
+                self.dhcp_state), **driver_options})
         self.services.append(svc)
         return svc, ns
 
@@ -83,6 +139,7 @@ class Lab:
         for svc in self.services:
             with contextlib.suppress(Exception):
                 svc.close()
+        remove_responders(self.dhcp_state, self.namespaces)
         for name in reversed(self.namespaces):
             run("ip", "netns", "del", name, check=False)
 

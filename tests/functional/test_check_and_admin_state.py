@@ -18,7 +18,8 @@ def one_host(topo, tmp_path):
     """Host h1 (a namespace) with two guests on network "blue" and one on "red" (same CIDR)."""
     url = f"sqlite:///{tmp_path}/naas.sqlite"
     h1 = NetworkService.from_settings(database_url=url, driver="linuxbridge", host="h1",
-                                      linuxbridge={"netns": topo.netns("h1")})
+                                      linuxbridge={"netns": topo.netns("h1"),
+                                                   "dhcp_state_path": topo.dhcp_state})
     topo.services.append(h1)
     guests = {}
     for name in ("blue", "red"):

@@ -27,13 +27,14 @@ ADMIN = RequestContext(project_id="admin", user_id="test", roles=["admin"])
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def run_child(url: str, netns: str, port_id: str, fault: str | None) -> int:
+def run_child(url: str, netns: str, port_id: str, fault: str | None,
+              dhcp_state: str) -> int:
     env = dict(os.environ)
     env.pop("NAAS_FAULT_INJECT", None)
     if fault:
         env["NAAS_FAULT_INJECT"] = fault
     proc = subprocess.run([sys.executable, "-m", "tests.functional.crash_child", url, "h1",
-                           netns, port_id], cwd=REPO, env=env, capture_output=True,
+                           netns, port_id, dhcp_state], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120)
     return proc.returncode
 
@@ -47,6 +48,7 @@ def test_kill_after_commit_and_mid_plug_then_sync_repairs(topo, tmp_path):
     api = NetworkService.from_settings(database_url=url)
     topo.services.append(api)
     host_ns = topo.netns("h1")
+    state = topo.dhcp_state  # the children's and h1's DHCP responders' files
     net = api.create_network(ADMIN, name="crash", network_type="local")
     api.create_subnet(ADMIN, network_id=net.id, cidr="10.9.0.0/24")
     ports, guests = [], []
@@ -58,19 +60,19 @@ def test_kill_after_commit_and_mid_plug_then_sync_repairs(topo, tmp_path):
     p1, p2, p3 = ports
 
     # p3 is plugged, then deleted by a process that cannot unplug (no host): a leak.
-    assert run_child(url, host_ns, p3.id, None) == 0
+    assert run_child(url, host_ns, p3.id, None, state) == 0
     assert names.veth_host(p3.id) in owned(topo, host_ns)
     api.detach_port(ADMIN, p3.id)
     api.delete_port(ADMIN, p3.id)
 
     # Killed after the commit, before the plug: bound and BUILD, nothing made for it.
-    assert run_child(url, host_ns, p1.id, "after_commit_before_plug") == -signal.SIGKILL
+    assert run_child(url, host_ns, p1.id, "after_commit_before_plug", state) == -signal.SIGKILL
     crashed = api.get_port(ADMIN, p1.id)
     assert (crashed.binding_host_id, crashed.status) == ("h1", constants.PORT_STATUS_BUILD)
     assert names.veth_host(p1.id) not in owned(topo, host_ns)
 
     # Killed part-way through the plug: the veth exists but is not on the bridge.
-    assert run_child(url, host_ns, p2.id, "mid_plug") == -signal.SIGKILL
+    assert run_child(url, host_ns, p2.id, "mid_plug", state) == -signal.SIGKILL
     assert api.get_port(ADMIN, p2.id).status == constants.PORT_STATUS_BUILD
     half = topo.links(host_ns)
     assert names.veth_host(p2.id) in half
@@ -79,7 +81,8 @@ def test_kill_after_commit_and_mid_plug_then_sync_repairs(topo, tmp_path):
 
     # The host's service starts again; one sync round repairs everything.
     h1 = NetworkService.from_settings(database_url=url, driver="linuxbridge", host="h1",
-                                      linuxbridge={"netns": host_ns})
+                                      linuxbridge={"netns": host_ns,
+                                                   "dhcp_state_path": topo.dhcp_state})
     topo.services.append(h1)
     report = h1.sync()
     assert report.changed

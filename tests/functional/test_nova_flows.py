@@ -20,6 +20,7 @@ import pytest
 from naas_lib import NetworkService, RequestContext
 from naas_lib.drivers.linuxbridge import names
 from naas_lib.virt import nova_api
+from tests.functional import fdb
 from tests.functional.hosts_topology import ping
 
 pytestmark = pytest.mark.functional
@@ -58,6 +59,18 @@ def _reachable(cloud, guest_ns, address):
     assert ping(cloud.peer_ns, address, deadline=5), "peer cannot reach the moved guest"
 
 
+def _learned_at(cloud, host_index, port, old_index):
+    """The MAC is learned on the guest's device on its host, on the VXLAN device on the
+    peer's host, nowhere on the old host, and pinned to no endpoint anywhere."""
+    topo, mac = cloud.topo, port.mac_address
+    vxlan = names.vxlan(cloud.net.id)
+    assert fdb.learned_on(topo.host_ns(host_index), mac) == {names.veth_host(port.id)}
+    assert fdb.learned_on(topo.host_ns(3), mac) == {vxlan}
+    assert fdb.learned_on(topo.host_ns(old_index), mac) <= {vxlan}
+    for index in (host_index, 3, old_index):
+        assert fdb.pinned(topo.host_ns(index), mac) == []
+
+
 def _left_on(cloud, host_index, port_id):
     links = cloud.topo.links(cloud.topo.host_ns(host_index))
     return {names.veth_host(port_id), names.tap(port_id)} & links
@@ -90,7 +103,9 @@ def test_live_migration_then_evacuation_keep_the_guest_reachable(cloud):
     assert not _left_on(cloud, 1, vif["id"])
     assert "eth0" not in cloud.topo.links(g1)
     _reachable(cloud, g2, address)
-    assert cloud.conductor.get_port(ADMIN, vif["id"]).status == "ACTIVE"
+    port = cloud.conductor.get_port(ADMIN, vif["id"])
+    assert port.status == "ACTIVE"
+    _learned_at(cloud, 2, port, old_index=1)
 
     # evacuation h2 -> h1 while h2 is "down" (its service is not called)
     g3 = cloud.topo.guest("vm-back-on-h1")
@@ -103,5 +118,6 @@ def test_live_migration_then_evacuation_keep_the_guest_reachable(cloud):
     _sync(cloud, "h1", "h3")
     inst.host = "h1"
     _reachable(cloud, g3, address)
+    _learned_at(cloud, 1, port, old_index=2)
     info = cloud.api["h1"].get_instance_nw_info(NOVA, inst)
     assert info[0]["network"]["subnets"][0]["ips"][0]["address"] == address

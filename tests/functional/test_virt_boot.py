@@ -17,6 +17,7 @@ from naas_lib import NetworkService, RequestContext
 from naas_lib import exceptions as exc
 from naas_lib.virt import demo
 from naas_lib.virt.provisioner import NicRequest, Provisioner
+from tests.functional.netns import remove_responders
 
 pytestmark = pytest.mark.functional  # root: required by tests/functional/conftest.py
 
@@ -41,11 +42,15 @@ def _ours(ids: set[str]) -> list[str]:
 
 @pytest.fixture
 def svc(tmp_path):
+    """The host's service; its DHCP responders' files in the test's own directory."""
+    state = tmp_path / "dhcp"
     s = NetworkService.from_settings(database_url=f"sqlite:///{tmp_path / 'naas.sqlite'}",
                                      driver="linuxbridge", host=HOST,
-                                     tenant_network_types=["local"])
+                                     tenant_network_types=["local"],
+                                     linuxbridge={"dhcp_state_path": str(state)})
     yield s
     s.close()
+    remove_responders(state, [HOST])
 
 
 @pytest.fixture

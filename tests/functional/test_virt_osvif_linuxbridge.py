@@ -15,8 +15,10 @@ import uuid
 import os_vif
 import pytest
 from os_vif import objects as osv_objects
+from oslo_config import cfg
 
 from naas_lib import NetworkService, RequestContext, constants
+from tests.functional.netns import remove_responders
 from tests.osvif_support import naas_plugin
 
 pytestmark = pytest.mark.functional  # root: required by tests/functional/conftest.py
@@ -44,9 +46,18 @@ def url(tmp_path):
 
 @pytest.fixture
 def plugin(url, tmp_path, monkeypatch):
+    """The plugin as HOST; its DHCP responders' files in the test's own directory."""
+    state = tmp_path / "dhcp"
+    conf = tmp_path / "naas.conf"
+    conf.write_text(f"[linuxbridge]\ndhcp_state_path = {state}\n")
     with naas_plugin(monkeypatch, str(tmp_path / "ep-cache"), url, HOST,
                      "linuxbridge") as obj:
-        yield obj
+        cfg.CONF.set_override("config_files", [str(conf)], group="os_vif_naas")
+        try:
+            yield obj
+        finally:
+            cfg.CONF.clear_override("config_files", group="os_vif_naas")
+    remove_responders(state, [HOST])
 
 
 @pytest.fixture

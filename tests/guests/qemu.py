@@ -1,15 +1,14 @@
 """Real Linux guests under QEMU for the tests: THE one QEMU fixture of the project.
 
-:func:`guest_image` builds (once, cached under ``.cache/guests/`` in the
-repository, rebuilt when an input changes) a tiny guest from Debian
-packages: the distribution kernel's uncompressed ``vmlinux`` (extracted from
-``/boot/vmlinuz-*``; it has PVH, so QEMU's ``microvm`` machine boots it in
-about 2 s under TCG) and an initramfs with ``busybox-static`` and the virtio
-network modules. Its init brings every NIC up with DHCP (busybox ``udhcpc``;
-IPv6 by router advertisements (SLAAC): Debian's static busybox has no
-``udhcpc6``, so DHCPv6 is proven with namespace guests), prints one
-parseable line per event on the serial console and answers pings (the
-kernel does).
+:func:`guest_image` is the library's image builder
+(:mod:`naas_lib.guests.image`: the distribution kernel's uncompressed
+``vmlinux`` and a ``busybox-static`` initramfs with the virtio network
+modules, booted by QEMU's ``microvm`` machine in about 2 s under TCG),
+cached for the tests under ``.cache/guests/`` in the repository. Its init
+brings every NIC up with DHCP (busybox ``udhcpc``; IPv6 by router
+advertisements (SLAAC): Debian's static busybox has no ``udhcpc6``, so
+DHCPv6 is proven with namespace guests), prints one parseable line per event
+on the serial console and answers pings (the kernel does).
 
 :class:`QemuGuest` starts a guest inside a given network namespace on
 existing tap devices, opened by name as libvirt does for the library's
@@ -30,205 +29,47 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import glob
-import hashlib
 import json
-import lzma
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from naas_lib.guests import image as image_lib
+from naas_lib.guests.image import (  # noqa: F401 - this fixture's interface
+    BUILD_VERSION,
+    BUSYBOX,
+    INIT,
+    LEASE,
+    MODULES,
+    QEMU,
+    GuestImage,
+    extract_vmlinux,
+)
+from naas_lib.guests.runner import host_khz
 from tests.support.ci import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / ".cache" / "guests"
-QEMU = "qemu-system-x86_64"
-BUSYBOX = "/bin/busybox"
-#: Modules loaded in this order by the guest's init (dependencies first).
-MODULES = ("virtio_ring", "virtio", "virtio_mmio", "virtio_pci_legacy_dev",
-           "virtio_pci_modern_dev", "virtio_pci", "failover", "net_failover", "virtio_net")
-#: Bump to force a rebuild when the build itself changes.
-BUILD_VERSION = "1"
 MEMORY_MIB = 256
-
-INIT = r"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev 2>/dev/null
-for m in $(cat /modules.list); do insmod /modules/$m.ko 2>/dev/null; done
-ip link set lo up
-want=$(sed -n 's/.*naas.nics=\([0-9]*\).*/\1/p' /proc/cmdline)
-t=0
-while [ "$(ls -d /sys/class/net/eth* 2>/dev/null | wc -l)" -lt "${want:-1}" ] && [ $t -lt 50 ]; do
-  sleep 0.1; t=$((t + 1))
-done
-nics=""
-for path in /sys/class/net/eth*; do
-  [ -e "$path" ] || continue
-  i=${path##*/}
-  nics="$nics${nics:+,}$i"
-  ip link set "$i" up
-  udhcpc -i "$i" -b -t 20 -T 1 -A 2 -O mtu -O staticroutes -s /lease.sh >/dev/null 2>&1
-done
-echo "NAAS-READY nics=$nics"
-seen=""
-n=0
-while true; do
-  for a in $(ip -o -6 addr show scope global | awk '{print $2 "=" $4}'); do
-    case " $seen " in *" $a "*) ;; *) seen="$seen $a"
-      echo "NAAS-ADDR6 if=${a%%=*} addr=${a#*=}";; esac
-  done
-  n=$((n + 1))
-  [ $n -gt 60 ] && break
-  sleep 1
-done
-while true; do sleep 3600; done
-"""
-
-LEASE = r"""#!/bin/sh
-# udhcpc hook: apply the lease and report it on the console.
-event=$1
-case "$event" in
-  bound|renew)
-    ip -4 addr flush dev "$interface" scope global
-    ip addr add "$ip/$mask" dev "$interface"
-    [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
-    if [ -n "$staticroutes" ]; then
-      set -- $staticroutes
-      while [ $# -ge 2 ]; do ip route replace "$1" via "$2" dev "$interface"; shift 2; done
-    elif [ -n "$router" ]; then
-      ip route replace default via "${router%% *}" dev "$interface"
-    fi
-    ;;
-esac
-echo "NAAS-LEASE if=$interface event=$event ip=$ip mask=$mask router=$(echo $router | tr ' ' ,)\
- mtu=$mtu routes=$(echo $staticroutes | tr ' ' ,) dns=$(echo $dns | tr ' ' ,)\
- lease=$lease" > /dev/console
-"""
-
-
-@dataclasses.dataclass(frozen=True)
-class GuestImage:
-    kernel: Path
-    initrd: Path
 
 
 def require_qemu() -> None:
     """Root, QEMU, a kernel and busybox, or skip; under CI=true their absence fails."""
-    problems = []
-    if os.geteuid() != 0:
-        problems.append("not root")
-    for program in (QEMU, "cpio"):
-        if shutil.which(program) is None:
-            problems.append(f"no {program}")
-    if not Path(BUSYBOX).exists():
-        problems.append("no busybox")
-    if not glob.glob("/boot/vmlinuz-*"):
-        problems.append("no /boot/vmlinuz-*")
+    problems = image_lib.missing()
     if problems:
         message = ("QEMU guests: " + ", ".join(problems)
                    + " (run tools/install-system-packages.sh)")
         unavailable(message)
 
 
-def _kernel_release() -> tuple[str, Path]:
-    candidates = sorted(glob.glob("/boot/vmlinuz-*"))
-    path = Path(candidates[-1])
-    return path.name.removeprefix("vmlinuz-"), path
-
-
-def extract_vmlinux(bzimage: bytes) -> bytes:
-    """The uncompressed ELF kernel inside a bzImage (XZ, gzip or zstd payload)."""
-    decoders = [
-        (b"\xfd7zXZ\x00", lambda data: lzma.LZMADecompressor().decompress(data)),
-        (b"\x1f\x8b\x08", lambda data: _gunzip(data)),
-        (b"\x28\xb5\x2f\xfd", lambda data: subprocess.run(
-            ["zstd", "-dc"], input=data, capture_output=True).stdout),
-    ]
-    for magic, decode in decoders:
-        start = bzimage.find(magic)
-        while start != -1:
-            try:
-                out = decode(bzimage[start:])
-            except (lzma.LZMAError, OSError, EOFError, ValueError):
-                out = b""
-            if out.startswith(b"\x7fELF"):
-                return out
-            start = bzimage.find(magic, start + 1)
-    raise RuntimeError("no ELF kernel found inside the bzImage")
-
-
-def _gunzip(data: bytes) -> bytes:
-    import zlib
-    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
-
-
-def _inputs_digest(release: str, vmlinuz: Path) -> str:
-    digest = hashlib.sha256()
-    for text in (BUILD_VERSION, release, INIT, LEASE, " ".join(MODULES)):
-        digest.update(text.encode() + b"\0")
-    for path in (vmlinuz, Path(BUSYBOX)):
-        stat = path.stat()
-        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
-
-
 def guest_image(cache_dir: Path = CACHE_DIR) -> GuestImage:
-    """The cached guest image, built first when missing or when its inputs changed."""
-    release, vmlinuz = _kernel_release()
-    target = cache_dir / _inputs_digest(release, vmlinuz)
-    image = GuestImage(kernel=target / "vmlinux", initrd=target / "initrd.cpio")
-    if image.kernel.exists() and image.initrd.exists():
-        return image
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(dir=cache_dir, prefix="build-"))
-    try:
-        (build / "vmlinux").write_bytes(extract_vmlinux(vmlinuz.read_bytes()))
-        root = build / "root"
-        for sub in ("bin", "proc", "sys", "dev", "modules", "tmp"):
-            (root / sub).mkdir(parents=True)
-        shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-        os.symlink("busybox", root / "bin" / "sh")
-        found = {Path(p).name.removesuffix(".ko"): p for p in glob.glob(
-            f"/lib/modules/{release}/kernel/**/*.ko", recursive=True)}
-        loaded = [m for m in MODULES if m in found]
-        for module in loaded:
-            shutil.copy2(found[module], root / "modules" / f"{module}.ko")
-        (root / "modules.list").write_text(" ".join(loaded) + "\n")
-        for name, text in (("init", INIT), ("lease.sh", LEASE)):
-            (root / name).write_text(text)
-            (root / name).chmod(0o755)
-        files = subprocess.run(["find", ".", "-mindepth", "1"], cwd=root, check=True,
-                               capture_output=True).stdout
-        with open(build / "initrd.cpio", "wb") as out:
-            subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], cwd=root,
-                           input=files, stdout=out, check=True)
-        shutil.rmtree(root)
-        if target.exists() and not (image.kernel.exists() and image.initrd.exists()):
-            shutil.rmtree(target)  # a broken earlier build
-        try:
-            build.rename(target)  # atomic: readers see a whole image or none
-        except OSError:
-            pass  # another test process finished the same build first
-    finally:
-        shutil.rmtree(build, ignore_errors=True)
-    return image
-
-
-def host_khz() -> int:
-    """The host TSC frequency in kHz (microvm may hang calibrating without it)."""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("cpu MHz"):
-            return int(float(line.split(":")[1]) * 1000)
-    return 2_000_000
+    """The cached guest image (built by the library), built first when missing."""
+    return image_lib.guest_image(cache_dir)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,7 +85,7 @@ class QemuGuest:
 
     def __init__(self, name: str, netns: str | None, nics: Sequence[Nic], workdir: Path,
                  image: GuestImage | None = None, incoming: str | None = None,
-                 memory_mib: int = MEMORY_MIB) -> None:
+                 memory_mib: int = MEMORY_MIB, announce: bool = True) -> None:
         self.name, self.netns, self.nics = name, netns, list(nics)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -253,6 +94,9 @@ class QemuGuest:
         self.qmp_path = self.workdir / f"{name}.qmp"
         self.incoming = incoming
         self.memory_mib = memory_mib
+        #: False: as a migration's destination, announce nothing (no RARP, no
+        #: gratuitous ARP asked of the guest), so only forwarding tables decide.
+        self.announce = announce
         self.process: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
@@ -268,6 +112,8 @@ class QemuGuest:
                     "-device", f"virtio-net-device,netdev=n{index},mac={nic.mac}"]
         if self.incoming:
             cmd += ["-incoming", self.incoming]
+        if not self.announce:
+            cmd += ["-global", "migration.announce-rounds=0"]
         return cmd
 
     def start(self) -> QemuGuest:

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 NODES = 3
 START_TIMEOUT = 90.0
+START_ATTEMPTS = 3
 
 
 class GaleraUnavailable(Exception):
@@ -74,20 +75,40 @@ class GaleraCluster:
     """Start, use and stop a private Galera cluster of ``NODES`` nodes."""
 
     def __init__(self, nodes: int = NODES) -> None:
-        self.base = tempfile.mkdtemp(prefix="naas-galera-")
-        os.chmod(self.base, 0o755)
-        ports = _free_ports(4 * nodes)
-        self.nodes = [_Node(self.base, i, ports[4 * i:4 * i + 4]) for i in range(nodes)]
-        self.name = f"naas-{uuid.uuid4().hex[:8]}"
+        self.size = nodes
+        self._layout()
         # Not root: the joiner's rsync daemon would drop to "nobody" and fail to write.
         self.user = "mysql" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
 
     # -- lifecycle ---------------------------------------------------------
 
+    def _layout(self) -> None:
+        """A fresh directory, free ports and cluster name for every node."""
+        self.base = tempfile.mkdtemp(prefix="naas-galera-")
+        os.chmod(self.base, 0o755)
+        ports = _free_ports(4 * self.size)
+        self.nodes = [_Node(self.base, i, ports[4 * i:4 * i + 4]) for i in range(self.size)]
+        self.name = f"naas-{uuid.uuid4().hex[:8]}"
+
     def start(self) -> GaleraCluster:
-        """Bootstrap node 0, join the others; returns when all are Synced."""
+        """Bootstrap node 0, join the others; returns when all are Synced.
+
+        A port found free can be taken by another process before a node binds
+        it (other test sessions start clusters too): a node that does not come
+        up is tried again on new ports, twice at most.
+        """
         if not os.path.exists(PROVIDER) or shutil.which("mariadbd", path=_PATH) is None:
             raise GaleraUnavailable(f"need mariadbd and {PROVIDER} (Debian galera-4)")
+        for attempt in range(START_ATTEMPTS):
+            try:
+                return self._start_once()
+            except GaleraUnavailable:
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+                self._layout()  # stop() removed the old directory
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> GaleraCluster:
         try:
             for node in self.nodes:
                 os.makedirs(node.datadir)

@@ -3,7 +3,8 @@
 Each outcome is ``(kind, payload, stats)``: kind ``ok`` (payload: port id,
 MAC, fixed IPs), ``error`` (payload: the NaasError class name) or
 ``unexpected``; ``stats`` holds the call's ``seconds`` and ``retries`` (the
-transaction re-runs logged by the retry decorator) and ``errors_logged``
+transaction re-runs logged by the retry decorator), ``conflicts_at`` (where
+each retried attempt failed, e.g. ``UPDATE ip_lanes`` or ``COMMIT``) and ``errors_logged``
 (ERROR records logged during the call, e.g. oslo's dropped-exception
 tracebacks).
 """
@@ -29,6 +30,7 @@ class _Counter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.retries = self.errors = 0
+        self.places: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno >= logging.ERROR:
@@ -36,6 +38,8 @@ class _Counter(logging.Handler):
         elif record.name in RETRY_LOGGERS and record.levelno == logging.DEBUG and \
                 "retry" in record.getMessage().lower():
             self.retries += 1
+            message = record.getMessage()
+            self.places.append(message.rsplit(" at ", 1)[1] if " at " in message else "?")
 
 
 def _install_counter() -> _Counter:
@@ -59,6 +63,7 @@ def create_ports_worker(url: str, network_id: str, attempts: int, barrier: Any,
         barrier.wait(timeout=60)
         for _ in range(attempts):
             counter.retries = counter.errors = 0
+            counter.places = []
             t0 = time.perf_counter()
             try:
                 port = svc.create_port(ctx, network_id=network_id)
@@ -69,7 +74,7 @@ def create_ports_worker(url: str, network_id: str, attempts: int, barrier: Any,
             except Exception as e:  # reported to the test, which fails on it
                 kind, payload = "unexpected", f"{type(e).__name__}: {e}"
             stats = {"seconds": time.perf_counter() - t0, "retries": counter.retries,
-                     "errors_logged": counter.errors}
+                     "conflicts_at": counter.places, "errors_logged": counter.errors}
             outcomes.append((kind, payload, stats))
     finally:
         results.put(outcomes)

@@ -16,6 +16,7 @@ from naas_lib import exceptions as exc
 from naas_lib.drivers.noop import NoopDriver
 from naas_lib.resources import binding as binding_mod
 from naas_lib.virt import nova_api, nova_hook
+from tests.support.cost import count_cost
 from tests.support.fake_driver import FakeDriver
 from tests.unit.test_hosts_sync import REAL_LOAD
 
@@ -214,20 +215,23 @@ def test_bind_ports_to_host_is_all_or_nothing(cloud, monkeypatch):
     inst = _instance()
     _boot(cloud, inst)
     cloud.api["src"].allocate_for_instance(NOVA_ADMIN, inst, _req(network_id=cloud.net.id))
-    service = cloud.svc["conductor"]
-    real = service.parts.port_bindings.create_port_binding
+    binder = cloud.svc["conductor"].parts.port_bindings.binder
+    real = binder.choose
     calls = []
 
-    def second_fails(*a, **kw):
+    def second_fails(*a, **kw):  # the destination's driver refuses the second NIC
         calls.append(a)
         if len(calls) == 2:
             raise exc.BindingFailed(port_id="x", host="dst", reason="injected")
         return real(*a, **kw)
 
-    monkeypatch.setattr(service.parts.port_bindings, "create_port_binding", second_fails)
+    monkeypatch.setattr(binder, "choose", second_fails)
     with pytest.raises(exc.BindingFailed):
         cloud.api["conductor"].bind_ports_to_host(NOVA_ADMIN, inst, "dst")
+    assert len(calls) == 2
     assert _served(cloud, "dst") == []
+    ports = cloud.api["conductor"].get_instance_nw_info(NOVA_ADMIN, inst)
+    assert all(_where(cloud, v["id"]) == [("src", "ACTIVE")] for v in ports)
 
 
 def test_missing_features_answer_as_neutron_without_the_extension(cloud):
@@ -256,3 +260,74 @@ def test_hook_makes_nova_module_build_this_api(cloud):
     finally:
         del sys.modules[nova_hook.NEUTRON_MODULE]
         nova_hook.uninstall()
+
+
+def _three_nics(cloud, inst):
+    _boot(cloud, inst)
+    for _ in range(2):
+        cloud.api["src"].allocate_for_instance(NOVA_ADMIN, inst, _req(network_id=cloud.net.id))
+    return [v["id"] for v in cloud.api["src"].get_instance_nw_info(NOVA_ADMIN, inst)]
+
+
+def test_evacuation_moves_every_nic_in_one_write_transaction(cloud):
+    inst = _instance()
+    pids = _three_nics(cloud, inst)
+    dst = cloud.svc["dst"]
+    with count_cost(dst.db.engine) as cost:
+        cloud.api["dst"].setup_instance_network_on_host(NOVA_ADMIN, inst, "dst")
+    writes = [s for s in cost.statements if s.startswith("BEGIN IMMEDIATE")]
+    # one for the three bindings, then one status write per port plugged here
+    assert len(writes) == 1 + len(pids), cost.statements
+    assert all(_where(cloud, p) == [("dst", "ACTIVE")] for p in pids)
+    assert sorted(_served(cloud, "dst")) == sorted(pids) and _served(cloud, "src") == []
+    assert {dst.get_port(cloud.admin, p).status for p in pids} == {"ACTIVE"}
+    with count_cost(dst.db.engine) as again:  # a repeat reads and writes nothing
+        cloud.api["dst"].setup_instance_network_on_host(NOVA_ADMIN, inst, "dst")
+    assert not [s for s in again.statements if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+
+
+def test_a_move_that_cannot_bind_one_nic_moves_none(cloud, monkeypatch):
+    inst = _instance()
+    pids = _three_nics(cloud, inst)
+    binder = cloud.svc["dst"].parts.port_bindings.binder
+    real, seen = binder.choose, []
+
+    def third_fails(session, port, network, host):
+        seen.append(port.id)
+        if len(seen) == 3:
+            raise exc.BindingFailed(port_id=port.id, host=host, reason="injected")
+        return real(session, port, network, host)
+
+    monkeypatch.setattr(binder, "choose", third_fails)
+    with pytest.raises(exc.BindingFailed):
+        cloud.api["dst"].setup_instance_network_on_host(NOVA_ADMIN, inst, "dst")
+    assert all(_where(cloud, p) == [("src", "ACTIVE")] for p in pids)
+    assert _served(cloud, "dst") == []
+
+
+def test_bindings_of_many_ports_are_read_at_once_and_only_where_visible(cloud, ctx):
+    inst = _instance()
+    pids = _three_nics(cloud, inst)
+    cloud.api["conductor"].bind_ports_to_host(NOVA_ADMIN, inst, "dst")
+    svc = cloud.svc["conductor"]
+    with count_cost(svc.db.engine) as cost:
+        found = svc.list_bindings_of_ports(cloud.admin, [*pids, "no-such-port"])
+    assert {p: [(b.host, b.status) for b in bs] for p, bs in found.items()} == {
+        p: [("src", "ACTIVE"), ("dst", "INACTIVE")] for p in pids}
+    assert len([s for s in cost.statements if s.startswith("SELECT")]) == 2
+    assert svc.list_bindings_of_ports(ctx, pids) == {}  # another project's ports
+
+
+def test_live_migration_binds_every_nic_on_the_destination_in_one_transaction(cloud):
+    inst = _instance()
+    pids = _three_nics(cloud, inst)
+    conductor = cloud.svc["conductor"]
+    with count_cost(conductor.db.engine) as cost:
+        docs = cloud.api["conductor"].bind_ports_to_host(NOVA_ADMIN, inst, "dst")
+    assert len([s for s in cost.statements if s.startswith("BEGIN IMMEDIATE")]) == 1
+    assert sorted(docs) == sorted(pids)
+    assert {d["status"] for d in docs.values()} == {"INACTIVE"}
+    assert all(_where(cloud, p) == [("dst", "INACTIVE"), ("src", "ACTIVE")] for p in pids)
+    with count_cost(conductor.db.engine) as again:  # a repeat keeps them, writes nothing
+        assert cloud.api["conductor"].bind_ports_to_host(NOVA_ADMIN, inst, "dst") == docs
+    assert not [s for s in again.statements if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]

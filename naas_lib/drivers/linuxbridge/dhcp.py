@@ -4,9 +4,11 @@ The Linux bridge driver owns a :class:`DhcpManager` and hands it plain
 :class:`~.dhcp_config.NetworkSpec` values (the network, its subnets, the
 ports bound to this host). For each network it keeps, on this host:
 
-* a network namespace ``naasdhcp-<8 chars of the network id>`` (prefixed by
-  the driver's own namespace when it works inside one), because every host's
-  responder has the same address and tenant CIDRs may overlap;
+* a network namespace ``naasdhcp-<scope>-<8 chars of the network id>``,
+  where the scope is the driver's own namespace when it works inside one,
+  else the host name (so several services sharing one kernel, as tests and
+  the demo do, never take each other's responders for strays), because
+  every host's responder has the same address and tenant CIDRs may overlap;
 * a veth pair: ``dhcp0`` inside that namespace with the responder's
   addresses and a MAC derived from the network id, and ``dhv<11 chars>`` on
   the network's bridge (the ``dhv`` prefix is how :meth:`DhcpManager.sync`
@@ -28,6 +30,7 @@ file behind.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -37,8 +40,9 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from naas_lib import constants
 from naas_lib.drivers.linuxbridge import dhcp_config as config
@@ -59,6 +63,16 @@ _STOP_TIMEOUT = 3.0
 def veth_name(network_id: str) -> str:
     """Host end of a network's responder veth, within IFNAMSIZ."""
     return (VETH_PREFIX + network_id[:names.ID_CHARS])[:constants.IFNAMSIZ]
+
+
+def namespace_prefix(host_netns: str | None, scope: str | None = None) -> str:
+    """What every responder namespace of one manager starts with.
+
+    ``naasdhcp-<host_netns>-`` when the driver works in a namespace, else
+    ``naasdhcp-<scope>-`` (the driver passes its host name), else ``naasdhcp-``.
+    """
+    owner = host_netns or scope
+    return f"{NAMESPACE_PREFIX}{owner}-" if owner else NAMESPACE_PREFIX
 
 
 def nft_ruleset() -> str:
@@ -110,14 +124,17 @@ class DhcpManager:
     """
 
     def __init__(self, state_dir: str | os.PathLike, host_netns: str | None = None,
-                 dnsmasq: str = DNSMASQ, log_dhcp: bool = False) -> None:
+                 dnsmasq: str = DNSMASQ, log_dhcp: bool = False,
+                 scope: str | None = None,
+                 get_link: Callable[[str], Any] | None = None) -> None:
         self.state_dir = Path(state_dir)
+        #: The driver's netlink lookup in ``host_netns`` (a ``netlink.Link`` or None):
+        #: the update path's plumbing check then costs no ``ip`` process.
+        self.get_link = get_link
         self.host_netns = host_netns
         self.dnsmasq = shutil.which(dnsmasq) or dnsmasq
         self.log_dhcp = log_dhcp
-        self.namespace_prefix = (NAMESPACE_PREFIX if not host_netns
-                                 else f"{NAMESPACE_PREFIX}{host_netns}-")
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.namespace_prefix = namespace_prefix(host_netns, scope)
 
     # -- naming and files -------------------------------------------------
 
@@ -199,14 +216,18 @@ class DhcpManager:
             _run("ip", "netns", "del", namespace, check=False)
             found = True
         veth = veth_name(network_id)
-        if veth in self._host_veths():
+        if self._has_veth(veth):
             self._ip("link", "del", veth, check=False)
             found = True
         if self._dir(network_id).exists():
             shutil.rmtree(self._dir(network_id), ignore_errors=True)
             found = True
-        if not self._known_ids():
+        # Nothing found: nothing to tidy (a network with no responder here costs no
+        # process; sync owns the table otherwise).
+        if found and not self._known_ids():
             self._drop_nft()
+            with contextlib.suppress(OSError):  # made by the first responder; empty now
+                self.state_dir.rmdir()
         return found
 
     def sync(self, desired: Iterable[config.NetworkSpec]) -> DhcpSyncReport:
@@ -222,14 +243,18 @@ class DhcpManager:
             if self.remove(network_id):
                 report.removed.append(network_id)
         keep_ns = {self.namespace(i) for i in wanted}
+        swept = set()
         for namespace in self._namespaces() - keep_ns:
             self._kill_strays(namespace)
             _run("ip", "netns", "del", namespace, check=False)
             report.removed.append(namespace)
+            swept.add(namespace[-8:])
+        # Only the veths of namespaces swept here: another manager's are not ours.
         keep_veths = {veth_name(i) for i in wanted}
         for veth in self._host_veths() - keep_veths:
-            self._ip("link", "del", veth, check=False)
-            report.removed.append(veth)
+            if veth[len(VETH_PREFIX):len(VETH_PREFIX) + 8] in swept:
+                self._ip("link", "del", veth, check=False)
+                report.removed.append(veth)
         for network_id, spec in sorted(wanted.items()):
             try:
                 outcome = self.ensure(spec)
@@ -281,13 +306,25 @@ class DhcpManager:
         return {e["ifname"] for e in json.loads(out.stdout or "[]")
                 if e["ifname"].startswith(VETH_PREFIX)}
 
+    def _has_veth(self, veth: str) -> bool:
+        if self.get_link is not None:
+            return self.get_link(veth) is not None
+        return veth in self._host_veths()
+
     def _known_ids(self) -> set[str]:
-        return {p.name for p in self.state_dir.iterdir() if p.is_dir()}
+        try:
+            return {p.name for p in self.state_dir.iterdir() if p.is_dir()}
+        except FileNotFoundError:
+            return set()
 
     def _plumbing_intact(self, spec: config.NetworkSpec) -> bool:
         """One cheap check for the update path: namespace there, veth up on the bridge."""
         if self.namespace(spec.id) not in self._namespaces():
             return False
+        if self.get_link is not None:
+            veth, bridge = self.get_link(veth_name(spec.id)), self.get_link(spec.bridge)
+            return (veth is not None and bridge is not None and veth.up
+                    and veth.master == bridge.index)
         out = self._ip("-o", "link", "show", "dev", veth_name(spec.id), check=False)
         return out.returncode == 0 and f"master {spec.bridge} " in out.stdout and (
             "state UP" in out.stdout or ",UP" in out.stdout)

@@ -68,11 +68,12 @@ OPTS = [
         help="Named network namespace the driver works in (a simulated or containerised "
         "host). Empty: the process's own namespace."),
     cfg.BoolOpt(
-        "dhcp", default=False,
-        help="Run a DHCP/RA responder (dnsmasq) per network for this host's own ports, "
-        "and declare the 'dhcp' capability so that Nova tells guests to use DHCP. Needs "
-        "dnsmasq (Debian: dnsmasq-base); without it the capability is not declared. Off: "
-        "Nova gives guests static addresses (config drive)."),
+        "dhcp", default=True,
+        help="Run a DHCP/RA responder (dnsmasq) per network for this host's own ports "
+        "wherever a subnet has enable_dhcp, and declare the 'dhcp' capability so that "
+        "Nova tells guests to use DHCP. Needs dnsmasq (Debian: dnsmasq-base); without it "
+        "the capability is not declared. Off: Nova gives guests static addresses "
+        "(config drive)."),
     cfg.StrOpt(
         "dhcp_state_path", default="/var/lib/naas/dhcp",
         help="Directory of the responders' pid, hosts and options files, in a subdirectory "
@@ -103,7 +104,7 @@ class LinuxBridgeDriver(base.Driver):
         self.lock_path: str | None = (conf.lock_path or None) if conf is not None else None
         self.kernel = nl.Kernel(conf.netns if conf is not None else None)
         self._lock_name = "naas-linuxbridge-" + (self.kernel.netns or "host").replace("/", "_")
-        self._dhcp_enabled = bool(getattr(conf, "dhcp", False)) if conf is not None else False
+        self._dhcp_enabled = bool(getattr(conf, "dhcp", True)) if conf is not None else False
         self._dhcp_state = os.path.join(
             (getattr(conf, "dhcp_state_path", None) if conf is not None else None)
             or "/var/lib/naas/dhcp", self.kernel.netns or "_host")
@@ -309,12 +310,15 @@ class LinuxBridgeDriver(base.Driver):
                     made.append(name)
                 return
             link = self.kernel.get_link(name)
-            if link is None:
+            if link is None:  # e.g. Nova's own unplug on the tap path deleted it
                 self.kernel.create_tap(name, network.mtu, bridge.index, up)
                 _note(report, "created", f"tap {name}")
+                _repaired(report, port)
             elif (link.mtu, link.master, link.up) != (network.mtu, bridge.index, up):
                 self.kernel.set_link(link.index, mtu=network.mtu, master=bridge.index, up=up)
                 _note(report, "fixed", f"tap {name}")
+                if link.master != bridge.index:  # e.g. a bare tap Nova made: adopted
+                    _repaired(report, port)
             return
         name = names.veth_host(port.id)
         link = self.kernel.get_link(name)
@@ -331,6 +335,7 @@ class LinuxBridgeDriver(base.Driver):
             self._configure_guest(port, subnets)
             self.kernel.set_link(link.index, master=bridge.index, up=up)
             _note(report, "created", f"veth {name}")
+            _repaired(report, port)
         elif link.mtu != network.mtu or link.up != up:
             self.kernel.set_link(link.index, mtu=network.mtu, up=up)
             _note(report, "fixed", f"veth {name}")
@@ -418,6 +423,22 @@ class LinuxBridgeDriver(base.Driver):
         bridge = self.kernel.get_link(names.bridge(network.id))
         return bridge is not None and link.master == bridge.index
 
+    def forget_mac(self, network: objects.Network, mac: str) -> None:
+        """Forget where ``mac`` was on this host's bridge of ``network`` (a port moved).
+
+        The bridge floods frames to the MAC until it hears from it again, so
+        a moved guest is reached at once rather than after its entry ages out.
+        """
+        try:
+            with self._locked():
+                bridge = self.kernel.get_link(names.bridge(network.id))
+                if bridge is None:
+                    return
+                vx = self.kernel.get_link(names.vxlan(network.id))
+                self.kernel.forget_mac(bridge.index, mac, vx.index if vx else None)
+        except (nl.NetlinkError, OSError) as e:
+            raise exc.DriverError(driver=self.name, reason=f"forgetting {mac}: {e}") from e
+
     # -- sync ------------------------------------------------------------------
 
     def sync(self, desired: base.DesiredState) -> base.SyncReport:
@@ -474,7 +495,8 @@ class LinuxBridgeDriver(base.Driver):
     def dhcp(self) -> DhcpManager:
         """This host's responders (made on first use: it creates the state directory)."""
         if self._dhcp_manager is None:
-            self._dhcp_manager = DhcpManager(self._dhcp_state, host_netns=self.kernel.netns)
+            self._dhcp_manager = DhcpManager(self._dhcp_state, host_netns=self.kernel.netns,
+                                             scope=self.host, get_link=self.kernel.get_link)
         return self._dhcp_manager
 
     @staticmethod
@@ -628,6 +650,12 @@ _PORTSEC_UNDO = "portsec:"
 def _note(report: base.SyncReport | None, what: str, text: str) -> None:
     if report is not None:
         getattr(report, what).append(text)
+
+
+def _repaired(report: base.SyncReport | None, port: objects.Port) -> None:
+    """The port's device was missing or off its bridge when the round looked."""
+    if report is not None:
+        report.repaired_ports.append(port.id)
 
 
 def _reason(port: objects.Port, error: BaseException) -> str:

@@ -36,6 +36,8 @@ NETNS_DIR = "/run/netns"
 IFF_UP = 0x1
 IFA_F_NODAD = 0x02
 NTF_SELF = 0x02
+NTF_MASTER = 0x04
+NUD_NOARP = 0x40
 NUD_PERMANENT = 0x80
 FLOOD_MAC = "00:00:00:00:00:00"
 
@@ -421,6 +423,41 @@ class Kernel:
         except NetlinkError as e:
             if e.code not in (errno.ENOENT, errno.ENODEV):
                 raise
+
+
+    def forget_mac(self, bridge: int, mac: str, vxlan: int | None = None) -> int:
+        """Drop what bridge ``bridge`` learned about ``mac``, and ``vxlan``'s entries for it.
+
+        Learned (not permanent, not static) entries of ``mac`` on the bridge's
+        ports go, as do unicast entries of ``mac`` on the VXLAN device
+        ``vxlan``; the kernel floods frames to ``mac`` until it hears from
+        the MAC again. Used when a port moves between hosts: an entry naming
+        the old path would swallow the guest's traffic until it ages out.
+        Returns how many entries were deleted.
+        """
+        mac = mac.lower()
+        deleted = 0
+        for entry in self.ipr.fdb("dump", master=bridge):
+            if (entry.get("lladdr") or "").lower() != mac \
+                    or entry["state"] & (NUD_PERMANENT | NUD_NOARP):
+                continue
+            deleted += self._fdb_del(ifindex=entry["ifindex"], lladdr=mac, flags=NTF_MASTER)
+        if vxlan is not None:
+            for entry in self.ipr.fdb("dump", ifindex=vxlan):
+                if entry["ifindex"] == vxlan and (entry.get("lladdr") or "").lower() == mac:
+                    deleted += self._fdb_del(ifindex=vxlan, lladdr=mac, flags=NTF_SELF,
+                                             dst=entry.get("NDA_DST"))
+        return deleted
+
+    def _fdb_del(self, **entry: object) -> int:
+        entry = {k: v for k, v in entry.items() if v is not None}
+        try:
+            self.ipr.fdb("del", **entry)
+            return 1
+        except NetlinkError as e:
+            if e.code not in (errno.ENOENT, errno.ENODEV):
+                raise
+            return 0
 
 
 def configure_guest(netns: str, ifname: str, addresses: Sequence[tuple[str, int]],
