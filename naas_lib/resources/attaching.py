@@ -39,10 +39,11 @@ class AttachmentRecorder:
         return {"interface_id": interface_id, "instance_id": instance_id, "host": host}
 
     def _check_free(self, session: orm.Session, context: RequestContext, port_id: str,
-                    interface_id: str) -> None:
-        existing = session.get(models.Attachment, port_id)
-        if existing is not None:
-            raise exc.AlreadyAttached(port_id=port_id, interface_id=existing.interface_id)
+                    interface_id: str, new_port: bool) -> None:
+        if not new_port:
+            existing = session.get(models.Attachment, port_id)
+            if existing is not None:
+                raise exc.AlreadyAttached(port_id=port_id, interface_id=existing.interface_id)
         other = session.execute(sa.select(models.Attachment.port_id).where(
             models.Attachment.interface_id == interface_id)).first()
         if other is not None:
@@ -53,13 +54,17 @@ class AttachmentRecorder:
             raise exc.InterfaceInUse(interface_id=interface_id, port_id=shown)
 
     def record(self, session: orm.Session, context: RequestContext, port: objects.Port,
-               network: objects.Network, request: dict[str, Any], owns_port: bool
-               ) -> tuple[objects.Attachment, objects.Port]:
-        """Insert the attachment, bind the port to the request's host; (attachment, port)."""
+               network: objects.Network, request: dict[str, Any], owns_port: bool,
+               new_port: bool = False) -> tuple[objects.Attachment, objects.Port]:
+        """Insert the attachment, bind the port to the request's host; (attachment, port).
+
+        ``new_port``: the port was inserted in this transaction, so it has no
+        attachment and no INACTIVE binding to look for.
+        """
         port_id, interface_id = port.id, request["interface_id"]
         instance_id, host = request["instance_id"], request["host"]
         self.core.enforce(context, "attach_port", {"project_id": port.project_id})
-        self._check_free(session, context, port_id, interface_id)
+        self._check_free(session, context, port_id, interface_id, new_port)
         now = models.utcnow()
         session.execute(sa.insert(models.Attachment.__table__), [{
             "port_id": port_id, "interface_id": interface_id, "instance_id": instance_id,
@@ -68,7 +73,7 @@ class AttachmentRecorder:
         if instance_id and not port.device_id:
             values["device_id"] = instance_id
         if host:
-            port = self.binder.bind(session, port, network, host)
+            port = self.binder.bind(session, port, network, host, new_port=new_port)
             values["status"] = constants.PORT_STATUS_BUILD
         revision = common.bump_revision(session, models.Port, "Port", port_id,
                                         port.revision_number, None, values)

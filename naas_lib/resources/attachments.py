@@ -112,25 +112,50 @@ class Attachments:
 
     def detach_port(self, context: RequestContext, port_id: str) -> objects.Attachment | None:
         """Remove a port's attachment and clear its binding; None when it had none."""
-        old = self.ports.get_port(context, port_id)
-        self.core.enforce(context, "detach_port", {"project_id": old.project_id})
+        detached = self.detach_ports(context, [port_id])
+        return detached[0] if detached else None
+
+    def detach_ports(self, context: RequestContext, port_ids: list[str]
+                     ) -> list[objects.Attachment]:
+        """Detach several ports (an instance's) in one write transaction; what was removed.
+
+        Each port is read, checked against the policy and announced (BEFORE,
+        only when something listens) inside that transaction; ports without
+        an attachment are left as they are. Their devices on this host are
+        then removed in one batch (``unplug_many``: one kernel request for
+        all of them, not one wait per device). PortNotFound, and nothing
+        detached, when one of the ports cannot be seen.
+        """
+        if not isinstance(port_ids, (list, tuple)):
+            raise exc.InvalidInput(field="port_ids", reason="must be a list")
+        port_ids = list(dict.fromkeys(port_ids))
+        if not port_ids:
+            return []
 
         def write(session: orm.Session) -> list[Outcome]:
-            row = self.ports.visible_row(session, context, port_id)
-            att_row = session.get(models.Attachment, port_id)
-            if att_row is None:
-                return []
-            port = common.load_ports(session, [row])[0]
-            net = common.network_by_id(session, row.network_id)
-            return [Outcome(port_id, before=common.attachment_obj(att_row), network=net,
-                            extra=(port, row.device_id, row.revision_number))]
+            outs: list[Outcome] = []
+            nets: dict[str, objects.Network] = {}
+            for port_id in port_ids:
+                row, port = self.ports.visible_record(session, context, port_id)
+                self.core.enforce(context, "detach_port", {"project_id": port.project_id})
+                announced = announce.setdefault(port_id, Outcome(port_id, before=port))
+                self.lifecycle.before_once(_DELETE, context, [announced])
+                if row.attached_interface is None:
+                    continue
+                att_row = session.get(models.Attachment, port_id)
+                if row.network_id not in nets:
+                    nets[row.network_id] = common.network_by_id(session, row.network_id)
+                outs.append(Outcome(port_id, before=common.attachment_obj(att_row),
+                                    network=nets[row.network_id],
+                                    extra=(port, row.device_id, row.revision_number)))
+            return outs
 
+        announce: dict[str, Outcome] = {}
         outs = self.lifecycle.run(
-            _DELETE, context, write, announced=[Outcome(port_id, before=old)],
-            finish=self._remove_attachment,
-            after_postcommit=lambda outs: [self.plugging.unplug_quietly(o.extra[0], o.network)
-                                           for o in outs])
-        return outs[0].before if outs else None
+            _DELETE, context, write, finish=self._remove_attachment,
+            after_postcommit=lambda outs: self.plugging.unplug_quietly_many(
+                [(o.extra[0], o.network) for o in outs]))
+        return [o.before for o in outs]
 
     def _remove_attachment(self, session: orm.Session, outs: list[Outcome]) -> None:
         for out in outs:

@@ -99,14 +99,18 @@ class Binder:
         return self.core.driver if recorded is None else RecordedHost(recorded)
 
     def bind(self, session: orm.Session, port: objects.Port, network: objects.Network,
-             host: str) -> objects.Port:
-        """Let the host's driver choose VIF type and details; the port as bound."""
+             host: str, new_port: bool = False) -> objects.Port:
+        """Let the host's driver choose VIF type and details; the port as bound.
+
+        ``new_port``: inserted in this transaction, it has no INACTIVE binding.
+        """
         binding = self.choose(session, port, network, host)
         details = json.dumps(dict(binding.vif_details))
-        # The host's INACTIVE binding (if any) is replaced by the active one.
-        session.execute(sa.delete(_bindings).where(
-            _bindings.c.port_id == port.id, _bindings.c.host == host,
-            _bindings.c.active.is_(None)))
+        if not new_port:
+            # The host's INACTIVE binding (if any) is replaced by the active one.
+            session.execute(sa.delete(_bindings).where(
+                _bindings.c.port_id == port.id, _bindings.c.host == host,
+                _bindings.c.active.is_(None)))
         session.execute(sa.update(_bindings).where(
             _bindings.c.port_id == port.id, _bindings.c.active.is_(True)).values(
             host=host, vif_type=binding.vif_type, vif_details=details))

@@ -110,35 +110,68 @@ def load_subnets(session: orm.Session, rows: Sequence[models.Subnet]) -> list[ob
     return [subnet_obj(r, pools[r.id], dns[r.id], routes[r.id]) for r in rows]
 
 
-def load_ports(session: orm.Session, rows: Sequence[models.Port]) -> list[objects.Port]:
+_ports_t, _bindings_t = models.Port.__table__, models.PortBinding.__table__
+_ips_t, _psg_t = models.IpAllocation.__table__, models.PortSecurityGroup.__table__
+_aap_t, _atts_t = models.AllowedAddressPair.__table__, models.Attachment.__table__
+_IDS = sa.bindparam("ids", expanding=True)
+_TEXT = sa.String(255)
+#: Everything a port object holds besides its row, for several ports in one
+#: statement: (kind, port_id, a, b) with kind "ip" (subnet_id, ip_address),
+#: "sg" (security_group_id, NULL) or "pair" (ip_address, mac_address).
+_PORT_CHILDREN = sa.union_all(
+    sa.select(sa.literal_column("'ip'", _TEXT).label("kind"), _ips_t.c.port_id,
+              sa.cast(_ips_t.c.subnet_id, _TEXT).label("a"),
+              sa.cast(_ips_t.c.ip_address, _TEXT).label("b"))
+    .where(_ips_t.c.port_id.in_(_IDS)),
+    sa.select(sa.literal_column("'sg'", _TEXT), _psg_t.c.port_id,
+              sa.cast(_psg_t.c.security_group_id, _TEXT), sa.cast(sa.null(), _TEXT))
+    .where(_psg_t.c.port_id.in_(_IDS)),
+    sa.select(sa.literal_column("'pair'", _TEXT), _aap_t.c.port_id,
+              sa.cast(_aap_t.c.ip_address, _TEXT), sa.cast(_aap_t.c.mac_address, _TEXT))
+    .where(_aap_t.c.port_id.in_(_IDS)))
+#: A port's row with its ACTIVE binding's attributes (the names the model
+#: gives them) and the interface id of its attachment (NULL when none), in
+#: one statement instead of the model's correlated subquery per attribute.
+_PORT_RECORD = (
+    sa.select(_ports_t,
+              sa.func.nullif(_bindings_t.c.host, "").label("binding_host_id"),
+              _bindings_t.c.vif_type.label("binding_vif_type"),
+              _bindings_t.c.vif_details.label("binding_vif_details"),
+              _bindings_t.c.profile.label("binding_profile"),
+              _atts_t.c.interface_id.label("attached_interface"))
+    .select_from(_ports_t
+                 .outerjoin(_bindings_t, sa.and_(_bindings_t.c.port_id == _ports_t.c.id,
+                                                 _bindings_t.c.active.is_(True)))
+                 .outerjoin(_atts_t, _atts_t.c.port_id == _ports_t.c.id))
+    .where(_ports_t.c.id == sa.bindparam("id")))
+
+
+def load_ports(session: orm.Session, rows: Sequence[Any]) -> list[objects.Port]:
+    """Port objects of port rows: their addresses, groups and pairs in one statement."""
     ids = [r.id for r in rows]
     ips: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    groups: dict[str, list[str]] = defaultdict(list)
+    pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
     if ids:
-        for port_id, sub_id, ip in session.execute(
-            sa.select(models.IpAllocation.port_id, models.IpAllocation.subnet_id,
-                      models.IpAllocation.ip_address)
-            .where(models.IpAllocation.port_id.in_(ids))
-        ):
-            ips[port_id].append((sub_id, ip))
-    groups, pairs = port_security_of(session, ids)
+        for kind, port_id, a, b in session.connection().execute(_PORT_CHILDREN, {"ids": ids}):
+            if kind == "ip":
+                ips[port_id].append((a, b))
+            elif kind == "sg":
+                groups[port_id].append(a)
+            else:
+                pairs[port_id].append((a, b))
     return [port_obj(r, ips[r.id], groups[r.id], pairs[r.id]) for r in rows]
 
 
-def port_security_of(session: orm.Session, port_ids: Sequence[str]
-                     ) -> tuple[dict[str, list[str]], dict[str, list[tuple[str, str]]]]:
-    """The security group ids and (ip, mac) address pairs of ports, by port id."""
-    groups: dict[str, list[str]] = defaultdict(list)
-    pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    if port_ids:
-        PSG, AAP = models.PortSecurityGroup, models.AllowedAddressPair
-        for port_id, group_id in session.execute(
-                sa.select(PSG.port_id, PSG.security_group_id).where(PSG.port_id.in_(port_ids))):
-            groups[port_id].append(group_id)
-        for port_id, ip, mac in session.execute(
-                sa.select(AAP.port_id, AAP.ip_address, AAP.mac_address)
-                .where(AAP.port_id.in_(port_ids))):
-            pairs[port_id].append((ip, mac))
-    return groups, pairs
+def port_record(session: orm.Session, port_id: str) -> tuple[Any, objects.Port | None]:
+    """A port's plain row (with ``attached_interface``) and its object, in two statements.
+
+    ``(None, None)`` when there is no such port.
+    """
+    row = session.connection().execute(_PORT_RECORD, {"id": port_id}).first()
+    if row is None:
+        return None, None
+    return row, load_ports(session, [row])[0]
 
 
 # -- listing ---------------------------------------------------------------
@@ -313,10 +346,15 @@ def bump_revision(session: orm.Session, model: type, resource: str, resource_id:
     if expected is not None and expected != current:
         raise exc.RevisionConflict(resource=resource, resource_id=resource_id,
                                    current=current, expected=expected)
-    values = dict(values, revision_number=current + 1, updated_at=models.utcnow())
-    count = session.execute(
-        sa.update(model).where(model.id == resource_id, model.revision_number == current)
-        .values(**values).execution_options(synchronize_session=False)
+    # A caller that builds the updated object from the values passes its own updated_at.
+    values = {"updated_at": models.utcnow(), **values, "revision_number": current + 1}
+    table = model.__table__
+    # A Core UPDATE on the table (the ORM's bulk-update machinery cost more than
+    # the statement); pending ORM changes are flushed first, as the ORM would.
+    session.flush()
+    count = session.connection().execute(
+        sa.update(table).where(table.c.id == resource_id, table.c.revision_number == current)
+        .values(**values)
     ).rowcount
     if count != 1:
         if expected is not None:

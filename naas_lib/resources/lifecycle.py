@@ -40,6 +40,8 @@ class Outcome:
     request: dict[str, Any] | None = None
     #: Anything else the resource carries from its writes to its follow-up.
     extra: Any = None
+    #: Its BEFORE event was published (a retried transaction does not repeat it).
+    announced: bool = False
 
     @property
     def latest(self) -> Any:
@@ -86,6 +88,19 @@ class Lifecycle:
         for out in outcomes:
             self.core.publish(phases.resource, event, events.EventPayload(
                 context, out.resource_id, states=(out.before, None), request=out.request))
+
+    def before_once(self, phases: Phases, context: RequestContext,
+                    outcomes: Sequence[Outcome]) -> None:
+        """BEFORE events from inside the write transaction, once per outcome.
+
+        An update or delete reads the old object in its write transaction and
+        announces it there (a veto rolls the transaction back); a retry of that
+        transaction does not announce it again.
+        """
+        fresh = [out for out in outcomes if not out.announced]
+        for out in fresh:
+            out.announced = True
+        self.before(phases, context, fresh)
 
     def run(self, phases: Phases, context: RequestContext,
             write: Callable[[orm.Session], list[Outcome]],

@@ -23,6 +23,9 @@ from naas_lib.resources.core import Core
 
 LOG = logging.getLogger(__name__)
 _ports = models.Port.__table__
+_SET_STATUS = sa.update(_ports).where(_ports.c.id == sa.bindparam("i")).values(
+    status=sa.bindparam("s"), status_reason=sa.bindparam("r"),
+    revision_number=_ports.c.revision_number + 1, updated_at=sa.bindparam("u"))
 
 
 class SubnetsOnDemand(Sequence[objects.Subnet]):
@@ -170,6 +173,115 @@ class Plugging:
         self.refresh_network(net.id)
         return port.replace(status=status, status_reason=None)
 
+    def plug_ports(self, items: Sequence[tuple[objects.Port, objects.Network]]
+                   ) -> list[objects.Port]:
+        """Plug ports whose data the caller holds (a boot's NICs); their statuses in ONE write.
+
+        Nothing is read: each port is plugged as by :meth:`plug_loaded` (its
+        subnets read only if the driver looks at them); then the statuses of
+        all of them are recorded in one transaction and each network is
+        refreshed once. When a plug fails, the statuses of the ports plugged
+        before it are still recorded, the failed one is ERROR with the
+        driver's reason, and the typed error (DriverError, BindingFailed) is
+        raised with the failed port's id in its ``kwargs["port_id"]``.
+        Returns the ports with their new statuses.
+        """
+        host, driver = self.core.host, self.core.driver
+        done: list[tuple[objects.Port, str, str | None]] = []
+        failure: Exception | None = None
+        failed_reason = ""
+        for port, net in items:
+            subnets = self.subnets_of(port)
+            if port.binding_host_id != host or not host:
+                failure = exc.BindingFailed(port_id=port.id, host=host,
+                                            reason=f"port is bound to {port.binding_host_id!r}")
+                break
+            try:
+                for hook in self.before_plug:
+                    hook(port)
+                driver.plug(port, net, subnets)
+            except Exception as e:
+                failed_reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+                done.append((port, constants.PORT_STATUS_ERROR, failed_reason[:255]))
+                failure = e
+                break
+            up = port.admin_state_up and net.admin_state_up
+            done.append((port, constants.PORT_STATUS_ACTIVE if up
+                         else constants.PORT_STATUS_DOWN, None))
+        self.set_port_statuses([(p.id, status, reason) for p, status, reason in done])
+        if isinstance(failure, (exc.DriverError, exc.BindingFailed)):
+            failure.kwargs.setdefault("port_id", port.id)
+            raise failure
+        if failure is not None:
+            raise exc.DriverError(driver=driver.name, reason=failed_reason,
+                                  port_id=port.id) from failure
+        for network_id in dict.fromkeys(net.id for _p, net in items):
+            self.refresh_network(network_id)
+        return [p.replace(status=status, status_reason=reason) for p, status, reason in done]
+
+    def set_port_statuses(self, statuses: Sequence[tuple[str, str, str | None]]) -> None:
+        """Record what the host made of several ports in one transaction.
+
+        ``statuses`` are (port id, status, reason); AFTER-update subscribers
+        hear of each status that changed, as from :meth:`set_port_status`.
+        PortNotFound, and nothing recorded, when one of the ports is gone.
+        """
+        if not statuses:
+            return
+        listened = self.core.events.has_subscribers(events.PORT, events.AFTER_UPDATE)
+
+        def txn() -> list[tuple[objects.Port, objects.Port]]:
+            changed = []
+            with self.core.db.writer() as session:
+                befores = {}
+                if listened:
+                    rows = session.scalars(sa.select(models.Port).where(
+                        models.Port.id.in_([i for i, _s, _r in statuses]))).all()
+                    befores = {p.id: p for p in common.load_ports(session, rows)}
+                now = models.utcnow()
+                for port_id, status, reason in statuses:
+                    count = session.execute(_SET_STATUS, {
+                        "i": port_id, "s": status, "r": reason, "u": now}).rowcount
+                    if not count:
+                        raise exc.PortNotFound(port_id=port_id)
+                    before = befores.get(port_id)
+                    if before is not None and (before.status, before.status_reason) != (
+                            status, reason):
+                        changed.append((before, before.replace(
+                            status=status, status_reason=reason,
+                            revision_number=before.revision_number + 1)))
+            return changed
+
+        for before, after in self.core.retrying(txn)():
+            self.announce_status(before, after)
+
+    def network_info_sources(self, network_ids: Sequence[str], hosts: Sequence[str]
+                             ) -> tuple[dict[str, list[objects.Subnet]], list[objects.Port],
+                                        dict[str, dict]]:
+        """What a boot's network info needs besides its ports, in ONE read transaction.
+
+        The networks' subnets (by network id, ordered by id as ``list_subnets``
+        returns them), their DHCP responders' reservation ports (by id) and the
+        capabilities ``hosts`` recorded (absent for a host that never
+        registered). Internal, like ``plug_ports``: no policy check (the
+        provisioner runs elevated).
+        """
+        ids = list(dict.fromkeys(network_ids))
+        subnets: dict[str, list[objects.Subnet]] = {}
+        with self.core.db.reader() as session:
+            rows = session.scalars(sa.select(models.Subnet).where(
+                models.Subnet.network_id.in_(ids)).order_by(models.Subnet.id)).all()
+            for sub in common.load_subnets(session, rows):
+                subnets.setdefault(sub.network_id, []).append(sub)
+            dhcp_ports = common.load_ports(session, session.scalars(sa.select(models.Port).where(
+                models.Port.network_id.in_(ids),
+                models.Port.device_owner == constants.DEVICE_OWNER_DHCP).order_by(
+                models.Port.id)).all()) if ids else []
+            caps = {row.name: json.loads(row.capabilities or "{}") for row in session.scalars(
+                sa.select(models.Host).where(models.Host.name.in_(list(hosts))))} \
+                if hosts else {}
+        return subnets, dhcp_ports, caps
+
     def _refreshes(self) -> bool:
         """Whether the driver has host-side services that follow network changes."""
         return bool(self.core.host) and (type(self.core.driver).refresh_network
@@ -225,6 +337,24 @@ class Plugging:
         except Exception:
             LOG.exception("Unplugging port %s failed; sync will remove its devices", port.id)
         self.refresh_network(network.id)
+
+    def unplug_quietly_many(self, ports: Sequence[tuple[objects.Port, objects.Network]]
+                            ) -> None:
+        """Remove the devices of those ports that are on this host, in one batch.
+
+        One ``unplug_many`` (the Linux bridge driver deletes all the devices
+        in one kernel request); a failure is logged and left to ``sync``.
+        """
+        local = [(p, n) for p, n in ports if self.is_local(p)]
+        if not local:
+            return
+        try:
+            self.core.driver.unplug_many(local)
+        except Exception:
+            LOG.exception("Unplugging ports %s failed; sync will remove their devices",
+                          ", ".join(p.id for p, _n in local))
+        for network_id in dict.fromkeys(n.id for _p, n in local):
+            self.refresh_network(network_id)
 
     def unplug_deleted(self, ports: Sequence[objects.Port], network: objects.Network) -> None:
         """Remove the devices of deleted ports that were on this host, in one batch."""

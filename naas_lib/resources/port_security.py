@@ -132,6 +132,33 @@ class PortSecurityFields:
         self._defaults[project] = default
         return default
 
+    def on_create_many(self, session: orm.Session, context: RequestContext,
+                       vs: Sequence[dict[str, Any]], enabled: Sequence[bool],
+                       macs: Sequence[str]) -> list[tuple[list[str], list[tuple[str, str]]]]:
+        """:meth:`on_create` for a batch of new ports (issue 13's bulk create).
+
+        Ports that only join their project's default group do so in one
+        multi-row insert per project; any other port goes through
+        :meth:`on_create`.
+        """
+        out: list[tuple[list[str], list[tuple[str, str]]] | None] = []
+        joining: dict[str, list[int]] = {}  # project -> indexes of its joining ports
+        for i, (v, on, mac) in enumerate(zip(vs, enabled, macs, strict=True)):
+            if on and v.get("security_groups") is None and not v.get("allowed_address_pairs"):
+                v["_default_made"] = None
+                joining.setdefault(v["project_id"], []).append(i)
+                out.append(None)
+            else:
+                out.append(self.on_create(session, context, v, on, mac))
+        for project, indexes in joining.items():
+            default, vs[indexes[0]]["_default_made"] = self.groups.default_in(session, project)
+            session.execute(sa.insert(_PSG), [{"port_id": vs[i]["id"],
+                                               "security_group_id": default} for i in indexes])
+            self._defaults[project] = default
+            for i in indexes:
+                out[i] = ([default], [])
+        return [o for o in out if o is not None]
+
     def announce(self, context: RequestContext, requests: Sequence[dict[str, Any]]) -> None:
         """After commit: AFTER events of default groups the ports' transaction made."""
         for v in requests:

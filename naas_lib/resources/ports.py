@@ -17,7 +17,8 @@ from naas_lib import constants, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.db import models
-from naas_lib.ipam import allocator
+from naas_lib.ipam import allocator, macs
+from naas_lib.ipam import bulk as bulk_ipam
 from naas_lib.resources import common, dhcp, port_security
 from naas_lib.resources import lifecycle as lc
 from naas_lib.resources.attaching import AttachmentRecorder
@@ -39,6 +40,12 @@ FILTERS = ("id", "project_id", "network_id", "name", "description", "mac_address
            "admin_state_up", "status", "device_id", "device_owner", "binding_host_id",
            "binding_vif_type", "revision_number", "port_security_enabled")
 _port_table = models.Port.__table__
+#: Requests a bulk create leaves to the port-by-port path (chosen MACs and addresses).
+_NOT_BULK = ("fixed_ips", "mac_address")
+#: Update fields that change only columns of the port row: the updated port is
+#: built from what was written instead of being read again.
+_COLUMNS_ONLY = frozenset({"name", "description", "admin_state_up", "device_id",
+                           "device_owner", "mac_address"})
 _INSERT_PORT = sa.insert(_port_table)
 _MAC_ON_NETWORK = sa.select(_port_table.c.id).where(
     _port_table.c.network_id == sa.bindparam("n"), _port_table.c.mac_address == sa.bindparam("m"))
@@ -114,10 +121,24 @@ class Ports:
             raise exc.PortNotFound(port_id=port_id)
         return row
 
+    def visible_record(self, session: orm.Session, context: RequestContext,
+                       port_id: str) -> tuple[Any, objects.Port]:
+        """A port the caller may see as (plain row, object), or PortNotFound.
+
+        The row has the ACTIVE binding's attributes and ``attached_interface``
+        (None when the port has no attachment); two statements in all.
+        """
+        row, port = common.port_record(session, validation.lookup("port_id", port_id)) \
+            if isinstance(port_id, str) else (None, None)
+        if row is None or not self.core.authorize(context, "get_port",
+                                                  {"project_id": row.project_id}):
+            raise exc.PortNotFound(port_id=port_id)
+        return row, port
+
     def get_port(self, context: RequestContext, port_id: str,
                  fields: list[str] | None = None) -> objects.Port | dict[str, Any]:
         with self.core.db.reader() as session:
-            port = common.load_ports(session, [self.visible_row(session, context, port_id)])[0]
+            port = self.visible_record(session, context, port_id)[1]
         return port.to_dict(fields) if fields else port
 
     def list_ports(self, context: RequestContext, fields: list[str] | None = None,
@@ -252,13 +273,75 @@ class Ports:
     def _insert_ports(self, session: orm.Session, context: RequestContext,
                       outs: list[lc.Outcome]) -> list[lc.Outcome]:
         nets: dict[str, tuple[Any, objects.Network]] = {}
+        batches: dict[str, list[lc.Outcome]] = {}
         for out in outs:
             network_id = out.request["network_id"]
             if network_id not in nets:
                 nets[network_id] = self.networks.visible_record(session, context, network_id)
             net_row, out.network = nets[network_id]
-            out.after = self._insert_port(session, context, out.request, net_row, out.network)
+            if not any(k in out.request for k in _NOT_BULK):
+                batches.setdefault(network_id, []).append(out)
+        # Decided afresh on every attempt: a retried transaction starts from
+        # scratch, whatever an earlier attempt left in the outcomes.
+        bulk = [batch for batch in batches.values() if len(batch) > 1]
+        done = {id(out) for batch in bulk for out in batch}
+        for batch in bulk:
+            self._insert_bulk(session, context, batch, *nets[batch[0].request["network_id"]])
+        for out in outs:
+            if id(out) not in done:
+                net_row, _ = nets[out.request["network_id"]]
+                out.after = self._insert_port(session, context, out.request, net_row,
+                                              out.network)
         return outs
+
+    def _insert_bulk(self, session: orm.Session, context: RequestContext,
+                     outs: list[lc.Outcome], net_row: Any, net: objects.Network) -> None:
+        """Many automatic ports of one network: multi-row inserts, addresses in one pass.
+
+        What :meth:`_insert_port` does port by port, in a constant number of
+        statements per network (a boot storm's batch; issue 13).
+        """
+        checked: set[str] = set()
+        rows, profiles = [], []
+        now = models.utcnow()
+        for out, mac in zip(outs, macs.generate_many(self.core.base_mac, len(outs)),
+                            strict=True):
+            v = out.request
+            if v["project_id"] not in checked:
+                self.core.enforce(context, "create_port", {**policy_target(net_row),
+                                                           "project_id": v["project_id"]})
+                checked.add(v["project_id"])
+            rows.append({
+                "id": v["id"], "project_id": v["project_id"], "network_id": net_row.id,
+                "name": v.get("name", ""), "description": v.get("description", ""),
+                "mac_address": mac, "admin_state_up": v.get("admin_state_up", True),
+                "status": constants.PORT_STATUS_DOWN, "status_reason": None,
+                "device_id": v.get("device_id", ""), "device_owner": v.get("device_owner", ""),
+                "revision_number": 1, "created_at": now, "updated_at": now,
+                "port_security_enabled": port_security.enabled_for(v, net_row)})
+            profiles.append(json.dumps(v.get("binding_profile", {})))
+        try:
+            session.connection().execute(_INSERT_PORT, rows)
+            self.binder.insert_unbound(session, [{"id": r["id"], "binding_profile": p}
+                                                 for r, p in zip(rows, profiles, strict=True)])
+            ips = bulk_ipam.allocate_many(session, net_row.id, [r["id"] for r in rows])
+        except db_exc.DBDuplicateEntry as e:
+            raise lost_race(e) from e
+        if self.security is not None:
+            security = self.security.on_create_many(
+                session, context, [o.request for o in outs],
+                [r["port_security_enabled"] for r in rows], [r["mac_address"] for r in rows])
+        else:
+            security = [([], [])] * len(rows)
+        for out, row, profile, (groups, pairs) in zip(outs, rows, profiles, security,
+                                                      strict=True):
+            out.after = common.port_obj(_RowView({
+                **row, "binding_host_id": None, "binding_profile": profile,
+                "binding_vif_type": constants.VIF_TYPE_UNBOUND, "binding_vif_details": "{}"}),
+                ips[row["id"]], groups, pairs)
+            if out.request.get("binding_host_id"):
+                out.after = self.binder.bind(session, out.after, net,
+                                             out.request["binding_host_id"], new_port=True)
 
     def _attach_new(self, session: orm.Session, context: RequestContext, outs: list[lc.Outcome],
                     att_outs: list[lc.Outcome]) -> None:
@@ -267,7 +350,7 @@ class Ports:
         for out in outs:
             if out.extra:
                 att, out.after = self.recorder.record(session, context, out.after, out.network,
-                                                      out.extra, owns_port=True)
+                                                      out.extra, owns_port=True, new_port=True)
                 next(attached).after = att
         self.lifecycle.precommit(_ATTACH, context, att_outs, session, None)
 
@@ -279,14 +362,14 @@ class Ports:
 
     def update_port(self, context: RequestContext, port_id: str,
                     expected_revision: int | None = None, **attrs: Any) -> objects.Port:
-        """Change a port; new ``fixed_ips`` release the addresses no longer listed."""
+        """Change a port; new ``fixed_ips`` release the addresses no longer listed.
+
+        One write transaction reads the port, checks the policy, publishes the
+        BEFORE event (only when something listens) and writes.
+        """
         v = _validated(attrs, creating=False)
         expected_revision = common.expected_revision(expected_revision)
-        old = self.get_port(context, port_id)
-        self.core.enforce(context, "update_port", {"project_id": old.project_id})
-        if any(k in v for k in BINDING):
-            self.core.enforce(context, "update_port:binding", {"project_id": old.project_id})
-        out = lc.Outcome(port_id, before=old, request=v)
+        out = lc.Outcome(port_id, request=v)
 
         def write(session: orm.Session) -> list[lc.Outcome]:
             self._update_in_session(session, context, out, expected_revision)
@@ -299,7 +382,7 @@ class Ports:
                                                                  self.plugging)
 
         try:
-            self.lifecycle.run(_UPDATE, context, write, lc.port_context, announced=[out],
+            self.lifecycle.run(_UPDATE, context, write, lc.port_context,
                                after_postcommit=host_side)
         except exc.BindingFailed as e:
             self.plugging.set_port_status(port_id, constants.PORT_STATUS_ERROR, e.message[:255])
@@ -309,21 +392,30 @@ class Ports:
     def _update_in_session(self, session: orm.Session, context: RequestContext, out: lc.Outcome,
                            expected_revision: int | None) -> None:
         v, port_id = out.request, out.resource_id
-        row = self.visible_row(session, context, port_id)
-        out.before = before = common.load_ports(session, [row])[0]
+        row, before = self.visible_record(session, context, port_id)
+        out.before = before
+        self.core.enforce(context, "update_port", {"project_id": before.project_id})
+        if any(k in v for k in BINDING):
+            self.core.enforce(context, "update_port:binding", {"project_id": before.project_id})
+        self.lifecycle.before_once(_UPDATE, context, [out])
         out.network = common.network_by_id(session, row.network_id)
         values = self._column_values(session, row, v)
         if self.security is not None:
             values.update(self.security.on_update(session, context, row, before, v))
+        values["updated_at"] = models.utcnow()
         try:
-            common.bump_revision(session, models.Port, "Port", port_id, row.revision_number,
-                                 expected_revision, values)
+            revision = common.bump_revision(session, models.Port, "Port", port_id,
+                                            row.revision_number, expected_revision, values)
             if "fixed_ips" in v:
                 _replace_ips(session, before, v["fixed_ips"])
         except db_exc.DBDuplicateEntry as e:
             raise lost_race(e) from e
-        session.expire_all()
-        port = common.load_ports(session, [session.get(models.Port, port_id)])[0]
+        if set(v) <= _COLUMNS_ONLY:
+            # Only columns of the port row changed: the port as written, not re-read.
+            port = dataclasses.replace(before, **values, revision_number=revision)
+        else:
+            session.expire_all()
+            port = common.load_ports(session, [session.get(models.Port, port_id)])[0]
         if "binding_host_id" in v and v["binding_host_id"] != before.binding_host_id:
             if v["binding_host_id"]:
                 port = self.binder.bind(session, port, out.network, v["binding_host_id"])
@@ -361,34 +453,55 @@ class Ports:
 
     def delete_port(self, context: RequestContext, port_id: str,
                     expected_revision: int | None = None) -> None:
-        """Delete a port and free its addresses; refused with PortInUse while attached."""
-        expected_revision = common.expected_revision(expected_revision)
-        old = self.get_port(context, port_id)
-        self.core.enforce(context, "delete_port", {"project_id": old.project_id})
-        out = lc.Outcome(port_id, before=old)
+        """Delete a port and free its addresses; refused with PortInUse while attached.
+
+        One write transaction reads the port, checks the policy, publishes the
+        BEFORE event (only when something listens) and deletes.
+        """
+        self.delete_ports(context, [port_id], common.expected_revision(expected_revision))
+
+    def delete_ports(self, context: RequestContext, port_ids: Sequence[str],
+                     expected_revision: int | None = None) -> None:
+        """Delete several ports (an instance's) in one write transaction: all or none.
+
+        As :meth:`delete_port` for each; ``expected_revision`` only with one port.
+        """
+        if not isinstance(port_ids, (list, tuple)):
+            raise exc.InvalidInput(field="port_ids", reason="must be a list")
+        if expected_revision is not None and len(port_ids) != 1:
+            raise exc.InvalidInput(field="expected_revision", reason="only with one port")
+        outs = [lc.Outcome(port_id) for port_id in dict.fromkeys(port_ids)]
 
         def write(session: orm.Session) -> list[lc.Outcome]:
-            row = self.visible_row(session, context, port_id)
-            if expected_revision is not None and expected_revision != row.revision_number:
-                raise exc.RevisionConflict(resource="Port", resource_id=port_id,
-                                           current=row.revision_number,
-                                           expected=expected_revision)
-            att = session.get(models.Attachment, port_id)
-            if att is not None:
-                raise exc.PortInUse(port_id=port_id, interface_id=att.interface_id)
-            out.before = common.load_ports(session, [row])[0]
-            out.network = common.network_by_id(session, row.network_id)
-            return [out]
+            nets: dict[str, objects.Network] = {}
+            for out in outs:
+                row, out.before = self.visible_record(session, context, out.resource_id)
+                self.core.enforce(context, "delete_port", {"project_id": row.project_id})
+                self.lifecycle.before_once(_DELETE, context, [out])
+                if expected_revision is not None and expected_revision != row.revision_number:
+                    raise exc.RevisionConflict(resource="Port", resource_id=out.resource_id,
+                                               current=row.revision_number,
+                                               expected=expected_revision)
+                if row.attached_interface is not None:
+                    raise exc.PortInUse(port_id=out.resource_id,
+                                        interface_id=row.attached_interface)
+                if row.network_id not in nets:
+                    nets[row.network_id] = common.network_by_id(session, row.network_id)
+                out.network = nets[row.network_id]
+            return outs
 
-        self.lifecycle.run(
-            _DELETE, context, write, lc.port_context, announced=[out],
-            finish=lambda session, _: _purge(session, port_id),
-            after_postcommit=lambda _: self._after_delete(out))
+        def purge(session: orm.Session, _outs: list[lc.Outcome]) -> None:
+            for out in outs:
+                _purge(session, out.resource_id, out.before)
 
-    def _after_delete(self, out: lc.Outcome) -> None:
-        self.plugging.unplug_quietly(out.before, out.network)
+        if outs:
+            self.lifecycle.run(_DELETE, context, write, lc.port_context, finish=purge,
+                               after_postcommit=lambda _: self._after_delete(outs))
+
+    def _after_delete(self, outs: list[lc.Outcome]) -> None:
+        self.plugging.unplug_quietly_many([(o.before, o.network) for o in outs])
         if self.security_host is not None:
-            self.security_host.ports_changed([(out.before, None)])
+            self.security_host.ports_changed([(o.before, None) for o in outs])
 
     def remove_rows(self, port_id: str) -> None:
         """Remove a port's rows without events (undoing a create, or an instance's own port)."""
@@ -399,12 +512,36 @@ class Ports:
         self.core.retrying(txn)()
 
 
-def _purge(session: orm.Session, port_id: str) -> None:
+_psg_t, _aap_t = models.PortSecurityGroup.__table__, models.AllowedAddressPair.__table__
+_atts_t, _bindings_t = models.Attachment.__table__, models.PortBinding.__table__
+_P = sa.bindparam("p")
+_PURGE_GROUPS = sa.delete(_psg_t).where(_psg_t.c.port_id == _P)
+_PURGE_PAIRS = sa.delete(_aap_t).where(_aap_t.c.port_id == _P)
+_PURGE_BINDINGS = sa.delete(_bindings_t).where(_bindings_t.c.port_id == _P)
+_PURGE_ATTACHMENT = sa.delete(_atts_t).where(_atts_t.c.port_id == _P)
+_PURGE_PORT = sa.delete(_port_table).where(_port_table.c.id == _P)
+
+
+def _purge(session: orm.Session, port_id: str, known: objects.Port | None = None) -> None:
+    """Delete a port's rows; ``known``, the port read in this transaction, unattached.
+
+    With ``known`` only the rows it has are deleted (no security rows when it
+    has no groups or pairs, no attachment: the caller checked it has none).
+    Statements are built once (a delete is on the hot path of a teardown).
+    """
     allocator.release(session, port_id)
-    port_security.forget_ports(session, [port_id])
-    session.execute(sa.delete(models.PortBinding).where(models.PortBinding.port_id == port_id))
-    session.execute(sa.delete(models.Attachment).where(models.Attachment.port_id == port_id))
-    session.execute(sa.delete(models.Port).where(models.Port.id == port_id))
+    conn = session.connection()
+    if known is None:
+        port_security.forget_ports(session, [port_id])
+    else:
+        if known.security_groups:
+            conn.execute(_PURGE_GROUPS, {"p": port_id})
+        if known.allowed_address_pairs:
+            conn.execute(_PURGE_PAIRS, {"p": port_id})
+    conn.execute(_PURGE_BINDINGS, {"p": port_id})
+    if known is None:
+        conn.execute(_PURGE_ATTACHMENT, {"p": port_id})
+    conn.execute(_PURGE_PORT, {"p": port_id})
 
 
 def _filter_fixed_ips(q: sa.Select, ip_filter: Any) -> sa.Select:

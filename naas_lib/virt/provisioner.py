@@ -134,8 +134,15 @@ class Provisioner:
         try:
             networks = self._resolve(context, admin, inst, nics)
             self._create_new_ports(admin, inst, nics, host)
+            run: list[_Nic] = []  # consecutive new NICs: plugged together, in NIC order
             for nic in nics:
+                if nic.created:
+                    run.append(nic)
+                    continue
+                self._plug_created(run, networks, host)
+                run = []
                 self._attach(admin, inst, nic, host)
+            self._plug_created(run, networks, host)
             return self._network_info(admin, nics, networks)
         except _NicError as e:
             self._undo(admin, nics)
@@ -252,14 +259,33 @@ class Provisioner:
                     raise _NicError(nic.index, e) from e
             nic.created = True
 
+    def _plug_created(self, nics: list[_Nic], networks: dict[str, objects.Network],
+                      host: str) -> None:
+        """Plug new ports (attached and bound with their creation) if ``host`` is ours.
+
+        Fed from what the create transaction returned, nothing is read again;
+        their statuses are written in one transaction for all of them.
+        """
+        todo = [n for n in nics if n.created]
+        if not todo or host != self.service.host:
+            return
+        try:
+            plugged = self.service.plug_ports(
+                [(n.port, networks[n.port.network_id]) for n in todo])
+        except Exception as e:
+            failed = getattr(e, "kwargs", {}).get("port_id")
+            index = next((n.index for n in todo if n.port_id == failed), todo[0].index)
+            if isinstance(e, exc.NaasError):
+                raise _NicError(index, e) from e
+            raise _NicError(index, exc.DriverError(driver=self.service.driver_name,
+                                                   reason=_reason(e))) from e
+        for nic, port in zip(todo, plugged, strict=True):
+            nic.port = port
+
     def _attach(self, admin: RequestContext, inst: InstanceRef, nic: _Nic, host: str) -> None:
+        """Attach (and on this host plug) a pre-existing port."""
         port_id = nic.port_id
         try:
-            if nic.created:
-                # Attached and bound with its creation; the host side is left.
-                if host == self.service.host:
-                    self.service.plug_port(port_id)
-                return
             if nic.request.binding_profile is not None:
                 self.service.update_port(admin, port_id,
                                          binding_profile=dict(nic.request.binding_profile))
@@ -285,19 +311,25 @@ class Provisioner:
 
     def _network_info(self, admin: RequestContext, nics: list[_Nic],
                       networks: dict[str, objects.Network]) -> list[dict[str, Any]]:
-        ids = [n.port_id for n in nics]
-        if not ids:
+        if not nics:
             return []
-        ports = {p.id: p for p in self.service.list_ports(admin, id=ids)}
+        # A port this call created is as its create (and plug) returned it;
+        # only pre-existing ports, changed by attach_port, are read again.
+        ports = {n.port_id: n.port for n in nics if n.created}
+        reread = [n.port_id for n in nics if not n.created]
+        if reread:
+            ports.update((p.id, p) for p in self.service.list_ports(admin, id=reread))
         net_ids = sorted({p.network_id for p in ports.values()})
         nets = dict(networks)
         missing = [i for i in net_ids if i not in nets]
         if missing:
             nets.update((n.id, n) for n in self.service.list_networks(admin, id=missing))
-        subnets: dict[str, list[objects.Subnet]] = {}
-        for s in self.service.list_subnets(admin, network_id=net_ids):
-            subnets.setdefault(s.network_id, []).append(s)
-        servers = self._dhcp_servers(admin, list(ports.values()), net_ids)
+        # Subnets, DHCP reservation ports and host capabilities: one read transaction.
+        hosts = sorted({p.binding_host_id for p in ports.values() if p.binding_host_id})
+        subnets, dhcp_ports, caps = self.service.network_info_sources(net_ids, hosts)
+        servers = {p.id: network_info.dhcp_servers(
+            caps.get(p.binding_host_id, {}) if p.binding_host_id else None,
+            [d for d in dhcp_ports if d.network_id == p.network_id]) for p in ports.values()}
         return [
             network_info.vif_info(ports[n.port_id], nets[ports[n.port_id].network_id],
                                   subnets.get(ports[n.port_id].network_id, []),
@@ -305,22 +337,6 @@ class Provisioner:
                                   dhcp_servers=servers.get(n.port_id))
             for n in nics
         ]
-
-    def _dhcp_servers(self, admin: RequestContext, ports: list[objects.Port],
-                      net_ids: list[str]) -> dict[str, dict[str, str]]:
-        """Port id -> {subnet id: DHCP server}, by its host's recorded ``dhcp`` capability."""
-        dhcp_ports = self.service.list_ports(admin, network_id=net_ids,
-                                             device_owner=constants.DEVICE_OWNER_DHCP)
-        caps: dict[str, Any] = {}
-        for host in {p.binding_host_id for p in ports if p.binding_host_id}:
-            try:
-                caps[host] = self.service.get_host(admin, host).capabilities
-            except exc.NotFound:
-                caps[host] = {}
-        return {p.id: network_info.dhcp_servers(caps.get(p.binding_host_id or ""),
-                                                [d for d in dhcp_ports
-                                                 if d.network_id == p.network_id])
-                for p in ports}
 
     # -- undo ------------------------------------------------------------------
 
@@ -362,7 +378,17 @@ class Provisioner:
         inst = InstanceRef.of(instance)
         admin = context.elevated()
         released = []
-        for att in self.service.list_attachments(admin, instance_id=inst.uuid):
+        attachments = self.service.list_attachments(admin, instance_id=inst.uuid)
+        try:
+            # One transaction detaches them all (their devices removed in one
+            # batch), one deletes the instance's own ports.
+            self.service.detach_ports(admin, [att.port_id for att in attachments])
+            self.service.delete_ports(admin, [att.port_id for att in attachments
+                                              if att.owns_port])
+            return [att.port_id for att in attachments]
+        except exc.PortNotFound:
+            pass  # a concurrent deallocation: one by one, skipping what is gone
+        for att in attachments:
             try:
                 self.service.detach_port(admin, att.port_id)
                 if att.owns_port:

@@ -121,3 +121,34 @@ def test_ports_removed_with_their_network_are_announced(service, ctx, net, subne
                              events.AFTER_DELETE)
     service.delete_network(ctx, net.id)
     assert sorted(gone) == sorted(p.id for p in ports)
+
+
+def test_port_update_and_delete_announce_the_old_port_and_may_veto(service, ctx, net, subnet,
+                                                                   db_unchanged):
+    """BEFORE_UPDATE/BEFORE_DELETE carry the port as it was; a veto changes nothing.
+
+    The old port is read inside the write transaction (issue 13), so what the
+    subscriber sees is what the write started from.
+    """
+    port = service.create_port(ctx, network_id=net.id, name="old-name")
+    seen = []
+
+    def veto(resource, event, trigger, payload):
+        seen.append((event, payload.old.name, payload.old.revision_number))
+        raise ValueError("policy says no")
+
+    service.events.subscribe(veto, events.PORT, events.BEFORE_UPDATE)
+    service.events.subscribe(veto, events.PORT, events.BEFORE_DELETE)
+    with db_unchanged():
+        with pytest.raises(exc.CallbackFailure):
+            service.update_port(ctx, port.id, name="new-name")
+        with pytest.raises(exc.CallbackFailure):
+            service.delete_port(ctx, port.id)
+    assert seen == [(events.BEFORE_UPDATE, "old-name", port.revision_number),
+                    (events.BEFORE_DELETE, "old-name", port.revision_number)]
+    service.events.unsubscribe(veto, events.PORT, events.BEFORE_UPDATE)
+    service.events.unsubscribe(veto, events.PORT, events.BEFORE_DELETE)
+    renamed = service.update_port(ctx, port.id, name="new-name")
+    assert renamed == service.get_port(ctx, port.id)  # built from the write, equal to a read
+    service.delete_port(ctx, port.id)
+    assert service.list_ports(ctx) == []

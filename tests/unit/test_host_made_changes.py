@@ -9,6 +9,7 @@ from naas_lib import NetworkService, RequestContext, events
 from naas_lib import exceptions as exc
 from naas_lib.cli import main
 from naas_lib.db import models
+from tests.support.cost import count_cost
 from tests.support.fake_driver import FakeDriver
 
 ADMIN = RequestContext(project_id="admin", roles=["admin"])
@@ -67,3 +68,40 @@ def test_naas_sync_refuses_a_driver_other_than_the_hosts_and_leaves_its_record(
         assert host.get_port(ADMIN, port.id).status == "ACTIVE"
     finally:
         host.close()
+
+
+def test_plug_ports_writes_every_status_in_one_transaction_and_announces_each(make_service,
+                                                                            tmp_path):
+    """A boot's NICs: plugged from the objects given, statuses in one write (issue 13)."""
+    svc = make_service(database_url=f"sqlite:///{tmp_path}/naas.sqlite", host="h1",
+                       driver="fake", driver_cls=FakeDriver, tenant_network_types=["local"])
+    net = svc.create_network(ADMIN)
+    ports = svc.create_ports(ADMIN, [{"network_id": net.id}] * 3,
+                             attachments=[{"instance_id": "vm-1"}] * 3)
+    heard = []
+    svc.events.subscribe(lambda r, e, t, p: heard.append((p.resource_id, p.states[1].status)),
+                         events.PORT, events.AFTER_UPDATE)
+    with count_cost(svc.db.engine) as cost:
+        plugged = svc.plug_ports([(p, net) for p in ports])
+    writes = [s for s in cost.statements if s.startswith("BEGIN IMMEDIATE")]
+    assert len(writes) == 1, cost
+    assert [p.status for p in plugged] == ["ACTIVE"] * 3
+    assert [svc.get_port(ADMIN, p.id).status for p in ports] == ["ACTIVE"] * 3
+    assert heard == [(p.id, "ACTIVE") for p in ports]
+
+
+def test_plug_ports_records_the_ports_plugged_before_a_failure(make_service):
+    svc = make_service(host="h1", driver="fake", driver_cls=FakeDriver,
+                       tenant_network_types=["local"])
+    net = svc.create_network(ADMIN)
+    ports = svc.create_ports(ADMIN, [{"network_id": net.id}] * 3,
+                             attachments=[{"instance_id": "vm-1"}] * 3)
+    FakeDriver.on("h1").fail_on_plug = 2
+    with pytest.raises(exc.DriverError) as e:
+        svc.plug_ports([(p, net) for p in ports])
+    assert e.value.kwargs["port_id"] == ports[1].id
+    assert "tap device could not be created" in e.value.message
+    statuses = [(svc.get_port(ADMIN, p.id).status, svc.get_port(ADMIN, p.id).status_reason)
+                for p in ports]
+    assert statuses == [("ACTIVE", None), ("ERROR", "OSError: tap device could not be created"),
+                        ("BUILD", None)]
