@@ -11,7 +11,11 @@ Two tables, owned by this module and nothing else:
     Stateless anti-spoofing. One ``spoof`` chain for every port, reached from a
     ``prerouting`` chain (priority -300) for frames whose ``iifname`` is in the
     ``ports`` set; what a port may send lives in sets keyed by its device
-    (``macs``, ``src4``, ``src6``, ``na6``). The same chains set the packet
+    (``macs``; single addresses in the hash sets ``src4h``, ``src6h``, ``na6h``,
+    CIDR pairs in the interval sets ``src4``, ``src6``, ``na6``). Hash sets keep
+    a plug's kernel cost flat; interval sets with a concatenated key cost
+    the kernel a copy of the whole set per change, so they hold only the
+    rare CIDR pairs. The same chains set the packet
     mark that names the filtered port a frame comes from (``from_mark``, in
     prerouting) or goes to (``to_mark``, in ``forward`` at priority -300).
     Plugging a port adds set elements only.
@@ -24,7 +28,10 @@ Two tables, owned by this module and nothing else:
     what a port sends (``egress`` verdict map: mark -> ``eg_<dev>``), the
     ``forward`` chain what reaches it (``ingress``: mark -> ``in_<dev>``). A
     port's chains jump to its groups' chains ``sg_<id>_in``/``sg_<id>_eg``; a
-    group's members are the interval sets ``m4_<id>``/``m6_<id>``.
+    group's members are the hash sets ``h4_<id>``/``h6_<id>`` (single addresses)
+    and the interval sets ``m4_<id>``/``m6_<id>`` (CIDR members, collapsed).
+    nft reads every interval set of a table before it changes any element
+    there, so single addresses stay out of them.
 
 Mark layout (``meta mark`` of frames that enter or leave a filtered port; other
 frames keep theirs):
@@ -52,6 +59,8 @@ FROM_FLAG = 0x10000000
 TO_FLAG = 0x20000000
 TRUSTED_BIT = 0x80000000
 PRIORITY = -300
+#: Bridge-table chain that checks the target of a neighbour advertisement.
+NA_CHAIN = "na_target"
 
 INGRESS = "ingress"
 EGRESS = "egress"
@@ -302,19 +311,61 @@ def rule_key(rule: SecurityGroupRule) -> tuple:
             rule.port_range_max, prefix, rule.remote_group_id)
 
 
+def _member_network(address: str) -> ipaddress._BaseNetwork:
+    try:
+        if not isinstance(address, str):
+            raise ValueError(address)
+        return ipaddress.ip_network(address, strict=False)
+    except ValueError:
+        raise exc.InvalidInput(field="members", reason=f"{address!r} is not an IP address "
+                                                       "or a CIDR") from None
+
+
 def member_networks(addresses: Iterable[str]) -> tuple[list, list]:
     """Collapsed IPv4 and IPv6 networks of a group's member addresses (IPs or CIDRs)."""
     v4, v6 = [], []
     for address in addresses:
-        try:
-            if not isinstance(address, str):
-                raise ValueError(address)
-            net = ipaddress.ip_network(address, strict=False)
-        except ValueError:
-            raise exc.InvalidInput(field="members", reason=f"{address!r} is not an IP address "
-                                                           "or a CIDR") from None
+        net = _member_network(address)
         (v4 if net.version == 4 else v6).append(net)
     return list(ipaddress.collapse_addresses(v4)), list(ipaddress.collapse_addresses(v6))
+
+
+@dataclass(frozen=True)
+class Members:
+    """A group's membership as the kernel holds it.
+
+    ``parsed`` maps each given address to (IP version, element text or None for
+    a CIDR, network), so the next change parses only the addresses that are new.
+    """
+
+    parsed: dict[str, tuple[int, str | None, ipaddress._BaseNetwork]]
+    hosts4: frozenset[str]
+    hosts6: frozenset[str]
+    nets4: tuple[ipaddress.IPv4Network, ...]
+    nets6: tuple[ipaddress.IPv6Network, ...]
+
+
+def members_of(addresses: Iterable[str], known: Members | None = None) -> Members:
+    """Parse (or reuse from ``known``) member addresses; InvalidInput for a bad one.
+
+    Single addresses become hash-set elements as they are; CIDRs are collapsed
+    (an interval set refuses overlapping elements).
+    """
+    old = known.parsed if known is not None else {}
+    parsed: dict[str, tuple[int, str | None, ipaddress._BaseNetwork]] = {}
+    for address in addresses:
+        entry = old.get(address)
+        if entry is None:
+            net = _member_network(address)
+            host = net.prefixlen == net.max_prefixlen
+            entry = (net.version, str(net.network_address) if host else None, net)
+        parsed[address] = entry
+    hosts4 = frozenset(t for v, t, _ in parsed.values() if t is not None and v == 4)
+    hosts6 = frozenset(t for v, t, _ in parsed.values() if t is not None and v == 6)
+    cidrs = [(v, n) for v, t, n in parsed.values() if t is None]
+    nets4 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 4))
+    nets6 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 6))
+    return Members(parsed, hosts4, hosts6, nets4, nets6)
 
 
 def member_addresses(ports: Iterable[PortSpec]) -> tuple[str, ...]:
@@ -373,21 +424,32 @@ def port_elements(port: PortSpec, index: int) -> dict[str, list[str]]:
         mac = (pair.mac_address or port.mac).lower()
         by_mac.setdefault(mac, []).append(ipaddress.ip_network(pair.ip_address))
     src4, src6, own6 = [], [], []
+    src4h, src6h = [], []
     for mac, nets in by_mac.items():
         nets6 = [n for n in nets if n.version == 6] + [ipaddress.ip_network(link_local(mac))]
         for net in ipaddress.collapse_addresses(n for n in nets if n.version == 4):
-            src4.append(f"{q} . {mac} . {net}")
+            if net.prefixlen == 32:
+                src4h.append(f"{q} . {mac} . {net.network_address}")
+            else:
+                src4.append(f"{q} . {mac} . {net}")
         for net in ipaddress.collapse_addresses(nets6):
-            src6.append(f"{q} . {mac} . {net}")
+            if net.prefixlen == 128:
+                src6h.append(f"{q} . {mac} . {net.network_address}")
+            else:
+                src6.append(f"{q} . {mac} . {net}")
             own6.append(net)
+    targets = list(ipaddress.collapse_addresses(own6))
     return {
         "ports": [q],
         "from_mark": [f"{q} : {FROM_FLAG | index:#010x}"],
         "to_mark": [f"{q} : {TO_FLAG | index:#010x}"],
         "macs": [f"{q} . {mac}" for mac in _macs(port)],
+        "src4h": src4h,
         "src4": src4,
+        "src6h": src6h,
         "src6": src6,
-        "na6": [f"{q} . {_v6_int(n)}" for n in ipaddress.collapse_addresses(own6)],
+        "na6h": [f"{q} . {_v6_int(n)}" for n in targets if n.prefixlen == 128],
+        "na6": [f"{q} . {_v6_int(n)}" for n in targets if n.prefixlen < 128],
     }
 
 
@@ -409,7 +471,13 @@ def group_chain(group_id: str, direction: str) -> str:
 
 
 def member_set(group_id: str, version: int) -> str:
+    """A group's CIDR members (interval set)."""
     return f"m{version}_{group_id}"
+
+
+def host_set(group_id: str, version: int) -> str:
+    """A group's single-address members (hash set)."""
+    return f"h{version}_{group_id}"
 
 
 # -- the bridge table ---------------------------------------------------------------------
@@ -427,20 +495,30 @@ SPOOF_RULES = (
     "arp plen != 4 drop",
     "arp operation != { request, reply } drop",
     "arp saddr ip 0.0.0.0 iifname . arp saddr ether @macs return",
+    # Own single addresses (hash set) pass; else only an own CIDR pair (interval set).
+    "iifname . arp saddr ether . arp saddr ip @src4h return",
     "iifname . arp saddr ether . arp saddr ip != @src4 drop",
     # IPv4: no DHCP server replies; DHCP discover/request from 0.0.0.0; else own sources.
     "ether type ip meta l4proto udp udp sport 67 drop",
     "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return",
+    "ether type ip iifname . ether saddr . ip saddr @src4h return",
     "ether type ip iifname . ether saddr . ip saddr != @src4 drop",
     # IPv6: no router advertisements, redirects or DHCPv6 server replies.
     "icmpv6 type { nd-router-advert, nd-redirect } drop",
     "ether type ip6 meta l4proto udp udp sport 547 drop",
+    # A neighbour advertisement may only announce the port's own addresses.
+    f"icmpv6 type nd-neighbor-advert jump {NA_CHAIN}",
     # The unspecified address only for duplicate address detection and MLD.
     "ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, "
     "mld2-listener-report } return",
+    "ether type ip6 iifname . ether saddr . ip6 saddr @src6h return",
     "ether type ip6 iifname . ether saddr . ip6 saddr != @src6 drop",
-    # A neighbour advertisement may only announce the port's own addresses.
-    "icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @na6 drop",
+)
+
+#: The target of a neighbour advertisement: an own single address or an own CIDR pair.
+NA_RULES = (
+    "iifname . @th,64,128 @na6h return",
+    "iifname . @th,64,128 != @na6 drop",
 )
 
 
@@ -453,6 +531,9 @@ def bridge_skeleton(trusted: TrustedResponders) -> list[str]:
         f"add map {t} from_mark {{ type ifname : mark; }}",
         f"add map {t} to_mark {{ type ifname : mark; }}",
         f"add set {t} macs {{ type ifname . ether_addr; }}",
+        f"add set {t} src4h {{ type ifname . ether_addr . ipv4_addr; }}",
+        f"add set {t} src6h {{ type ifname . ether_addr . ipv6_addr; }}",
+        f"add set {t} na6h {{ typeof iifname . @th,64,128; }}",
         f"add set {t} src4 {{ type ifname . ether_addr . ipv4_addr; flags interval; }}",
         f"add set {t} src6 {{ type ifname . ether_addr . ipv6_addr; flags interval; }}",
         f"add set {t} na6 {{ typeof iifname . @th,64,128; flags interval; }}",
@@ -461,9 +542,11 @@ def bridge_skeleton(trusted: TrustedResponders) -> list[str]:
         f"add chain {t} forward {{ type filter hook forward priority {PRIORITY}; "
         "policy accept; }",
         f"add chain {t} spoof",
+        f"add chain {t} {NA_CHAIN}",
         f"flush chain {t} prerouting",
         f"flush chain {t} forward",
         f"flush chain {t} spoof",
+        f"flush chain {t} {NA_CHAIN}",
         # Frames from a filtered port: anti-spoofing, then the port's "from" mark
         # (read by the egress rules in the inet prerouting hook).
         f"add rule {t} prerouting iifname @ports jump spoof",
@@ -472,6 +555,7 @@ def bridge_skeleton(trusted: TrustedResponders) -> list[str]:
         # inet forward hook), plus a flag when they come from a trusted responder.
         f"add rule {t} forward oifname @ports meta mark set oifname map @to_mark",
     ]
+    cmds += [f"add rule {t} {NA_CHAIN} {rule}" for rule in NA_RULES]
     cmds += [f"add rule {t} spoof {rule}" for rule in SPOOF_RULES]
     trust = f"meta mark set meta mark or {TRUSTED_BIT:#010x}"
     if trusted.devices:
@@ -542,8 +626,12 @@ def inet_skeleton() -> list[str]:
     ]
 
 
-def rule_statement(rule: SecurityGroupRule) -> str:
-    """One group rule as an nft rule body (without its verdict)."""
+def rule_statements(rule: SecurityGroupRule) -> list[str]:
+    """One group rule as nft rule bodies (without their verdict).
+
+    A rule naming a remote group is two: one per membership set (single
+    addresses, CIDRs); both accept, so a packet matching either is allowed.
+    """
     check_rule(rule)
     v4 = rule.ethertype == IPV4
     parts = ["meta nfproto " + ("ipv4" if v4 else "ipv6")]
@@ -562,8 +650,11 @@ def rule_statement(rule: SecurityGroupRule) -> str:
     if rule.remote_ip_prefix is not None:
         parts.append(f"{addr} {ipaddress.ip_network(rule.remote_ip_prefix)}")
     elif rule.remote_group_id is not None:
-        parts.append(f"{addr} @{member_set(rule.remote_group_id, 4 if v4 else 6)}")
-    return " ".join(parts)
+        version = 4 if v4 else 6
+        body = " ".join(parts)
+        return [f"{body} {addr} @{host_set(rule.remote_group_id, version)}",
+                f"{body} {addr} @{member_set(rule.remote_group_id, version)}"]
+    return [" ".join(parts)]
 
 
 def referenced_groups(group: SecurityGroup) -> set[str]:
@@ -574,7 +665,9 @@ def referenced_groups(group: SecurityGroup) -> set[str]:
 def inet_member_sets(group_id: str) -> list[str]:
     """Commands that create (idempotently) a group's membership sets."""
     t = f"inet {INET_TABLE}"
-    return [f"add set {t} {member_set(group_id, 4)} {{ type ipv4_addr; flags interval; }}",
+    return [f"add set {t} {host_set(group_id, 4)} {{ type ipv4_addr; }}",
+            f"add set {t} {host_set(group_id, 6)} {{ type ipv6_addr; }}",
+            f"add set {t} {member_set(group_id, 4)} {{ type ipv4_addr; flags interval; }}",
             f"add set {t} {member_set(group_id, 6)} {{ type ipv6_addr; flags interval; }}"]
 
 
@@ -583,30 +676,41 @@ def inet_members(group_id: str, addresses: Iterable[str],
     """Commands that change a group's membership sets to ``addresses``.
 
     With the ``previous`` addresses known, only the difference is deleted and
-    added (both sides are collapsed, so no interval overlaps); without, the sets
-    are flushed and refilled. Either way inside the caller's one transaction.
+    added; without, the sets are flushed and refilled. Either way inside the
+    caller's one transaction.
     """
-    old = None if previous is None else member_networks(previous)
-    return inet_member_changes(group_id, member_networks(addresses), old)
+    old = None if previous is None else members_of(previous)
+    return inet_member_changes(group_id, members_of(addresses), old)
 
 
-def inet_member_changes(group_id: str, new: tuple[list, list],
-                        old: tuple[list, list] | None) -> list[str]:
-    """:func:`inet_members` on collapsed (IPv4, IPv6) networks already parsed."""
+def _chunked(verb: str, name: str, items: Sequence[str]) -> list[str]:
+    t = f"inet {INET_TABLE}"
+    return [f"{verb} element {t} {name} {_elements(items[i:i + 500])}"
+            for i in range(0, len(items), 500)]
+
+
+def inet_member_changes(group_id: str, new: Members, old: Members | None) -> list[str]:
+    """:func:`inet_members` on memberships already parsed (:func:`members_of`)."""
     t = f"inet {INET_TABLE}"
     cmds = inet_member_sets(group_id)
-    for version, nets, before in ((4, new[0], old and old[0]), (6, new[1], old and old[1])):
-        name = member_set(group_id, version)
+    for version in (4, 6):
+        hosts = new.hosts4 if version == 4 else new.hosts6
+        nets = new.nets4 if version == 4 else new.nets6
+        hname, nname = host_set(group_id, version), member_set(group_id, version)
         if old is None:
-            cmds.append(f"flush set {t} {name}")
-            gone, fresh = [], nets
-        else:
-            gone = sorted(set(before) - set(nets))
-            fresh = sorted(set(nets) - set(before))
-        for verb, items in (("delete", gone), ("add", fresh)):
-            for start in range(0, len(items), 500):
-                chunk = items[start:start + 500]
-                cmds.append(f"{verb} element {t} {name} {_elements(str(n) for n in chunk)}")
+            cmds += [f"flush set {t} {hname}", f"flush set {t} {nname}"]
+            cmds += _chunked("add", hname, sorted(hosts))
+            cmds += _chunked("add", nname, [str(n) for n in nets])
+            continue
+        before_hosts = old.hosts4 if version == 4 else old.hosts6
+        before_nets = old.nets4 if version == 4 else old.nets6
+        cmds += _chunked("delete", hname, sorted(before_hosts - hosts))
+        cmds += _chunked("add", hname, sorted(hosts - before_hosts))
+        if nets != before_nets:  # both collapsed: no interval overlaps another
+            cmds += _chunked("delete", nname, [str(n) for n in sorted(set(before_nets)
+                                                                      - set(nets))])
+            cmds += _chunked("add", nname, [str(n) for n in sorted(set(nets)
+                                                                   - set(before_nets))])
     return cmds
 
 
@@ -622,7 +726,8 @@ def inet_group(group: SecurityGroup) -> list[str]:
         cmds += [f"add chain {t} {chain}", f"flush chain {t} {chain}"]
         for rule in group.rules:
             if rule.direction == direction:
-                cmds.append(f"add rule {t} {chain} {rule_statement(rule)} accept")
+                cmds += [f"add rule {t} {chain} {body} accept"
+                         for body in rule_statements(rule)]
     if group.members is not None:
         cmds += inet_members(group.id, group.members)
     return cmds
