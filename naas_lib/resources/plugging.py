@@ -170,6 +170,65 @@ class Plugging:
         self.refresh_network(net.id)
         return port.replace(status=status, status_reason=None)
 
+    def plug_ports(self, port_ids: Sequence[str]) -> list[objects.Port]:
+        """Plug several ports of this host together (a boot's NICs); each with its status.
+
+        The driver's ``plug_many`` gets them all at once (the Linux bridge driver
+        programs their port security in one nft transaction). Ports bound here
+        through an INACTIVE binding go one by one. After every status is
+        recorded, the first failure's DriverError is raised.
+        """
+        ids = list(dict.fromkeys(port_ids))
+        for port_id in ids:
+            validation.lookup("port_id", port_id)
+        with self.core.db.reader() as session:
+            rows = {r.id: r for r in session.scalars(
+                sa.select(models.Port).where(models.Port.id.in_(ids)))} if ids else {}
+            loaded = {p.id: p for p in common.load_ports(session, list(rows.values()))}
+            nets = {r.network_id: common.network_by_id(session, r.network_id)
+                    for r in rows.values()}
+        host, driver = self.core.host, self.core.driver
+        batch, alone, failed = [], [], {}
+        for port_id in ids:
+            port = loaded.get(port_id)
+            if port is None:
+                raise exc.PortNotFound(port_id=port_id)
+            if not host or port.binding_host_id != host:
+                alone.append(port_id)
+                continue
+            try:
+                for hook in self.before_plug:
+                    hook(port)
+            except Exception as e:  # noqa: BLE001 - this port fails, the others go on
+                failed[port_id] = e
+                continue
+            batch.append((port, nets[port.network_id], self.subnets_of(port)))
+        if batch:
+            failed.update(driver.plug_many(batch))
+        out = {}
+        for port, net, _subnets in batch:
+            if port.id in failed:
+                continue
+            up = port.admin_state_up and net.admin_state_up
+            status = constants.PORT_STATUS_ACTIVE if up else constants.PORT_STATUS_DOWN
+            self.set_port_status(port.id, status)
+            out[port.id] = port.replace(status=status, status_reason=None)
+        for port_id, e in failed.items():
+            reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+            self.set_port_status(port_id, constants.PORT_STATUS_ERROR, reason[:255])
+        for network_id in sorted({n.id for _p, n, _s in batch}):
+            self.refresh_network(network_id)
+        for port_id in ids:
+            if port_id in failed:
+                e = failed[port_id]
+                if isinstance(e, exc.DriverError):
+                    raise e
+                raise exc.DriverError(driver=driver.name,
+                                      reason=getattr(e, "message", None) or str(e)) from e
+        for port_id in alone:
+            out[port_id] = self.plug_port(port_id)
+        return [out[port_id] for port_id in ids]
+
     def _refreshes(self) -> bool:
         """Whether the driver has host-side services that follow network changes."""
         return bool(self.core.host) and (type(self.core.driver).refresh_network

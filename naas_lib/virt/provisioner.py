@@ -134,8 +134,15 @@ class Provisioner:
         try:
             networks = self._resolve(context, admin, inst, nics)
             self._create_new_ports(admin, inst, nics, host)
+            created: list[_Nic] = []  # plugged together, in NIC order with the others
             for nic in nics:
+                if nic.created:
+                    created.append(nic)
+                    continue
+                self._plug_created(admin, created, host)
+                created = []
                 self._attach(admin, inst, nic, host)
+            self._plug_created(admin, created, host)
             return self._network_info(admin, nics, networks)
         except _NicError as e:
             self._undo(admin, nics)
@@ -252,14 +259,28 @@ class Provisioner:
                     raise _NicError(nic.index, e) from e
             nic.created = True
 
+    def _plug_created(self, admin: RequestContext, created: list[_Nic], host: str) -> None:
+        """Plug new NICs on this host in one driver call (one port-security change).
+
+        Attached and bound with their creation, only the host side is left.
+        """
+        if not created or host != self.service.host:
+            return
+        try:
+            self.service.plug_ports([n.port_id for n in created])
+        except exc.NaasError as e:
+            statuses = {p.id: p.status for p in self.service.list_ports(
+                admin, id=[n.port_id for n in created])}
+            culprit = next((n for n in created
+                            if statuses.get(n.port_id) == constants.PORT_STATUS_ERROR),
+                           created[0])
+            raise _NicError(culprit.index, e) from e
+
     def _attach(self, admin: RequestContext, inst: InstanceRef, nic: _Nic, host: str) -> None:
         port_id = nic.port_id
         try:
             if nic.created:
-                # Attached and bound with its creation; the host side is left.
-                if host == self.service.host:
-                    self.service.plug_port(port_id)
-                return
+                return  # attached and bound with its creation, plugged by _plug_created
             if nic.request.binding_profile is not None:
                 self.service.update_port(admin, port_id,
                                          binding_profile=dict(nic.request.binding_profile))
