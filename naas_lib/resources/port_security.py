@@ -285,7 +285,12 @@ class SecurityHostSide:
                     and before.allowed_address_pairs == after.allowed_address_pairs):
                 continue
             affected |= old | new
-        if not affected:
+        self.members_changed(affected)
+
+    def members_changed(self, group_ids: Iterable[str]) -> None:
+        """Tell this host's driver the groups' member addresses as the database has them."""
+        affected = set(group_ids)
+        if not affected or not self.core.host:
             return
         try:
             with self.core.db.reader() as session:
@@ -317,6 +322,29 @@ class SecurityHostSide:
         with self.core.db.reader() as session:
             states = group_states(session, groups)
         self.core.driver.prepare_security_groups(list(states.values()))
+
+
+class MembersOfDeletedNetworks:
+    """A deleted network takes its ports along: their groups' member sets on this
+    host follow at once (a delete hook of :class:`~naas_lib.resources.networks.Networks`)."""
+
+    def __init__(self, core: Core, host_side: SecurityHostSide) -> None:
+        self.core = core
+        self.host_side = host_side
+
+    def before_network_delete(self, context: RequestContext, network: objects.Network
+                              ) -> list[str]:
+        """The groups of the network's ports (nothing on a service without a host)."""
+        if not self.core.host:
+            return []
+        with self.core.db.reader() as session:
+            return sorted(session.scalars(
+                sa.select(_PSG.security_group_id).distinct()
+                .join(models.Port, models.Port.id == _PSG.port_id)
+                .where(models.Port.network_id == network.id)))
+
+    def after_network_delete(self, context: RequestContext, token: list[str]) -> None:
+        self.host_side.members_changed(token)
 
 
 def forget_ports(session: orm.Session, port_ids: Sequence[str]) -> None:
