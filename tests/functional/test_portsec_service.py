@@ -14,6 +14,7 @@ import threading
 
 import pytest
 
+from naas_lib.cli import connectivity
 from naas_lib.drivers.linuxbridge import netlink as nl
 from tests.functional.netns import lab_for, ping, run
 
@@ -100,6 +101,11 @@ def test_default_group_members_talk_a_non_member_does_not_and_rules_open_ports(
     # Members of the default group reach each other; a non-member reaches no one.
     assert ping(g1, ip4(p2)) and ping(g2, ip4(p1))
     assert not ping(g3, ip4(p1)) and not ping(g1, ip4(p3))
+    # naas check expects just that: the outsider's pairs are filtered, not failures.
+    report = connectivity.check_network(svc, admin_ctx, net.id, isolation=False)
+    assert report.ok, report.problems
+    assert report.cell(p1.id, p3.id) == report.cell(p3.id, p1.id) == connectivity.FILTERED
+    assert report.cell(p1.id, p2.id) == report.cell(p2.id, p1.id) == connectivity.REACHED
 
     with listening(g1, 8080):
         assert connects(g2, ip4(p1), 8080)          # members: anything
