@@ -227,7 +227,10 @@ def test_full_ruleset_replaces_only_its_own_tables():
     assert not any("ruleset" in c for c in cmds)
     text = R.script(cmds)
     assert 'add element bridge naas_portsec from_mark { "tapabc" : 0x10000007 }' in text
-    assert "add element inet naas_sg ingress { 0x20000007 : jump in_tapabc }" in text
+    # A port in one group: its map elements jump straight to the group's chains.
+    assert "add element inet naas_sg ingress { 0x20000007 : jump sg_default_in }" in text
+    assert "add element inet naas_sg egress { 0x10000007 : jump sg_default_eg }" in text
+    assert "tapabc" not in "".join(c for c in cmds if c.startswith("add chain inet"))
     assert 'iifname "nsd*" meta mark set meta mark or 0x80000000' in text
 
 
@@ -323,9 +326,40 @@ def test_remove_is_idempotent_and_port_security_off_removes():
     ps.apply_port(port(), [_default()])
     ps.apply_port(port(security_groups=(), port_security_enabled=False))
     assert 'delete element bridge naas_portsec ports { "tapabc" }' in rec.scripts[-1]
-    assert "delete chain inet naas_sg in_tapabc" in rec.scripts[-1]
+    index = rec.marks.get("tapabc") or 0
+    assert "delete element inet naas_sg ingress" in rec.scripts[-1]
+    assert "delete element inet naas_sg egress" in rec.scripts[-1]
+    assert index == 0  # from_mark element gone with it
     assert ps.ports() == {}
     assert ps.remove_port("tapabc") is False
+
+
+def test_ports_in_several_groups_share_one_chain_and_group_changes_repoint_the_map():
+    rec = Recorder()
+    ps = PortSecurity(runner=rec)
+    web, db = SecurityGroup("web", (rule(),), ()), SecurityGroup("db", (rule(),), ())
+    both = R.groups_chain(("web", "db"), "ingress")
+    assert both == R.groups_chain(("db", "web"), "ingress") and both.startswith("sgs_")
+    ps.apply_port(port(security_groups=("web", "db")), [web, db])
+    first = rec.scripts[-1]
+    assert f"add rule inet naas_sg {both} jump sg_db_in" in first
+    assert f"add rule inet naas_sg {both} jump sg_web_in" in first
+    assert "ingress { 0x2" in first and f": jump {both} }}" in first
+    ps.apply_port(port(device="tapdef", mac="fa:16:3e:00:00:02", fixed_ips=("10.0.0.6",),
+                       security_groups=("db", "web")), [web, db])
+    assert f": jump {both} }}" in rec.scripts[-1]  # the same chain, no new one
+    # Leaving a group: the element is deleted and added again with the new target.
+    ps.apply_port(port(security_groups=("web",)), [web])
+    lines = rec.scripts[-1].splitlines()
+    deleted = [x for x in lines if x.startswith("delete element inet naas_sg ingress")]
+    added = [x for x in lines if x.startswith("add element inet naas_sg ingress")]
+    assert len(deleted) == 1 and added == [
+        added[0].split(":")[0] + ": jump sg_web_in }"]
+    assert lines.index(deleted[0]) < lines.index(added[0])
+    # No group at all: no element (the base chain drops what no group accepts).
+    ps.apply_port(port(security_groups=()), [])
+    assert "add element inet naas_sg ingress" not in rec.scripts[-1]
+    assert "delete element inet naas_sg ingress" in rec.scripts[-1]
 
 
 def test_sync_rebuilds_then_stays_quiet():

@@ -160,6 +160,8 @@ class PortSecurity:
         self._ports: dict[str, PortSpec] = {}
         self._indexes: dict[str, int] = {}
         self._elements: dict[str, dict[str, list[str]]] = {}
+        #: What each port's (egress, ingress) map elements jump to (None: no element).
+        self._verdicts: dict[str, tuple[str | None, str | None]] = {}
         self._groups: dict[str, SecurityGroup] = {}
         self._members: dict[str, tuple[str, ...]] = {}
         #: Parsed membership last programmed, by group (made from ``_members`` when missing).
@@ -232,7 +234,7 @@ class PortSecurity:
             delete: dict[str, list[str]] = {}
             for device in sorted(disabled & set(self._indexes)):
                 _merge(delete, self._elements.get(device, {}))
-                cmds += R.inet_remove(device, self._indexes[device])
+                cmds += R.inet_remove(self._indexes[device], self._verdict(device))
             for port, groups in enabled:
                 for group in groups:
                     if changed.get(group.id) != group:
@@ -242,7 +244,7 @@ class PortSecurity:
                 more, fewer = _diff(new, self._elements.get(port.device, {}))
                 _merge(add, more)
                 _merge(delete, fewer)
-                cmds += R.inet_port(port, index)
+                cmds += R.inet_port(port, index, self._verdict(port.device))
             # One command per set: nft checks interval sets per command, not per element.
             return R.bridge_elements(add, delete) + cmds
 
@@ -252,6 +254,7 @@ class PortSecurity:
         for port, _ in enabled:
             self._ports[port.device] = port
             self._elements[port.device] = R.port_elements(port, self._indexes[port.device])
+            self._verdicts[port.device] = R.port_verdicts(port)
         self._record_groups(changed, members)
 
     def remove_port(self, device: str) -> bool:
@@ -329,6 +332,7 @@ class PortSecurity:
         self._skeleton_done = True
         self._ports = dict(wanted)
         self._elements = {p.device: R.port_elements(p, i) for p, i in ordered}
+        self._verdicts = {p.device: R.port_verdicts(p) for p, _ in ordered}
         self._groups = {g.id: g for g in desired.groups}
         self._members = {g.id: g.members for g in desired.groups if g.members is not None}
         self._member_state = {}
@@ -398,7 +402,10 @@ class PortSecurity:
     def _remove_commands(self, device: str) -> list[str]:
         index = self._indexes[device]
         old = self._elements.get(device, {})
-        return R.bridge_elements({}, old) + R.inet_remove(device, index)
+        return R.bridge_elements({}, old) + R.inet_remove(index, self._verdict(device))
+
+    def _verdict(self, device: str) -> tuple[str | None, str | None]:
+        return self._verdicts.get(device, (None, None))
 
     def _skeleton(self) -> list[str]:
         if self._skeleton_done:
@@ -434,6 +441,7 @@ class PortSecurity:
 
     def _forget(self, device: str) -> None:
         self._ports.pop(device, None)
+        self._verdicts.pop(device, None)
         self._indexes.pop(device, None)
         self._elements.pop(device, None)
 
@@ -477,6 +485,29 @@ class PortSecurity:
                     indexes[device] = int(element[1]) & R.MAX_PORT_INDEX
         self._indexes = indexes
         self._elements = {d: e for d, e in elements.items() if d in indexes}
+        self._verdicts = self._kernel_verdicts(indexes)
+
+    def _kernel_verdicts(self, indexes: dict[str, int]
+                         ) -> dict[str, tuple[str | None, str | None]]:
+        """What the kernel's egress/ingress map elements of the ports jump to."""
+        by_key: dict[tuple[str, int], str] = {}
+        for name in ("egress", "ingress"):
+            try:
+                out = self._run("", ("-j", "list", "map", "inet", R.INET_TABLE, name))
+            except exc.DriverError:
+                continue
+            for item in json.loads(out or "{}").get("nftables", []):
+                body = item.get("map")
+                if not body or body.get("name") != name:
+                    continue
+                for element in body.get("elem", []) or []:
+                    if isinstance(element, list) and isinstance(element[0], int) \
+                            and isinstance(element[1], dict):
+                        target = (element[1].get("jump") or {}).get("target")
+                        if target:
+                            by_key[(name, element[0] & R.MAX_PORT_INDEX)] = target
+        return {device: (by_key.get(("egress", index)), by_key.get(("ingress", index)))
+                for device, index in indexes.items()}
 
     def _kernel_marks(self) -> dict[str, int]:
         try:

@@ -25,9 +25,13 @@ Two tables, owned by this module and nothing else:
     sets ``net.bridge.bridge-nf-call-iptables`` and ``...-ip6tables`` to 1 (this
     kernel has no conntrack in the bridge family). Interface names there are the
     bridge's, so ports are known by the mark: the ``prerouting`` chain checks
-    what a port sends (``egress`` verdict map: mark -> ``eg_<dev>``), the
-    ``forward`` chain what reaches it (``ingress``: mark -> ``in_<dev>``). A
-    port's chains jump to its groups' chains ``sg_<id>_in``/``sg_<id>_eg``; a
+    what a port sends (``egress`` verdict map: mark -> its groups' chain), the
+    ``forward`` chain what reaches it (``ingress``). A port in one group jumps
+    to the group's chain ``sg_<id>_eg``/``sg_<id>_in``; a port in several to a
+    chain ``sgs_<digest>_eg``/``_in`` shared by every port with the same groups,
+    which jumps to each; a port in none has no element (what no group accepts
+    is dropped by the base chain). So a port adds no chain or rule: plugging
+    one is two map elements, and nft's cache of the table stays small. A
     group's members are the hash sets ``h4_<id>``/``h6_<id>`` (single addresses)
     and the interval sets ``m4_<id>``/``m6_<id>`` (CIDR members, collapsed).
     nft reads every interval set of a table before it changes any element
@@ -45,6 +49,7 @@ frames keep theirs):
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
@@ -458,12 +463,21 @@ def element_key(set_name: str, element: str) -> str:
     return element.split(" : ")[0] if set_name in ("from_mark", "to_mark") else element
 
 
-def egress_chain(device: str) -> str:
-    return f"eg_{device}"
+def groups_chain(group_ids: Sequence[str], direction: str) -> str | None:
+    """The chain a port in ``group_ids`` jumps to for ``direction`` (None: no group)."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return None
+    if len(ids) == 1:
+        return group_chain(ids[0], direction)
+    digest = hashlib.sha256(" ".join(ids).encode()).hexdigest()[:16]
+    return f"sgs_{digest}_{'in' if direction == INGRESS else 'eg'}"
 
 
-def ingress_chain(device: str) -> str:
-    return f"in_{device}"
+def port_verdicts(port: PortSpec) -> tuple[str | None, str | None]:
+    """The (egress, ingress) chains the port's map elements jump to."""
+    return (groups_chain(port.security_groups, EGRESS),
+            groups_chain(port.security_groups, INGRESS))
 
 
 def group_chain(group_id: str, direction: str) -> str:
@@ -733,39 +747,48 @@ def inet_group(group: SecurityGroup) -> list[str]:
     return cmds
 
 
-def inet_port(port: PortSpec, index: int) -> list[str]:
-    """Commands that (re)program a port's ingress and egress chains and its map entries.
+def _verdict_elements(index: int, verdicts: tuple[str | None, str | None],
+                      previous: tuple[str | None, str | None]) -> list[str]:
+    """Delete the port's map elements that change, add the new ones (maps refuse a
+    new value for a key that is there)."""
+    t = f"inet {INET_TABLE}"
+    cmds = []
+    for name, flag, target, before in (("egress", FROM_FLAG, verdicts[0], previous[0]),
+                                       ("ingress", TO_FLAG, verdicts[1], previous[1])):
+        if target == before:
+            continue
+        if before is not None:
+            cmds.append(f"delete element {t} {name} {{ {flag | index:#010x} }}")
+        if target is not None:
+            cmds.append(f"add element {t} {name} {{ {flag | index:#010x} : jump {target} }}")
+    return cmds
 
-    A port's chains only jump to its groups' chains, so a rule change rewrites the
-    group's chains once, whatever the number of ports using it.
+
+def inet_port(port: PortSpec, index: int,
+              previous: tuple[str | None, str | None] = (None, None)) -> list[str]:
+    """Commands that point a port's map elements at its groups' chains.
+
+    ``previous`` is what its elements jump to now (None: no element). A group's
+    chains are created if missing (empty: it allows nothing until programmed);
+    a port in several groups shares a chain with every port in the same groups.
     """
     t = f"inet {INET_TABLE}"
-    eg, ing = egress_chain(port.device), ingress_chain(port.device)
-    cmds = [f"add chain {t} {eg}", f"flush chain {t} {eg}",
-            f"add chain {t} {ing}", f"flush chain {t} {ing}"]
-    for gid in port.security_groups:
-        # A group not (yet) programmed on this host allows nothing until it is.
+    cmds = []
+    groups = sorted(set(port.security_groups))
+    for gid in groups:
         cmds += [f"add chain {t} {group_chain(gid, d)}" for d in (INGRESS, EGRESS)]
-        cmds.append(f"add rule {t} {eg} jump {group_chain(gid, EGRESS)}")
-        cmds.append(f"add rule {t} {ing} jump {group_chain(gid, INGRESS)}")
-    cmds += [f"add rule {t} {eg} drop", f"add rule {t} {ing} drop"]
-    cmds += [f"add element {t} egress {{ {FROM_FLAG | index:#010x} : jump {eg} }}",
-             f"add element {t} ingress {{ {TO_FLAG | index:#010x} : jump {ing} }}"]
-    return cmds
+    verdicts = port_verdicts(port)
+    if len(groups) > 1:
+        for direction, chain in ((EGRESS, verdicts[0]), (INGRESS, verdicts[1])):
+            cmds += [f"add chain {t} {chain}", f"flush chain {t} {chain}"]
+            cmds += [f"add rule {t} {chain} jump {group_chain(gid, direction)}"
+                     for gid in groups]
+    return cmds + _verdict_elements(index, verdicts, previous)
 
 
-def inet_remove(device: str, index: int) -> list[str]:
-    """Commands that remove a port from the inet table whether or not it is there."""
-    t = f"inet {INET_TABLE}"
-    eg, ing = egress_chain(device), ingress_chain(device)
-    cmds = [f"add chain {t} {eg}", f"add chain {t} {ing}",
-            f"add element {t} egress {{ {FROM_FLAG | index:#010x} : jump {eg} }}",
-            f"add element {t} ingress {{ {TO_FLAG | index:#010x} : jump {ing} }}",
-            f"delete element {t} egress {{ {FROM_FLAG | index:#010x} }}",
-            f"delete element {t} ingress {{ {TO_FLAG | index:#010x} }}"]
-    for chain in (eg, ing):
-        cmds += [f"flush chain {t} {chain}", f"delete chain {t} {chain}"]
-    return cmds
+def inet_remove(index: int, previous: tuple[str | None, str | None]) -> list[str]:
+    """Commands that remove a port's map elements (``previous``: what they jump to)."""
+    return _verdict_elements(index, (None, None), previous)
 
 
 def full_ruleset(ports: Sequence[tuple[PortSpec, int]], groups: Sequence[SecurityGroup],
