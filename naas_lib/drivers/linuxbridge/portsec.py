@@ -221,6 +221,7 @@ class PortSecurity:
             checked.append((port, [self._checked(g, seen, members) for g in groups]))
         self._load()
         changed: dict[str, SecurityGroup] = {}
+        made: dict[str, dict[str, list[str]]] = {}  # the elements of each port, as rendered
         enabled = [(p, g) for p, g in checked if p.port_security_enabled]
         disabled = {p.device for p, _ in checked if not p.port_security_enabled}
         disabled &= set(self._indexes)
@@ -240,11 +241,11 @@ class PortSecurity:
                     if changed.get(group.id) != group:
                         cmds += self._group_commands(group, changed, members)
                 index = self._index(port.device)
-                new = R.port_elements(port, index)
+                new = made[port.device] = R.port_elements(port, index)
                 more, fewer = _diff(new, self._elements.get(port.device, {}))
                 _merge(add, more)
                 _merge(delete, fewer)
-                cmds += R.inet_port(port, index, self._verdict(port.device))
+                cmds += R.inet_port(port, index, self._verdict(port.device), self._groups)
             # One command per set: nft checks interval sets per command, not per element.
             return R.bridge_elements(add, delete) + cmds
 
@@ -253,7 +254,7 @@ class PortSecurity:
             self._forget(device)
         for port, _ in enabled:
             self._ports[port.device] = port
-            self._elements[port.device] = R.port_elements(port, self._indexes[port.device])
+            self._elements[port.device] = made[port.device]
             self._verdicts[port.device] = R.port_verdicts(port)
         self._record_groups(changed, members)
 
@@ -370,6 +371,7 @@ class PortSecurity:
             self._skeleton_done = False
             self._members.clear()  # unknown now: membership is flushed and refilled
             self._member_state.clear()
+            self._groups.clear()  # and groups are programmed again, chains and sets
             self._load()
             cmds = build()
             self._run(R.script(self._skeleton() + cmds), ("-f", "-"))
@@ -423,7 +425,7 @@ class PortSecurity:
             return []
         changed[group.id] = group
         member_cmds = [] if new is None else R.inet_member_changes(
-            group.id, new, self._known_members(group.id))
+            group.id, new, self._known_members(group.id), create_sets=known is None)
         if same_rules and not force:
             return member_cmds
         return R.inet_group(SecurityGroup(group.id, group.rules)) + member_cmds

@@ -52,7 +52,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from naas_lib import exceptions as exc
@@ -703,10 +703,15 @@ def _chunked(verb: str, name: str, items: Sequence[str]) -> list[str]:
             for i in range(0, len(items), 500)]
 
 
-def inet_member_changes(group_id: str, new: Members, old: Members | None) -> list[str]:
-    """:func:`inet_members` on memberships already parsed (:func:`members_of`)."""
+def inet_member_changes(group_id: str, new: Members, old: Members | None,
+                        create_sets: bool = True) -> list[str]:
+    """:func:`inet_members` on memberships already parsed (:func:`members_of`).
+
+    ``create_sets`` False leaves out the (idempotent) creation of the sets, for
+    a group whose sets the caller knows are there.
+    """
     t = f"inet {INET_TABLE}"
-    cmds = inet_member_sets(group_id)
+    cmds = inet_member_sets(group_id) if create_sets or old is None else []
     for version in (4, 6):
         hosts = new.hosts4 if version == 4 else new.hosts6
         nets = new.nets4 if version == 4 else new.nets6
@@ -765,18 +770,21 @@ def _verdict_elements(index: int, verdicts: tuple[str | None, str | None],
 
 
 def inet_port(port: PortSpec, index: int,
-              previous: tuple[str | None, str | None] = (None, None)) -> list[str]:
+              previous: tuple[str | None, str | None] = (None, None),
+              programmed: Collection[str] = ()) -> list[str]:
     """Commands that point a port's map elements at its groups' chains.
 
-    ``previous`` is what its elements jump to now (None: no element). A group's
-    chains are created if missing (empty: it allows nothing until programmed);
-    a port in several groups shares a chain with every port in the same groups.
+    ``previous`` is what its elements jump to now (None: no element). The chains
+    of a group not in ``programmed`` are created if missing (empty: it allows
+    nothing until programmed); a port in several groups shares a chain with
+    every port in the same groups.
     """
     t = f"inet {INET_TABLE}"
     cmds = []
     groups = sorted(set(port.security_groups))
     for gid in groups:
-        cmds += [f"add chain {t} {group_chain(gid, d)}" for d in (INGRESS, EGRESS)]
+        if gid not in programmed:
+            cmds += [f"add chain {t} {group_chain(gid, d)}" for d in (INGRESS, EGRESS)]
     verdicts = port_verdicts(port)
     if len(groups) > 1:
         for direction, chain in ((EGRESS, verdicts[0]), (INGRESS, verdicts[1])):
