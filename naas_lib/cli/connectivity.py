@@ -5,7 +5,10 @@ A *guest* is a port whose ``binding_profile`` names a network namespace
 device there, so pinging from inside that namespace is what a VM on the port
 would see. :func:`check_network` pings from every guest of a network to every
 address of every other guest of that network (these must answer) and of the
-guests of other networks (these must not), and returns the matrix.
+guests of other networks (these must not), and returns the matrix. With
+port security, a pair of the same network that the ports' security groups do
+not allow (:mod:`.reachability`) is expected not to answer: its cell reads
+``filtered``, and only an answer is a problem (a leak).
 
 A reply only counts when it came from the target port: after a ping the
 source's neighbour entry for the address must hold the target's MAC, so a
@@ -26,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from naas_lib import objects
+from naas_lib.cli.reachability import GroupPolicy
 from naas_lib.context import RequestContext
 
 if TYPE_CHECKING:
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 REACHED = "ok"  # expected and reached
 UNREACHED = "FAIL"  # expected, not reached
 ISOLATED = "isolated"  # not expected, not reached
+FILTERED = "filtered"  # same network, not allowed by the security groups, not reached
 LEAK = "LEAK"  # not expected, reached
 
 
@@ -64,6 +69,7 @@ class Probe:
     expected: bool
     reached: bool
     detail: str = ""
+    filtered: bool = False  # not expected because the security groups do not allow it
 
     @property
     def ok(self) -> bool:
@@ -95,7 +101,9 @@ class ConnectivityReport:
         expected = probes[0].expected
         if expected:
             return REACHED if all(p.reached for p in probes) else UNREACHED
-        return LEAK if any(p.reached for p in probes) else ISOLATED
+        if any(p.reached for p in probes):
+            return LEAK
+        return FILTERED if probes[0].filtered else ISOLATED
 
     def matrix(self) -> list[list[str]]:
         """Rows: the network's guests as sources; columns: every guest as target."""
@@ -156,7 +164,7 @@ def ping(netns: str, address: str, deadline: float = 2.0) -> bool:
 
 
 def probe(source: Guest, target: Guest, address: str, expected: bool,
-          deadline: float = 2.0) -> Probe:
+          deadline: float = 2.0, filtered: bool = False) -> Probe:
     """Ping ``address`` of ``target`` from ``source`` and check who answered."""
     replied = ping(source.netns, address, deadline)
     detail = ""
@@ -168,23 +176,36 @@ def probe(source: Guest, target: Guest, address: str, expected: bool,
             detail = f"answered by {mac}, not {target.mac}"
     elif expected:
         detail = "no reply"
+    if filtered and reached:
+        detail = "the security groups do not allow it"
     return Probe(source=source.port_id, target=target.port_id, address=address,
-                 expected=expected, reached=reached, detail=detail)
+                 expected=expected, reached=reached, detail=detail, filtered=filtered)
 
 
 def probe_all(sources: Sequence[Guest], targets: Sequence[Guest], network_id: str,
-              deadline: float = 2.0, workers: int = 8) -> list[Probe]:
+              deadline: float = 2.0, workers: int = 8,
+              policy: GroupPolicy | None = None) -> list[Probe]:
     """Every (source, target address) pair, run in parallel; sources of ``network_id``.
 
     An address the source holds itself is skipped: the source's own stack
-    would answer it, which proves nothing about the target.
+    would answer it, which proves nothing about the target. With ``policy``,
+    a pair of the network that the security groups do not allow is expected
+    not to answer (``filtered``).
     """
-    jobs = [(s, t, a, t.network_id == network_id)
-            for s in sources for t in targets if s.port_id != t.port_id
-            for a in t.addresses if a not in s.addresses]
+    jobs = []
+    for s in sources:
+        for t in targets:
+            if s.port_id == t.port_id:
+                continue
+            for a in t.addresses:
+                if a in s.addresses:
+                    continue
+                filtered = (t.network_id == network_id and policy is not None
+                            and not policy.allows(s.port_id, t.port_id, a))
+                jobs.append((s, t, a, t.network_id == network_id and not filtered, filtered))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(probe, s, t, a, expected, deadline)
-                   for s, t, a, expected in jobs]
+        futures = [pool.submit(probe, s, t, a, expected, deadline, filtered)
+                   for s, t, a, expected, filtered in jobs]
         return [f.result() for f in futures]
 
 
@@ -193,12 +214,14 @@ def check_network(service: NetworkService, context: RequestContext, network_id: 
                   workers: int = 8) -> ConnectivityReport:
     """Ping between the guests of a network, and towards other networks' guests.
 
-    Guests of ``network_id`` must reach each other on every address; with
-    ``isolation``, they must reach no guest of another network.
+    Guests of ``network_id`` must reach each other on every address the ports'
+    security groups allow (and must not reach the others); with ``isolation``,
+    they must reach no guest of another network.
     """
     net = service.get_network(context, network_id)
     everyone = find_guests(service, context, None if isolation else [net.id])
     own = [g for g in everyone if g.network_id == net.id]
     targets = own + [g for g in everyone if g.network_id != net.id]
-    probes = probe_all(own, targets, net.id, deadline, workers)
+    policy = GroupPolicy.of(service, context)
+    probes = probe_all(own, targets, net.id, deadline, workers, policy)
     return ConnectivityReport(network_id=net.id, guests=targets, probes=probes)

@@ -44,6 +44,11 @@ _CHANGEABLE = (
     Option("--device-id", "Id of the device using the port (e.g. instance)."),
     Option("--device-owner", "Kind of device using the port (compute:nova ...)."),
     Option("--host", "Bind the port to this host (admin only).", attr="binding_host_id"),
+    # The --no- forms come first: with both, the port gets exactly the groups (pairs) given.
+    Option("--no-security-group", "No security groups (with --security-group: only those).",
+           attr="security_groups", clears=True),
+    Option("--no-allowed-address", "No allowed address pairs (with --allowed-address: only "
+           "those).", attr="allowed_address_pairs", clears=True),
     Option("--security-group", "Id of a security group of the port; may be repeated "
            "(default: the project's default group).", attr="security_groups", repeat=True,
            metavar="GROUP_ID"),
@@ -78,6 +83,29 @@ PORT = resource.Resource(
 )
 
 
+def _unset(args: argparse.Namespace) -> None:
+    """Remove the named groups and pairs from a port, keeping the others."""
+    port = common.find(args, "port", args.ref)
+    attrs: dict[str, Any] = {}
+    if args.security_group:
+        gone = {common.find(args, "security_group", g).id for g in args.security_group}
+        attrs["security_groups"] = [g for g in port.security_groups if g not in gone]
+    if args.allowed_address:
+        def named(pair: Any) -> bool:
+            return any(pair.ip_address == a["ip_address"]
+                       and a.get("mac_address") in (None, pair.mac_address)
+                       for a in args.allowed_address)
+        attrs["allowed_address_pairs"] = [
+            {"ip_address": p.ip_address, "mac_address": p.mac_address}
+            for p in port.allowed_address_pairs if not named(p)]
+    if not attrs:
+        raise common.CommandError("nothing to unset; give --security-group or "
+                                  "--allowed-address")
+    updated = common.service(args).update_port(
+        common.context(args), port.id, expected_revision=port.revision_number, **attrs)
+    output.show_one(args, wire.port_to_wire(updated))
+
+
 def _attach(args: argparse.Namespace) -> None:
     port = common.find(args, "port", args.port)
     att = common.service(args).attach_port(
@@ -95,6 +123,23 @@ def _detach(args: argparse.Namespace) -> None:
 def register(subparsers: Any) -> None:
     """Add ``naas port ...`` to the top-level subparsers."""
     sub = resource.register(subparsers, PORT)
+
+    # The openstack CLI's names: "set" is "update"; "unset" removes single groups or pairs.
+    p = common.add_command(sub, "set", "Change a port (the same as update).",
+                           resource.update_handler(PORT, PORT.update or ()), prints="one")
+    p.add_argument("ref", metavar="port", help=PORT.ref_help())
+    for opt in PORT.update or ():
+        opt.add_to(p)
+    p.add_argument("--revision", type=int, metavar="N",
+                   help="Refuse the change unless the port is at this revision.")
+    p = common.add_command(sub, "unset", "Remove security groups or allowed address pairs "
+                           "from a port, keeping the others.", _unset, prints="one")
+    p.add_argument("ref", metavar="port", help=PORT.ref_help())
+    p.add_argument("--security-group", action="append", metavar="GROUP",
+                   help="Id or unique name of a group to remove; may be repeated.")
+    p.add_argument("--allowed-address", action="append", type=_address_pair,
+                   metavar="ip-address=IP[,mac-address=MAC]",
+                   help="Pair to remove (any MAC when none is given); may be repeated.")
 
     p = common.add_command(sub, "attach", "Attach a VIF (interface) to a port.", _attach,
                            prints="one")

@@ -168,6 +168,11 @@ def _update(res: Resource, options: Sequence[Option]) -> common.Handler:
     return handler
 
 
+def update_handler(res: Resource, options: Sequence[Option]) -> common.Handler:
+    """The ``update`` handler, for a resource that offers it under another name too."""
+    return _update(res, options)
+
+
 def _delete(res: Resource) -> common.Handler:
     def handler(args: argparse.Namespace) -> None:
         for ident in args.refs:

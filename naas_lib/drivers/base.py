@@ -262,6 +262,23 @@ class Driver(abc.ABC):
         ``(port, network)`` still loads, with a DeprecationWarning.
         """
 
+    def plug_many(self, items: Sequence[tuple[objects.Port, objects.Network,
+                                              Sequence[objects.Subnet]]]
+                  ) -> dict[str, Exception]:
+        """Plug several ports of this host at once (a boot's NICs, a host's ports).
+
+        Returns the failures by port id (the others are plugged). A driver may
+        program the ports together (the Linux bridge driver: their port
+        security in one nft transaction); by default each is plugged in turn.
+        """
+        failed: dict[str, Exception] = {}
+        for port, network, subnets in items:
+            try:
+                self.plug(port, network, subnets)
+            except Exception as e:  # noqa: BLE001 - reported per port to the caller
+                failed[port.id] = e
+        return failed
+
     @abc.abstractmethod
     def unplug(self, port: objects.Port, network: objects.Network) -> None:
         """Remove the port's devices from this host. Idempotent."""

@@ -22,7 +22,11 @@ from naas_lib.resources.lifecycle import Lifecycle
 from naas_lib.resources.networks import Networks
 from naas_lib.resources.plugging import Plugging
 from naas_lib.resources.port_bindings import PortBindings
-from naas_lib.resources.port_security import PortSecurityFields, SecurityHostSide
+from naas_lib.resources.port_security import (
+    MembersOfDeletedNetworks,
+    PortSecurityFields,
+    SecurityHostSide,
+)
 from naas_lib.resources.ports import Ports
 from naas_lib.resources.security_groups import SecurityGroups
 from naas_lib.resources.subnets import Subnets
@@ -87,4 +91,5 @@ def _port_security(core: Core, lifecycle: Lifecycle, plugging: Plugging, ports: 
     ports.security = PortSecurityFields(core, groups)
     ports.security_host = host_side
     plugging.before_plug.append(host_side.before_plug)
+    ports.networks.delete_hooks.append(MembersOfDeletedNetworks(core, host_side))
     return groups, host_side

@@ -190,24 +190,39 @@ class Plugging:
         done: list[tuple[objects.Port, str, str | None]] = []
         failure: Exception | None = None
         failed_reason = ""
+        batch = []
+        stopped: tuple[objects.Port, Exception] | None = None  # a port that never got plugged
         for port, net in items:
-            subnets = self.subnets_of(port)
             if port.binding_host_id != host or not host:
-                failure = exc.BindingFailed(port_id=port.id, host=host,
-                                            reason=f"port is bound to {port.binding_host_id!r}")
+                stopped = (port, exc.BindingFailed(
+                    port_id=port.id, host=host,
+                    reason=f"port is bound to {port.binding_host_id!r}"))
                 break
             try:
                 for hook in self.before_plug:
                     hook(port)
-                driver.plug(port, net, subnets)
             except Exception as e:
-                failed_reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
-                done.append((port, constants.PORT_STATUS_ERROR, failed_reason[:255]))
-                failure = e
+                stopped = (port, e)
                 break
+            batch.append((port, net, self.subnets_of(port)))
+        # One driver call for them all (port security: one nft transaction).
+        failed = driver.plug_many(batch) if batch else {}
+        for port, net, _subnets in batch:
+            if port.id in failed:
+                e = failed[port.id]
+                reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+                done.append((port, constants.PORT_STATUS_ERROR, reason[:255]))
+                continue
             up = port.admin_state_up and net.admin_state_up
             done.append((port, constants.PORT_STATUS_ACTIVE if up
                          else constants.PORT_STATUS_DOWN, None))
+        first = next(((p, failed[p.id]) for p, _n, _s in batch if p.id in failed), stopped)
+        if first is not None:
+            port, failure = first
+            failed_reason = getattr(failure, "message", None) or \
+                f"{type(failure).__name__}: {failure}"
+            if not isinstance(failure, exc.BindingFailed) and port.id not in failed:
+                done.append((port, constants.PORT_STATUS_ERROR, failed_reason[:255]))
         self.set_port_statuses([(p.id, status, reason) for p, status, reason in done])
         if isinstance(failure, (exc.DriverError, exc.BindingFailed)):
             failure.kwargs.setdefault("port_id", port.id)

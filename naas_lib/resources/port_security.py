@@ -31,7 +31,7 @@ from naas_lib.context import RequestContext
 from naas_lib.db import models
 from naas_lib.drivers import base as driver_base
 from naas_lib.resources.core import Core
-from naas_lib.resources.security_groups import SecurityGroups, load_groups
+from naas_lib.resources.security_groups import SecurityGroups, rule_obj
 
 LOG = logging.getLogger(__name__)
 
@@ -235,41 +235,63 @@ class PortSecurityFields:
 # -- what the driver is told ---------------------------------------------------------
 
 
+_IDS = sa.bindparam("ids", expanding=True)
+_GT, _RT = models.SecurityGroup.__table__, models.SecurityGroupRule.__table__
+_PSGT, _IPAT, _AAPT = _PSG.__table__, models.IpAllocation.__table__, _AAP.__table__
+#: Member addresses of the groups ``ids``: fixed IPs and pairs of their ports.
+_MEMBERS = sa.union_all(
+    sa.select(_PSGT.c.security_group_id, _IPAT.c.ip_address)
+    .join(_IPAT, _IPAT.c.port_id == _PSGT.c.port_id)
+    .where(_PSGT.c.security_group_id.in_(_IDS)),
+    sa.select(_PSGT.c.security_group_id, _AAPT.c.ip_address)
+    .join(_AAPT, _AAPT.c.port_id == _PSGT.c.port_id)
+    .where(_PSGT.c.security_group_id.in_(_IDS)))
+#: The groups ``ids`` name as remote in their rules.
+_REMOTES = (sa.select(_RT.c.remote_group_id)
+            .where(_RT.c.security_group_id.in_(_IDS), _RT.c.remote_group_id.is_not(None)))
+#: Rows of the groups ``ids`` and of the groups their rules name, and their rules.
+_STATE_GROUPS = sa.select(_GT).where(sa.or_(_GT.c.id.in_(_IDS), _GT.c.id.in_(_REMOTES)))
+_STATE_RULES = (sa.select(_RT)
+                .where(sa.or_(_RT.c.security_group_id.in_(_IDS),
+                              _RT.c.security_group_id.in_(_REMOTES)))
+                .order_by(_RT.c.created_at, _RT.c.id))
+
+
 def members(session: orm.Session, group_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Each group's member addresses on every host: fixed IPs and pairs of its ports.
 
-    One query (plain rows, no ORM objects): it runs before every plug.
+    One query (plain rows from a statement built once): it runs before every plug.
     """
     ids = sorted(set(group_ids))
     out: dict[str, set[str]] = defaultdict(set)
     if ids:
-        psg, ipa, aap = _PSG.__table__, models.IpAllocation.__table__, _AAP.__table__
-        fixed = (sa.select(psg.c.security_group_id, ipa.c.ip_address)
-                 .join(ipa, ipa.c.port_id == psg.c.port_id)
-                 .where(psg.c.security_group_id.in_(ids)))
-        pairs = (sa.select(psg.c.security_group_id, aap.c.ip_address)
-                 .join(aap, aap.c.port_id == psg.c.port_id)
-                 .where(psg.c.security_group_id.in_(ids)))
-        for gid, ip in session.connection().execute(sa.union_all(fixed, pairs)):
+        for gid, ip in session.connection().execute(_MEMBERS, {"ids": ids}):
             out[gid].add(ip)
     return {g: tuple(sorted(out[g])) for g in ids}
 
 
 def group_states(session: orm.Session, group_ids: Iterable[str]
                  ) -> dict[str, driver_base.SecurityGroupState]:
-    """The groups, plus the groups their rules name as remote, each with its members."""
-    wanted = set(group_ids)
-    R = models.SecurityGroupRule
-    if wanted:
-        wanted |= {g for g in session.scalars(sa.select(R.remote_group_id).where(
-            R.security_group_id.in_(sorted(wanted)), R.remote_group_id.is_not(None)))}
+    """The groups, plus the groups their rules name as remote, each with its members.
+
+    Three plain-row queries from statements built once (groups, rules,
+    members): this runs before every plug of a port in a group.
+    """
+    wanted = sorted(set(group_ids))
     if not wanted:
         return {}
-    rows = list(session.scalars(sa.select(models.SecurityGroup).where(
-        models.SecurityGroup.id.in_(sorted(wanted)))))
-    addresses = members(session, wanted)
-    return {g.id: driver_base.SecurityGroupState(group=g, members=addresses.get(g.id, ()))
-            for g in load_groups(session, rows)}
+    conn = session.connection()
+    groups = list(conn.execute(_STATE_GROUPS, {"ids": wanted}))
+    rules: dict[str, list[objects.SecurityGroupRule]] = defaultdict(list)
+    for row in conn.execute(_STATE_RULES, {"ids": wanted}):
+        rules[row.security_group_id].append(rule_obj(row))
+    addresses = members(session, [g.id for g in groups])
+    return {g.id: driver_base.SecurityGroupState(
+        group=objects.SecurityGroup(
+            id=g.id, project_id=g.project_id, name=g.name, description=g.description,
+            security_group_rules=tuple(rules[g.id]), revision_number=g.revision_number,
+            created_at=g.created_at, updated_at=g.updated_at),
+        members=addresses.get(g.id, ())) for g in groups}
 
 
 def groups_of(ports: Iterable[objects.Port]) -> set[str]:
@@ -312,7 +334,12 @@ class SecurityHostSide:
                     and before.allowed_address_pairs == after.allowed_address_pairs):
                 continue
             affected |= old | new
-        if not affected:
+        self.members_changed(affected)
+
+    def members_changed(self, group_ids: Iterable[str]) -> None:
+        """Tell this host's driver the groups' member addresses as the database has them."""
+        affected = set(group_ids)
+        if not affected or not self.core.host:
             return
         try:
             with self.core.db.reader() as session:
@@ -344,6 +371,29 @@ class SecurityHostSide:
         with self.core.db.reader() as session:
             states = group_states(session, groups)
         self.core.driver.prepare_security_groups(list(states.values()))
+
+
+class MembersOfDeletedNetworks:
+    """A deleted network takes its ports along: their groups' member sets on this
+    host follow at once (a delete hook of :class:`~naas_lib.resources.networks.Networks`)."""
+
+    def __init__(self, core: Core, host_side: SecurityHostSide) -> None:
+        self.core = core
+        self.host_side = host_side
+
+    def before_network_delete(self, context: RequestContext, network: objects.Network
+                              ) -> list[str]:
+        """The groups of the network's ports (nothing on a service without a host)."""
+        if not self.core.host:
+            return []
+        with self.core.db.reader() as session:
+            return sorted(session.scalars(
+                sa.select(_PSG.security_group_id).distinct()
+                .join(models.Port, models.Port.id == _PSG.port_id)
+                .where(models.Port.network_id == network.id)))
+
+    def after_network_delete(self, context: RequestContext, token: list[str]) -> None:
+        self.host_side.members_changed(token)
 
 
 def forget_ports(session: orm.Session, port_ids: Sequence[str]) -> None:

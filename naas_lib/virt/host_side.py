@@ -38,11 +38,12 @@ def plug(service: NetworkService, port_ids: Iterable[str]) -> list[objects.Port]
     host may plug it); an unknown port raises PortNotFound.
     """
     ids = list(port_ids)
-    known = {p.id for p, _ in load_bound(service, ids)}
+    bound = load_bound(service, ids)
+    known = {p.id for p, _ in bound}
     for port_id in ids:
         if port_id not in known:
             raise exc.PortNotFound(port_id=port_id)
-    return [service.plug_port(port_id) for port_id in ids]
+    return service.plug_ports(bound)  # together: one port-security change for them all
 
 
 def unplug(service: NetworkService, port_ids: Iterable[str]) -> list[str]:

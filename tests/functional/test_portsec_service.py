@@ -14,6 +14,7 @@ import threading
 
 import pytest
 
+from naas_lib.cli import connectivity
 from naas_lib.drivers.linuxbridge import netlink as nl
 from tests.functional.netns import lab_for, ping, run
 
@@ -100,6 +101,11 @@ def test_default_group_members_talk_a_non_member_does_not_and_rules_open_ports(
     # Members of the default group reach each other; a non-member reaches no one.
     assert ping(g1, ip4(p2)) and ping(g2, ip4(p1))
     assert not ping(g3, ip4(p1)) and not ping(g1, ip4(p3))
+    # naas check expects just that: the outsider's pairs are filtered, not failures.
+    report = connectivity.check_network(svc, admin_ctx, net.id, isolation=False)
+    assert report.ok, report.problems
+    assert report.cell(p1.id, p3.id) == report.cell(p3.id, p1.id) == connectivity.FILTERED
+    assert report.cell(p1.id, p2.id) == report.cell(p2.id, p1.id) == connectivity.REACHED
 
     with listening(g1, 8080):
         assert connects(g2, ip4(p1), 8080)          # members: anything
@@ -128,3 +134,37 @@ def test_default_group_members_talk_a_non_member_does_not_and_rules_open_ports(
     assert "port security tables" in report.fixed
     again = svc.sync()  # in step: nothing of port security is touched
     assert not [c for c in again.created + again.fixed + again.removed if "port security" in c]
+
+
+def _member_set(host: str, group_id: str) -> str:
+    """The single-address member set of a group as the host's kernel holds it."""
+    return run("ip", "netns", "exec", host, "nft", "list", "set", "inet", "naas_sg",
+               f"h4_{group_id}").stdout
+
+
+def test_member_sets_follow_deleted_ports_and_networks_at_once(lab, admin_ctx):
+    svc, host = lab.host(1)
+    stays = svc.create_network(admin_ctx, name="stays", network_type="local")
+    svc.create_subnet(admin_ctx, network_id=stays.id, cidr=CIDR, ip_version=4)
+    goes = svc.create_network(admin_ctx, name="goes", network_type="local")
+    svc.create_subnet(admin_ctx, network_id=goes.id, cidr="10.79.0.0/24", ip_version=4)
+    p1, g1 = guest(lab, svc, admin_ctx, stays, "g1")
+    p2, g2 = guest(lab, svc, admin_ctx, goes, "g2")
+    p3, _ = guest(lab, svc, admin_ctx, stays, "g3")
+    unbound = svc.create_port(admin_ctx, network_id=goes.id)  # a member on no host yet
+    default = p1.security_groups[0]
+    assert svc.sync().failed_ports == {}
+    members = _member_set(host, default)
+    assert all(ip4(p) in members for p in (p1, p2, p3, unbound))
+    assert ping(g1, ip4(p3))
+
+    # A deleted port leaves the set on this host at once, without a sync round.
+    svc.detach_port(admin_ctx, p3.id)
+    svc.delete_port(admin_ctx, p3.id)
+    assert ip4(p3) not in _member_set(host, default)
+    # So do the ports a network deletion takes along (detached, and never bound).
+    svc.detach_port(admin_ctx, p2.id)
+    svc.delete_network(admin_ctx, goes.id)
+    members = _member_set(host, default)
+    assert ip4(p2) not in members and ip4(unbound) not in members
+    assert ip4(p1) in members

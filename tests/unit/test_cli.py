@@ -256,3 +256,46 @@ def test_security_groups_rules_and_port_options(tmp_path):
     assert [p["ip_address"] for p in doc["allowed_address_pairs"]] == ["10.0.0.50"]
     in_use = run([*naas, "security-group", "delete", "web"])
     assert in_use.returncode == 1 and "in use" in in_use.stderr.lower()
+
+
+def test_port_security_groups_and_pairs_are_cleared_and_unset_like_openstack(tmp_path):
+    url = f"sqlite:///{tmp_path}/sgclear.sqlite"
+    naas = [os.path.join(os.path.dirname(sys.executable), "naas"), "--database-url", url]
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=120)
+
+    def port_doc(*args):
+        done = run([*naas, "-f", "json", "port", *args])
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    ids = [run([*naas, "-f", "value", "security-group", "create", name, "-c", "id"])
+           .stdout.strip() for name in ("web", "db")]
+    assert all(ids)
+    assert run([*naas, "network", "create", "n"]).returncode == 0
+    assert run([*naas, "subnet", "create", "n", "10.0.0.0/24"]).returncode == 0
+    doc = port_doc("create", "n", "--name", "p", "--security-group", ids[0],
+                   "--security-group", ids[1], "--allowed-address", "ip-address=10.0.0.50",
+                   "--allowed-address", "ip-address=10.0.0.51,mac-address=fa:16:3e:00:00:51")
+    assert sorted(doc["security_groups"]) == sorted(ids)
+    # unset removes what is named and keeps the rest.
+    doc = port_doc("unset", "p", "--security-group", "web",
+                   "--allowed-address", "ip-address=10.0.0.51")
+    assert doc["security_groups"] == [ids[1]]
+    assert [p["ip_address"] for p in doc["allowed_address_pairs"]] == ["10.0.0.50"]
+    # --no-security-group with --security-group: exactly the ones given.
+    doc = port_doc("set", "p", "--no-security-group", "--security-group", ids[0])
+    assert doc["security_groups"] == [ids[0]]
+    # Port security off while the port has groups and pairs: refused, nothing changes ...
+    refused = run([*naas, "port", "set", "p", "--port-security", "false"])
+    assert refused.returncode == 1 and "cleared" in refused.stderr
+    assert port_doc("show", "p")["port_security_enabled"] is True
+    # ... and accepted with both cleared in the same command.
+    doc = port_doc("update", "p", "--port-security", "false", "--no-security-group",
+                   "--no-allowed-address")
+    assert doc["port_security_enabled"] is False
+    assert doc["security_groups"] == [] and doc["allowed_address_pairs"] == []
+    # A port created with --no-security-group does not join the default group.
+    doc = port_doc("create", "n", "--no-security-group")
+    assert doc["security_groups"] == [] and doc["port_security_enabled"] is True
+    empty = run([*naas, "port", "unset", "p"])
+    assert empty.returncode != 0 and "nothing to unset" in empty.stderr

@@ -98,3 +98,48 @@ def test_check_fails_on_a_broken_pair_and_on_a_leak(api, url, guests, monkeypatc
                                                                 (a2.id, b1.id)}
     assert main.main(["--database-url", url, "-f", "json", "check", "a"]) == 1
     assert json.loads(capsys.readouterr().out)["ok"] is False
+
+
+def test_check_expects_only_what_the_security_groups_allow(api, url, guests, monkeypatch,
+                                                           capsys):
+    a, b, a1, a2, b1 = guests
+    web = api.create_security_group(ADMIN, name="web")  # egress only: nothing comes in
+    profile = {"netns": "ns-a3", "ifname": "eth0"}
+    a3 = api.create_port(ADMIN, network_id=a.id, name="a3", binding_profile=profile,
+                         security_groups=[web.id])
+    api.attach_port(ADMIN, a3.id, "vif-a3", host="h1")
+    a3 = api.get_port(ADMIN, a3.id)
+    ip = {p.id: p.fixed_ips[0].ip_address for p in (a1, a2, a3)}
+    links = {("ns-a1", ip[a2.id]): a2.mac_address, ("ns-a2", ip[a1.id]): a1.mac_address}
+    scripted_network(monkeypatch, links)
+    report = connectivity.check_network(api, ADMIN, a.id)
+    # a3 is in no group a1/a2 let in, and its own group lets nothing in: both ways filtered.
+    assert report.ok, report.problems
+    assert report.cell(a1.id, a3.id) == report.cell(a3.id, a1.id) == "filtered"
+    assert report.cell(a1.id, a2.id) == "ok"
+    assert main.main(["--database-url", url, "check", "a"]) == 0
+    assert "filtered" in capsys.readouterr().out
+
+    # A rule that lets pings in from the default group: a1 -> a3 is expected now.
+    api.create_security_group_rule(ADMIN, security_group_id=web.id, direction="ingress",
+                                   protocol="icmp", remote_group_id=a1.security_groups[0])
+    report = connectivity.check_network(api, ADMIN, a.id)
+    assert report.cell(a1.id, a3.id) == "FAIL" and report.cell(a3.id, a1.id) == "filtered"
+    links[("ns-a1", ip[a3.id])] = links[("ns-a2", ip[a3.id])] = a3.mac_address
+    assert connectivity.check_network(api, ADMIN, a.id).ok
+
+    # A filtered pair that answers anyway is a leak, reported as a problem.
+    links[("ns-a3", ip[a1.id])] = a1.mac_address
+    report = connectivity.check_network(api, ADMIN, a.id)
+    assert report.cell(a3.id, a1.id) == "LEAK"
+    assert [(p.source, p.target) for p in report.problems] == [(a3.id, a1.id)]
+    assert main.main(["--database-url", url, "check", "a"]) == 1
+    assert "security groups do not allow it" in capsys.readouterr().out
+    # Port security off on a3: it filters nothing, but a1's and a2's groups still let
+    # in only their members, which a3 is not.
+    api.update_port(ADMIN, a3.id, port_security_enabled=False, security_groups=[])
+    del links[("ns-a3", ip[a1.id])]
+    report = connectivity.check_network(api, ADMIN, a.id)
+    assert report.ok, report.problems
+    assert report.cell(a1.id, a3.id) == report.cell(a2.id, a3.id) == "ok"
+    assert report.cell(a3.id, a1.id) == report.cell(a3.id, a2.id) == "filtered"

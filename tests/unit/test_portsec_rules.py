@@ -58,12 +58,15 @@ def port(**kw) -> PortSpec:
     (rule("egress", remote_ip_prefix="10.1.0.0/16"), "meta nfproto ipv4 ip daddr 10.1.0.0/16"),
     (rule(ethertype="IPv6", remote_ip_prefix="2001:db8::/32"),
      "meta nfproto ipv6 ip6 saddr 2001:db8::/32"),
-    (rule(remote_group_id="g1"), "meta nfproto ipv4 ip saddr @m4_g1"),
+    # A remote group is matched in its two sets: single addresses, then CIDRs.
+    (rule(remote_group_id="g1"), ["meta nfproto ipv4 ip saddr @h4_g1",
+                                  "meta nfproto ipv4 ip saddr @m4_g1"]),
     (rule("egress", ethertype="IPv6", remote_group_id="g1"),
-     "meta nfproto ipv6 ip6 daddr @m6_g1"),
+     ["meta nfproto ipv6 ip6 daddr @h6_g1", "meta nfproto ipv6 ip6 daddr @m6_g1"]),
 ])
 def test_every_rule_shape_renders(given, expected):
-    assert R.rule_statement(given) == expected
+    expected = [expected] if isinstance(expected, str) else expected
+    assert R.rule_statements(given) == expected
 
 
 @pytest.mark.parametrize(("given", "words"), [
@@ -136,6 +139,7 @@ def test_pairs_with_other_macs_may_overlap_and_pairs_may_cover_fixed_ips():
     # The fixed IP inside the pair's CIDR is merged into it (interval sets refuse overlaps).
     assert elements["src4"] == [f'"tapabc" . {MAC} . 10.0.0.0/24',
                                 '"tapabc" . fa:16:3e:00:00:09 . 10.0.0.0/24']
+    assert elements["src4h"] == []
     assert elements["macs"] == [f'"tapabc" . {MAC}', '"tapabc" . fa:16:3e:00:00:09']
 
 
@@ -149,11 +153,22 @@ def test_port_elements_name_its_sources_marks_and_neighbour_targets():
     assert elements["ports"] == ['"tapabc"']
     assert elements["from_mark"] == ['"tapabc" : 0x10000007']
     assert elements["to_mark"] == ['"tapabc" : 0x20000007']
-    assert elements["src4"] == [f'"tapabc" . {MAC} . 10.0.0.5/32']
-    assert f'"tapabc" . {MAC} . fe80::f816:3eff:fe00:1/128' in elements["src6"]
-    assert f'"tapabc" . {MAC} . 2001:db8::5/128' in elements["src6"]
+    # Single addresses go to the hash sets, the interval sets stay empty.
+    assert elements["src4h"] == [f'"tapabc" . {MAC} . 10.0.0.5']
+    assert elements["src4"] == []
+    assert f'"tapabc" . {MAC} . fe80::f816:3eff:fe00:1' in elements["src6h"]
+    assert f'"tapabc" . {MAC} . 2001:db8::5' in elements["src6h"]
+    assert elements["src6"] == []
     # Neighbour advertisements may announce only the port's own IPv6 addresses.
-    assert '"tapabc" . 0x20010db8000000000000000000000005' in elements["na6"]
+    assert '"tapabc" . 0x20010db8000000000000000000000005' in elements["na6h"]
+    assert elements["na6"] == []
+
+
+def test_ipv6_cidr_pairs_go_to_the_interval_sets():
+    elements = R.port_elements(port(allowed_address_pairs=(AddressPair("2001:db8:1::/64"),)), 7)
+    assert f'"tapabc" . {MAC} . 2001:db8:1::/64' in elements["src6"]
+    assert ('"tapabc" . 0x20010db8000100000000000000000000-0x20010db80001000'
+            '0ffffffffffffffff') in elements["na6"]
 
 
 def test_spoof_chain_allows_dhcp_and_dad_and_forbids_servers():
@@ -164,24 +179,44 @@ def test_spoof_chain_allows_dhcp_and_dad_and_forbids_servers():
     assert "icmpv6 type { nd-router-advert, nd-redirect } drop" in text
     assert "ip6 saddr :: icmpv6 type { nd-neighbor-solicit" in text
     assert "arp saddr ip 0.0.0.0 iifname . arp saddr ether @macs return" in text
+    # Own single address: accepted; else only an own CIDR pair; else dropped.
+    assert "ether type ip iifname . ether saddr . ip saddr @src4h return" in text
     assert "ether type ip iifname . ether saddr . ip saddr != @src4 drop" in text
+    assert text.index("@src4h return") < text.index("ip saddr != @src4 drop")
+    assert "icmpv6 type nd-neighbor-advert jump na_target" in text
+    assert "add rule bridge naas_portsec na_target iifname . @th,64,128 != @na6 drop" in text
 
 
 def test_port_without_ipv4_has_no_ipv4_source():
-    assert R.port_elements(port(fixed_ips=("2001:db8::5",)), 1)["src4"] == []
+    elements = R.port_elements(port(fixed_ips=("2001:db8::5",)), 1)
+    assert elements["src4"] == [] and elements["src4h"] == []
 
 
-def test_membership_is_collapsed_and_chunked():
-    addresses = [f"10.0.{i // 256}.{i % 256}" for i in range(1200)] + ["2001:db8::1"]
+def test_membership_single_addresses_hashed_cidrs_collapsed_and_chunked():
+    cidrs = [f"10.1.{i}.0/24" for i in range(4)] + ["10.1.0.0/25"]
+    addresses = [f"10.0.{i // 256}.{i % 256}" for i in range(1200)] + ["2001:db8::1"] + cidrs
     cmds = R.inet_members("g", addresses)
     assert cmds.count("flush set inet naas_sg m4_g") == 1
-    adds = [c for c in cmds if c.startswith("add element inet naas_sg m4_g")]
-    assert adds[0].startswith("add element inet naas_sg m4_g { 10.0.0.0/22, 10.0.4.0/25")
-    assert any("2001:db8::1" in c for c in cmds)
-    many = R.inet_members("g", [f"10.{i // 200}.{i % 200}.1" for i in range(1200)])
-    assert len([c for c in many if c.startswith("add element inet naas_sg m4_g")]) == 3
+    assert cmds.count("flush set inet naas_sg h4_g") == 1
+    # CIDRs are collapsed (no overlapping intervals) into the interval set.
+    assert "add element inet naas_sg m4_g { 10.1.0.0/22 }" in cmds
+    hosts = [c for c in cmds if c.startswith("add element inet naas_sg h4_g")]
+    assert len(hosts) == 3  # 1,200 addresses, 500 an element command
+    assert "10.0.0.0," in hosts[0] and "/" not in "".join(hosts)
+    assert "add element inet naas_sg h6_g { 2001:db8::1 }" in cmds
     with pytest.raises(exc.InvalidInput):
         R.inet_members("g", ["nope"])
+
+
+def test_membership_change_adds_and_deletes_only_the_difference():
+    old = R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24"])
+    new = R.members_of(["10.0.0.6", "10.0.0.7", "10.9.0.0/24"], old)
+    cmds = R.inet_member_changes("g", new, old)
+    changes = [c for c in cmds if "element" in c]
+    assert changes == ["delete element inet naas_sg h4_g { 10.0.0.5 }",
+                       "add element inet naas_sg h4_g { 10.0.0.7 }"]
+    # Parsed addresses are reused from the previous membership.
+    assert new.parsed["10.0.0.6"] is old.parsed["10.0.0.6"]
 
 
 def test_full_ruleset_replaces_only_its_own_tables():
@@ -192,7 +227,10 @@ def test_full_ruleset_replaces_only_its_own_tables():
     assert not any("ruleset" in c for c in cmds)
     text = R.script(cmds)
     assert 'add element bridge naas_portsec from_mark { "tapabc" : 0x10000007 }' in text
-    assert "add element inet naas_sg ingress { 0x20000007 : jump in_tapabc }" in text
+    # A port in one group: its map elements jump straight to the group's chains.
+    assert "add element inet naas_sg ingress { 0x20000007 : jump sg_default_in }" in text
+    assert "add element inet naas_sg egress { 0x10000007 : jump sg_default_eg }" in text
+    assert "tapabc" not in "".join(c for c in cmds if c.startswith("add chain inet"))
     assert 'iifname "nsd*" meta mark set meta mark or 0x80000000' in text
 
 
@@ -243,15 +281,16 @@ def test_each_change_is_one_transaction_and_groups_are_rendered_once():
     ps.update_members("default", ["10.0.0.5", "10.0.0.6"])
     members = rec.scripts[-1]
     # Only the new member is added: no flush, no rule.
-    assert "add element inet naas_sg m4_default { 10.0.0.6/32 }" in members
+    assert "add element inet naas_sg h4_default { 10.0.0.6 }" in members
     assert "flush" not in members and "add rule" not in members
     ps.update_members("default", ["10.0.0.6"])
-    assert "delete element inet naas_sg m4_default { 10.0.0.5/32 }" in rec.scripts[-1]
+    assert "delete element inet naas_sg h4_default { 10.0.0.5 }" in rec.scripts[-1]
     ps.update_group_rules(SecurityGroup("default", _default().rules + (rule(protocol="tcp"),),
                                         ("10.0.0.6",)))
     assert "flush chain inet naas_sg sg_default_in" in rec.scripts[-1]
     assert "tapabc" not in rec.scripts[-1]  # a rule change touches no port chain
-    assert "element inet naas_sg m4_default" not in rec.scripts[-1]  # nor the members
+    assert "element inet naas_sg h4_default" not in rec.scripts[-1]  # nor the members
+    assert "element inet naas_sg m4_default" not in rec.scripts[-1]
 
 
 def test_reapplying_a_port_changes_only_the_elements_that_differ():
@@ -287,9 +326,40 @@ def test_remove_is_idempotent_and_port_security_off_removes():
     ps.apply_port(port(), [_default()])
     ps.apply_port(port(security_groups=(), port_security_enabled=False))
     assert 'delete element bridge naas_portsec ports { "tapabc" }' in rec.scripts[-1]
-    assert "delete chain inet naas_sg in_tapabc" in rec.scripts[-1]
+    index = rec.marks.get("tapabc") or 0
+    assert "delete element inet naas_sg ingress" in rec.scripts[-1]
+    assert "delete element inet naas_sg egress" in rec.scripts[-1]
+    assert index == 0  # from_mark element gone with it
     assert ps.ports() == {}
     assert ps.remove_port("tapabc") is False
+
+
+def test_ports_in_several_groups_share_one_chain_and_group_changes_repoint_the_map():
+    rec = Recorder()
+    ps = PortSecurity(runner=rec)
+    web, db = SecurityGroup("web", (rule(),), ()), SecurityGroup("db", (rule(),), ())
+    both = R.groups_chain(("web", "db"), "ingress")
+    assert both == R.groups_chain(("db", "web"), "ingress") and both.startswith("sgs_")
+    ps.apply_port(port(security_groups=("web", "db")), [web, db])
+    first = rec.scripts[-1]
+    assert f"add rule inet naas_sg {both} jump sg_db_in" in first
+    assert f"add rule inet naas_sg {both} jump sg_web_in" in first
+    assert "ingress { 0x2" in first and f": jump {both} }}" in first
+    ps.apply_port(port(device="tapdef", mac="fa:16:3e:00:00:02", fixed_ips=("10.0.0.6",),
+                       security_groups=("db", "web")), [web, db])
+    assert f": jump {both} }}" in rec.scripts[-1]  # the same chain, no new one
+    # Leaving a group: the element is deleted and added again with the new target.
+    ps.apply_port(port(security_groups=("web",)), [web])
+    lines = rec.scripts[-1].splitlines()
+    deleted = [x for x in lines if x.startswith("delete element inet naas_sg ingress")]
+    added = [x for x in lines if x.startswith("add element inet naas_sg ingress")]
+    assert len(deleted) == 1 and added == [
+        added[0].split(":")[0] + ": jump sg_web_in }"]
+    assert lines.index(deleted[0]) < lines.index(added[0])
+    # No group at all: no element (the base chain drops what no group accepts).
+    ps.apply_port(port(security_groups=()), [])
+    assert "add element inet naas_sg ingress" not in rec.scripts[-1]
+    assert "delete element inet naas_sg ingress" in rec.scripts[-1]
 
 
 def test_sync_rebuilds_then_stays_quiet():

@@ -284,3 +284,55 @@ def test_rule_and_membership_changes_reach_this_hosts_driver_at_once(
     assert svc.driver.portsec.portsec.ports() == {}
     report = svc.sync()
     assert port.id in report.active_ports and not report.failed_ports
+
+
+def test_a_boots_nics_get_their_port_security_in_one_transaction(host_service, admin_ctx, ctx):
+    from naas_lib.virt.provisioner import NicRequest, Provisioner
+    svc = host_service
+    nets = [svc.create_network(ctx, name=f"n{i}") for i in range(2)]
+    for i, net in enumerate(nets):
+        svc.create_subnet(ctx, network_id=net.id, cidr=f"10.{i}.0.0/24")
+    scripts = svc.driver.nft.scripts
+    before = len(scripts)
+    info = Provisioner(svc).allocate_for_instance(
+        ctx, {"uuid": "vm-1", "project_id": ctx.project_id},
+        [NicRequest(network_id=n.id) for n in nets], "h1")
+    new = list(scripts)[before:]
+    programmed = svc.driver.portsec.portsec.ports()
+    assert len(programmed) == 2
+    # Both ports' anti-spoofing and groups are in the same (single) transaction.
+    port_scripts = [s for s in new if "add element bridge naas_portsec ports" in s]
+    assert len(port_scripts) == 1
+    assert all(f'"{device}"' in port_scripts[0] for device in programmed)
+    assert [svc.get_port(ctx, vif["id"]).status for vif in info] == ["ACTIVE", "ACTIVE"]
+    # plug_vifs (Nova's host side) programs them again together: one transaction.
+    svc.driver.portsec.portsec.remove_port(next(iter(programmed)))
+    before = len(scripts)
+    Provisioner(svc).plug_vifs(None, info)
+    assert len([s for s in list(scripts)[before:] if "naas_portsec" in s]) == 1
+    assert len(svc.driver.portsec.portsec.ports()) == 2
+
+
+def test_a_failed_port_in_a_batch_is_error_and_the_others_active(host_service, admin_ctx,
+                                                                 ctx):
+    svc = host_service
+    net = svc.create_network(ctx, name="n")
+    svc.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24")
+    ports = [svc.create_port(admin_ctx, network_id=net.id, project_id=ctx.project_id,
+                             binding_host_id="h1") for _ in range(2)]
+    original = type(svc.driver).plug_many
+
+    def half_fails(self, items):
+        items = list(items)
+        failed = original(self, items)
+        failed[items[1][0].id] = exc.DriverError(driver="noop", reason="no tap today")
+        return failed
+
+    type(svc.driver).plug_many = half_fails
+    try:
+        with pytest.raises(exc.DriverError, match="no tap today"):
+            svc.plug_ports([(p, net) for p in ports])
+    finally:
+        type(svc.driver).plug_many = original
+    assert [svc.get_port(ctx, p.id).status for p in ports] == ["ACTIVE", "ERROR"]
+    assert "no tap today" in svc.get_port(ctx, ports[1].id).status_reason

@@ -229,6 +229,36 @@ class LinuxBridgeDriver(base.Driver):
         except (nl.NetlinkError, OSError) as e:
             raise exc.DriverError(driver=self.name, reason=_reason(port, e)) from e
 
+    def plug_many(self, items: Sequence[tuple[objects.Port, objects.Network,
+                                              Sequence[objects.Subnet]]]
+                  ) -> dict[str, Exception]:
+        """Plug several ports: their port security in one nft transaction, then devices.
+
+        Returns the failures by port id; a failed port's rules and devices are undone.
+        """
+        items = list(items)
+        failed: dict[str, Exception] = {}
+        if not items:
+            return failed
+        with self._locked():
+            try:
+                fresh = self._portsec_plug_many([port for port, _n, _s in items])
+            except exc.NaasError as e:
+                return {port.id: e for port, _n, _s in items}
+            for port, network, subnets in items:
+                made: list[int | str] = list(fresh.get(port.id, ()))
+                try:
+                    bridge = self._ensure_network(network, made)
+                    self._ensure_port(port, network, bridge, subnets, made)
+                except Exception as e:  # noqa: BLE001 - reported per port
+                    self._undo(made)
+                    failed[port.id] = e if isinstance(e, exc.NaasError) else exc.DriverError(
+                        driver=self.name, reason=_reason(port, e))
+                except BaseException:
+                    self._undo(made)
+                    raise
+        return failed
+
     def _undo(self, made: list[int | str]) -> None:
         for device in reversed(made):
             try:
@@ -584,6 +614,14 @@ class LinuxBridgeDriver(base.Driver):
         self.portsec.apply(port, device)
         if not known:
             made.append(_PORTSEC_UNDO + device)
+
+    def _portsec_plug_many(self, ports: Sequence[objects.Port]) -> dict[str, list[str]]:
+        """All the ports' rules in one transaction; the undo entry of each new one."""
+        known = self.portsec.portsec.ports()
+        devices = [(port, _device_name(port)) for port in ports]
+        self.portsec.apply_many(devices)
+        return {port.id: [_PORTSEC_UNDO + device] for port, device in devices
+                if device not in known}
 
     def _portsec_unplug(self, ports: list[tuple[objects.Port, objects.Network]]) -> None:
         for port, _network in ports:

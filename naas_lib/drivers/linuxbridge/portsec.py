@@ -160,9 +160,12 @@ class PortSecurity:
         self._ports: dict[str, PortSpec] = {}
         self._indexes: dict[str, int] = {}
         self._elements: dict[str, dict[str, list[str]]] = {}
+        #: What each port's (egress, ingress) map elements jump to (None: no element).
+        self._verdicts: dict[str, tuple[str | None, str | None]] = {}
         self._groups: dict[str, SecurityGroup] = {}
         self._members: dict[str, tuple[str, ...]] = {}
-        self._member_nets: dict[str, tuple[list, list]] = {}
+        #: Parsed membership last programmed, by group (made from ``_members`` when missing).
+        self._member_state: dict[str, R.Members] = {}
         self._loaded = False
         self._skeleton_done = False
         self._fingerprint: str | None = None
@@ -212,11 +215,13 @@ class PortSecurity:
     def _apply_ports(self, items: Iterable[tuple[PortSpec, Iterable[SecurityGroup]]]) -> None:
         checked = []
         seen: dict[str, SecurityGroup] = {}
+        members: dict[str, R.Members] = {}  # new memberships, parsed before anything runs
         for port, groups in items:
             R.check_port(port)
-            checked.append((port, [self._checked(g, seen) for g in groups]))
+            checked.append((port, [self._checked(g, seen, members) for g in groups]))
         self._load()
         changed: dict[str, SecurityGroup] = {}
+        made: dict[str, dict[str, list[str]]] = {}  # the elements of each port, as rendered
         enabled = [(p, g) for p, g in checked if p.port_security_enabled]
         disabled = {p.device for p, _ in checked if not p.port_security_enabled}
         disabled &= set(self._indexes)
@@ -230,17 +235,17 @@ class PortSecurity:
             delete: dict[str, list[str]] = {}
             for device in sorted(disabled & set(self._indexes)):
                 _merge(delete, self._elements.get(device, {}))
-                cmds += R.inet_remove(device, self._indexes[device])
+                cmds += R.inet_remove(self._indexes[device], self._verdict(device))
             for port, groups in enabled:
                 for group in groups:
                     if changed.get(group.id) != group:
-                        cmds += self._group_commands(group, changed)
+                        cmds += self._group_commands(group, changed, members)
                 index = self._index(port.device)
-                new = R.port_elements(port, index)
+                new = made[port.device] = R.port_elements(port, index)
                 more, fewer = _diff(new, self._elements.get(port.device, {}))
                 _merge(add, more)
                 _merge(delete, fewer)
-                cmds += R.inet_port(port, index)
+                cmds += R.inet_port(port, index, self._verdict(port.device), self._groups)
             # One command per set: nft checks interval sets per command, not per element.
             return R.bridge_elements(add, delete) + cmds
 
@@ -249,8 +254,9 @@ class PortSecurity:
             self._forget(device)
         for port, _ in enabled:
             self._ports[port.device] = port
-            self._elements[port.device] = R.port_elements(port, self._indexes[port.device])
-        self._record_groups(changed)
+            self._elements[port.device] = made[port.device]
+            self._verdicts[port.device] = R.port_verdicts(port)
+        self._record_groups(changed, members)
 
     def remove_port(self, device: str) -> bool:
         """Remove a port's rules (idempotent: False when it had none)."""
@@ -272,10 +278,13 @@ class PortSecurity:
             return self._update_group_rules(group)
 
     def _update_group_rules(self, group: SecurityGroup) -> None:
-        R.check_group(group)
+        R.check_group(SecurityGroup(group.id, group.rules))
+        members: dict[str, R.Members] = {}
+        if group.members is not None:
+            members[group.id] = R.members_of(group.members, self._known_members(group.id))
         changed: dict[str, SecurityGroup] = {}
-        self._transact(lambda: self._group_commands(group, changed, force=True))
-        self._record_groups(changed)
+        self._transact(lambda: self._group_commands(group, changed, members, force=True))
+        self._record_groups(changed, members)
 
     def update_members(self, group_id: str, addresses: Iterable[str]) -> None:
         """Replace a group's membership set (elements only: no chain or rule changes)."""
@@ -285,11 +294,13 @@ class PortSecurity:
     def _update_members(self, group_id: str, addresses: Iterable[str]) -> None:
         R.check_id(group_id, "security_group_id")
         addresses = tuple(addresses)
-        nets = R.member_networks(addresses)
-        self._transact(lambda: R.inet_member_changes(group_id, nets,
-                                                     self._previous_nets(group_id)))
+        if self._members.get(group_id) == addresses and group_id in self._member_state:
+            return
+        new = R.members_of(addresses, self._known_members(group_id))
+        self._transact(lambda: R.inet_member_changes(group_id, new,
+                                                     self._known_members(group_id)))
         self._members[group_id] = addresses
-        self._member_nets[group_id] = nets
+        self._member_state[group_id] = new
 
     def sync(self, desired: DesiredPortSecurity) -> PortSecurityReport:
         """Make the kernel match ``desired`` exactly, rebuilding both tables if they differ."""
@@ -322,9 +333,10 @@ class PortSecurity:
         self._skeleton_done = True
         self._ports = dict(wanted)
         self._elements = {p.device: R.port_elements(p, i) for p, i in ordered}
+        self._verdicts = {p.device: R.port_verdicts(p) for p, _ in ordered}
         self._groups = {g.id: g for g in desired.groups}
         self._members = {g.id: g.members for g in desired.groups if g.members is not None}
-        self._member_nets = {}
+        self._member_state = {}
         self._fingerprint = self._listing()
         report.rebuilt = True
         return report
@@ -351,38 +363,51 @@ class PortSecurity:
         self._load()
         self._fingerprint = None
         try:
-            self._run(R.script(self._skeleton() + build()), ("-f", "-"))
+            cmds = build()
+            self._run(R.script(self._skeleton() + cmds), ("-f", "-"))
         except exc.DriverError:
             LOG.warning("nft transaction failed; re-reading the kernel's tables and retrying")
             self._loaded = False
             self._skeleton_done = False
             self._members.clear()  # unknown now: membership is flushed and refilled
-            self._member_nets.clear()
+            self._member_state.clear()
+            self._groups.clear()  # and groups are programmed again, chains and sets
             self._load()
-            self._run(R.script(self._skeleton() + build()), ("-f", "-"))
+            cmds = build()
+            self._run(R.script(self._skeleton() + cmds), ("-f", "-"))
 
-    def _checked(self, group: SecurityGroup, seen: dict[str, SecurityGroup]) -> SecurityGroup:
+    def _checked(self, group: SecurityGroup, seen: dict[str, SecurityGroup],
+                 members: dict[str, R.Members]) -> SecurityGroup:
         """Validate a group unless it was just validated or is the one already programmed
-        (every plug of a host repeats the same few groups)."""
+        (every plug of a host repeats the same few groups); parse a membership that
+        changed into ``members``, reusing what the last one parsed."""
         if seen.get(group.id) == group:
             return group
         known = self._groups.get(group.id)
-        if known is None or known.rules != group.rules or (
-                group.members is not None and group.members != known.members):
-            R.check_group(group)
+        if known is None or known.rules != group.rules:
+            R.check_group(SecurityGroup(group.id, group.rules))
+        if group.members is not None and (self._members.get(group.id) != group.members
+                                          or group.id not in self._member_state):
+            if not isinstance(group.members, (tuple, list)):
+                raise exc.InvalidInput(field="members",
+                                       reason="a list of addresses is expected")
+            members[group.id] = R.members_of(group.members, self._known_members(group.id))
         seen[group.id] = group
         return group
 
-    def _previous_nets(self, group_id: str) -> tuple[list, list] | None:
+    def _known_members(self, group_id: str) -> R.Members | None:
         """The parsed membership this object last programmed for a group, if it knows it."""
-        if group_id not in self._member_nets and group_id in self._members:
-            self._member_nets[group_id] = R.member_networks(self._members[group_id])
-        return self._member_nets.get(group_id)
+        if group_id not in self._member_state and group_id in self._members:
+            self._member_state[group_id] = R.members_of(self._members[group_id])
+        return self._member_state.get(group_id)
 
     def _remove_commands(self, device: str) -> list[str]:
         index = self._indexes[device]
         old = self._elements.get(device, {})
-        return R.bridge_elements({}, old) + R.inet_remove(device, index)
+        return R.bridge_elements({}, old) + R.inet_remove(index, self._verdict(device))
+
+    def _verdict(self, device: str) -> tuple[str | None, str | None]:
+        return self._verdicts.get(device, (None, None))
 
     def _skeleton(self) -> list[str]:
         if self._skeleton_done:
@@ -391,33 +416,34 @@ class PortSecurity:
         return R.bridge_skeleton(self.trusted) + R.inet_skeleton()
 
     def _group_commands(self, group: SecurityGroup, changed: dict[str, SecurityGroup],
-                        force: bool = False) -> list[str]:
+                        members: dict[str, R.Members], force: bool = False) -> list[str]:
         known = self._groups.get(group.id)
         same_rules = known is not None and known.rules == group.rules
-        same_members = group.members is None or self._members.get(group.id) == group.members
+        new = members.get(group.id)
+        same_members = group.members is None or new is None
         if same_rules and same_members and not force:
             return []
         changed[group.id] = group
-        previous = self._members.get(group.id)
+        member_cmds = [] if new is None else R.inet_member_changes(
+            group.id, new, self._known_members(group.id), create_sets=known is None)
         if same_rules and not force:
-            return R.inet_members(group.id, group.members, previous)
-        if same_members:  # a rule change: the chains only
-            return R.inet_group(SecurityGroup(group.id, group.rules))
-        return R.inet_group(SecurityGroup(group.id, group.rules)) + R.inet_members(
-            group.id, group.members, previous)
+            return member_cmds
+        return R.inet_group(SecurityGroup(group.id, group.rules)) + member_cmds
 
-    def _record_groups(self, changed: dict[str, SecurityGroup]) -> None:
+    def _record_groups(self, changed: dict[str, SecurityGroup],
+                       members: dict[str, R.Members]) -> None:
         for gid, group in changed.items():
             known = self._groups.get(gid)
             self._groups[gid] = SecurityGroup(gid, group.rules,
                                               group.members if group.members is not None
                                               else (known.members if known else None))
-            if group.members is not None:
-                self._members[gid] = group.members
-                self._member_nets.pop(gid, None)
+            if group.members is not None and gid in members:
+                self._members[gid] = tuple(group.members)
+                self._member_state[gid] = members[gid]
 
     def _forget(self, device: str) -> None:
         self._ports.pop(device, None)
+        self._verdicts.pop(device, None)
         self._indexes.pop(device, None)
         self._elements.pop(device, None)
 
@@ -461,6 +487,29 @@ class PortSecurity:
                     indexes[device] = int(element[1]) & R.MAX_PORT_INDEX
         self._indexes = indexes
         self._elements = {d: e for d, e in elements.items() if d in indexes}
+        self._verdicts = self._kernel_verdicts(indexes)
+
+    def _kernel_verdicts(self, indexes: dict[str, int]
+                         ) -> dict[str, tuple[str | None, str | None]]:
+        """What the kernel's egress/ingress map elements of the ports jump to."""
+        by_key: dict[tuple[str, int], str] = {}
+        for name in ("egress", "ingress"):
+            try:
+                out = self._run("", ("-j", "list", "map", "inet", R.INET_TABLE, name))
+            except exc.DriverError:
+                continue
+            for item in json.loads(out or "{}").get("nftables", []):
+                body = item.get("map")
+                if not body or body.get("name") != name:
+                    continue
+                for element in body.get("elem", []) or []:
+                    if isinstance(element, list) and isinstance(element[0], int) \
+                            and isinstance(element[1], dict):
+                        target = (element[1].get("jump") or {}).get("target")
+                        if target:
+                            by_key[(name, element[0] & R.MAX_PORT_INDEX)] = target
+        return {device: (by_key.get(("egress", index)), by_key.get(("ingress", index)))
+                for device, index in indexes.items()}
 
     def _kernel_marks(self) -> dict[str, int]:
         try:
@@ -518,7 +567,14 @@ def _element_text(element) -> tuple[str | None, str]:
         if isinstance(part, dict) and "prefix" in part:
             out.append(f"{part['prefix']['addr']}/{part['prefix']['len']}")
         elif isinstance(part, dict) and "range" in part:
-            out.append(f"{part['range'][0]}-{part['range'][1]}")
+            out.append("-".join(_raw(v) for v in part["range"]))
+        elif isinstance(part, int):  # a raw payload (neighbour advertisement target)
+            out.append(_raw(part))
         else:
             out.append(str(part))
     return parts[0], " . ".join(out)
+
+
+def _raw(value) -> str:
+    """A listed element part as the renderer writes it (128-bit payloads in hex)."""
+    return f"0x{value:032x}" if isinstance(value, int) else str(value)

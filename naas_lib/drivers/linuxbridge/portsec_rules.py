@@ -11,7 +11,11 @@ Two tables, owned by this module and nothing else:
     Stateless anti-spoofing. One ``spoof`` chain for every port, reached from a
     ``prerouting`` chain (priority -300) for frames whose ``iifname`` is in the
     ``ports`` set; what a port may send lives in sets keyed by its device
-    (``macs``, ``src4``, ``src6``, ``na6``). The same chains set the packet
+    (``macs``; single addresses in the hash sets ``src4h``, ``src6h``, ``na6h``,
+    CIDR pairs in the interval sets ``src4``, ``src6``, ``na6``). Hash sets keep
+    a plug's kernel cost flat; interval sets with a concatenated key cost
+    the kernel a copy of the whole set per change, so they hold only the
+    rare CIDR pairs. The same chains set the packet
     mark that names the filtered port a frame comes from (``from_mark``, in
     prerouting) or goes to (``to_mark``, in ``forward`` at priority -300).
     Plugging a port adds set elements only.
@@ -21,10 +25,17 @@ Two tables, owned by this module and nothing else:
     sets ``net.bridge.bridge-nf-call-iptables`` and ``...-ip6tables`` to 1 (this
     kernel has no conntrack in the bridge family). Interface names there are the
     bridge's, so ports are known by the mark: the ``prerouting`` chain checks
-    what a port sends (``egress`` verdict map: mark -> ``eg_<dev>``), the
-    ``forward`` chain what reaches it (``ingress``: mark -> ``in_<dev>``). A
-    port's chains jump to its groups' chains ``sg_<id>_in``/``sg_<id>_eg``; a
-    group's members are the interval sets ``m4_<id>``/``m6_<id>``.
+    what a port sends (``egress`` verdict map: mark -> its groups' chain), the
+    ``forward`` chain what reaches it (``ingress``). A port in one group jumps
+    to the group's chain ``sg_<id>_eg``/``sg_<id>_in``; a port in several to a
+    chain ``sgs_<digest>_eg``/``_in`` shared by every port with the same groups,
+    which jumps to each; a port in none has no element (what no group accepts
+    is dropped by the base chain). So a port adds no chain or rule: plugging
+    one is two map elements, and nft's cache of the table stays small. A
+    group's members are the hash sets ``h4_<id>``/``h6_<id>`` (single addresses)
+    and the interval sets ``m4_<id>``/``m6_<id>`` (CIDR members, collapsed).
+    nft reads every interval set of a table before it changes any element
+    there, so single addresses stay out of them.
 
 Mark layout (``meta mark`` of frames that enter or leave a filtered port; other
 frames keep theirs):
@@ -38,9 +49,10 @@ frames keep theirs):
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from naas_lib import exceptions as exc
@@ -52,6 +64,8 @@ FROM_FLAG = 0x10000000
 TO_FLAG = 0x20000000
 TRUSTED_BIT = 0x80000000
 PRIORITY = -300
+#: Bridge-table chain that checks the target of a neighbour advertisement.
+NA_CHAIN = "na_target"
 
 INGRESS = "ingress"
 EGRESS = "egress"
@@ -302,19 +316,61 @@ def rule_key(rule: SecurityGroupRule) -> tuple:
             rule.port_range_max, prefix, rule.remote_group_id)
 
 
+def _member_network(address: str) -> ipaddress._BaseNetwork:
+    try:
+        if not isinstance(address, str):
+            raise ValueError(address)
+        return ipaddress.ip_network(address, strict=False)
+    except ValueError:
+        raise exc.InvalidInput(field="members", reason=f"{address!r} is not an IP address "
+                                                       "or a CIDR") from None
+
+
 def member_networks(addresses: Iterable[str]) -> tuple[list, list]:
     """Collapsed IPv4 and IPv6 networks of a group's member addresses (IPs or CIDRs)."""
     v4, v6 = [], []
     for address in addresses:
-        try:
-            if not isinstance(address, str):
-                raise ValueError(address)
-            net = ipaddress.ip_network(address, strict=False)
-        except ValueError:
-            raise exc.InvalidInput(field="members", reason=f"{address!r} is not an IP address "
-                                                           "or a CIDR") from None
+        net = _member_network(address)
         (v4 if net.version == 4 else v6).append(net)
     return list(ipaddress.collapse_addresses(v4)), list(ipaddress.collapse_addresses(v6))
+
+
+@dataclass(frozen=True)
+class Members:
+    """A group's membership as the kernel holds it.
+
+    ``parsed`` maps each given address to (IP version, element text or None for
+    a CIDR, network), so the next change parses only the addresses that are new.
+    """
+
+    parsed: dict[str, tuple[int, str | None, ipaddress._BaseNetwork]]
+    hosts4: frozenset[str]
+    hosts6: frozenset[str]
+    nets4: tuple[ipaddress.IPv4Network, ...]
+    nets6: tuple[ipaddress.IPv6Network, ...]
+
+
+def members_of(addresses: Iterable[str], known: Members | None = None) -> Members:
+    """Parse (or reuse from ``known``) member addresses; InvalidInput for a bad one.
+
+    Single addresses become hash-set elements as they are; CIDRs are collapsed
+    (an interval set refuses overlapping elements).
+    """
+    old = known.parsed if known is not None else {}
+    parsed: dict[str, tuple[int, str | None, ipaddress._BaseNetwork]] = {}
+    for address in addresses:
+        entry = old.get(address)
+        if entry is None:
+            net = _member_network(address)
+            host = net.prefixlen == net.max_prefixlen
+            entry = (net.version, str(net.network_address) if host else None, net)
+        parsed[address] = entry
+    hosts4 = frozenset(t for v, t, _ in parsed.values() if t is not None and v == 4)
+    hosts6 = frozenset(t for v, t, _ in parsed.values() if t is not None and v == 6)
+    cidrs = [(v, n) for v, t, n in parsed.values() if t is None]
+    nets4 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 4))
+    nets6 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 6))
+    return Members(parsed, hosts4, hosts6, nets4, nets6)
 
 
 def member_addresses(ports: Iterable[PortSpec]) -> tuple[str, ...]:
@@ -373,21 +429,32 @@ def port_elements(port: PortSpec, index: int) -> dict[str, list[str]]:
         mac = (pair.mac_address or port.mac).lower()
         by_mac.setdefault(mac, []).append(ipaddress.ip_network(pair.ip_address))
     src4, src6, own6 = [], [], []
+    src4h, src6h = [], []
     for mac, nets in by_mac.items():
         nets6 = [n for n in nets if n.version == 6] + [ipaddress.ip_network(link_local(mac))]
         for net in ipaddress.collapse_addresses(n for n in nets if n.version == 4):
-            src4.append(f"{q} . {mac} . {net}")
+            if net.prefixlen == 32:
+                src4h.append(f"{q} . {mac} . {net.network_address}")
+            else:
+                src4.append(f"{q} . {mac} . {net}")
         for net in ipaddress.collapse_addresses(nets6):
-            src6.append(f"{q} . {mac} . {net}")
+            if net.prefixlen == 128:
+                src6h.append(f"{q} . {mac} . {net.network_address}")
+            else:
+                src6.append(f"{q} . {mac} . {net}")
             own6.append(net)
+    targets = list(ipaddress.collapse_addresses(own6))
     return {
         "ports": [q],
         "from_mark": [f"{q} : {FROM_FLAG | index:#010x}"],
         "to_mark": [f"{q} : {TO_FLAG | index:#010x}"],
         "macs": [f"{q} . {mac}" for mac in _macs(port)],
+        "src4h": src4h,
         "src4": src4,
+        "src6h": src6h,
         "src6": src6,
-        "na6": [f"{q} . {_v6_int(n)}" for n in ipaddress.collapse_addresses(own6)],
+        "na6h": [f"{q} . {_v6_int(n)}" for n in targets if n.prefixlen == 128],
+        "na6": [f"{q} . {_v6_int(n)}" for n in targets if n.prefixlen < 128],
     }
 
 
@@ -396,12 +463,21 @@ def element_key(set_name: str, element: str) -> str:
     return element.split(" : ")[0] if set_name in ("from_mark", "to_mark") else element
 
 
-def egress_chain(device: str) -> str:
-    return f"eg_{device}"
+def groups_chain(group_ids: Sequence[str], direction: str) -> str | None:
+    """The chain a port in ``group_ids`` jumps to for ``direction`` (None: no group)."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return None
+    if len(ids) == 1:
+        return group_chain(ids[0], direction)
+    digest = hashlib.sha256(" ".join(ids).encode()).hexdigest()[:16]
+    return f"sgs_{digest}_{'in' if direction == INGRESS else 'eg'}"
 
 
-def ingress_chain(device: str) -> str:
-    return f"in_{device}"
+def port_verdicts(port: PortSpec) -> tuple[str | None, str | None]:
+    """The (egress, ingress) chains the port's map elements jump to."""
+    return (groups_chain(port.security_groups, EGRESS),
+            groups_chain(port.security_groups, INGRESS))
 
 
 def group_chain(group_id: str, direction: str) -> str:
@@ -409,7 +485,13 @@ def group_chain(group_id: str, direction: str) -> str:
 
 
 def member_set(group_id: str, version: int) -> str:
+    """A group's CIDR members (interval set)."""
     return f"m{version}_{group_id}"
+
+
+def host_set(group_id: str, version: int) -> str:
+    """A group's single-address members (hash set)."""
+    return f"h{version}_{group_id}"
 
 
 # -- the bridge table ---------------------------------------------------------------------
@@ -427,20 +509,30 @@ SPOOF_RULES = (
     "arp plen != 4 drop",
     "arp operation != { request, reply } drop",
     "arp saddr ip 0.0.0.0 iifname . arp saddr ether @macs return",
+    # Own single addresses (hash set) pass; else only an own CIDR pair (interval set).
+    "iifname . arp saddr ether . arp saddr ip @src4h return",
     "iifname . arp saddr ether . arp saddr ip != @src4 drop",
     # IPv4: no DHCP server replies; DHCP discover/request from 0.0.0.0; else own sources.
     "ether type ip meta l4proto udp udp sport 67 drop",
     "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return",
+    "ether type ip iifname . ether saddr . ip saddr @src4h return",
     "ether type ip iifname . ether saddr . ip saddr != @src4 drop",
     # IPv6: no router advertisements, redirects or DHCPv6 server replies.
     "icmpv6 type { nd-router-advert, nd-redirect } drop",
     "ether type ip6 meta l4proto udp udp sport 547 drop",
+    # A neighbour advertisement may only announce the port's own addresses.
+    f"icmpv6 type nd-neighbor-advert jump {NA_CHAIN}",
     # The unspecified address only for duplicate address detection and MLD.
     "ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, "
     "mld2-listener-report } return",
+    "ether type ip6 iifname . ether saddr . ip6 saddr @src6h return",
     "ether type ip6 iifname . ether saddr . ip6 saddr != @src6 drop",
-    # A neighbour advertisement may only announce the port's own addresses.
-    "icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @na6 drop",
+)
+
+#: The target of a neighbour advertisement: an own single address or an own CIDR pair.
+NA_RULES = (
+    "iifname . @th,64,128 @na6h return",
+    "iifname . @th,64,128 != @na6 drop",
 )
 
 
@@ -453,6 +545,9 @@ def bridge_skeleton(trusted: TrustedResponders) -> list[str]:
         f"add map {t} from_mark {{ type ifname : mark; }}",
         f"add map {t} to_mark {{ type ifname : mark; }}",
         f"add set {t} macs {{ type ifname . ether_addr; }}",
+        f"add set {t} src4h {{ type ifname . ether_addr . ipv4_addr; }}",
+        f"add set {t} src6h {{ type ifname . ether_addr . ipv6_addr; }}",
+        f"add set {t} na6h {{ typeof iifname . @th,64,128; }}",
         f"add set {t} src4 {{ type ifname . ether_addr . ipv4_addr; flags interval; }}",
         f"add set {t} src6 {{ type ifname . ether_addr . ipv6_addr; flags interval; }}",
         f"add set {t} na6 {{ typeof iifname . @th,64,128; flags interval; }}",
@@ -461,9 +556,11 @@ def bridge_skeleton(trusted: TrustedResponders) -> list[str]:
         f"add chain {t} forward {{ type filter hook forward priority {PRIORITY}; "
         "policy accept; }",
         f"add chain {t} spoof",
+        f"add chain {t} {NA_CHAIN}",
         f"flush chain {t} prerouting",
         f"flush chain {t} forward",
         f"flush chain {t} spoof",
+        f"flush chain {t} {NA_CHAIN}",
         # Frames from a filtered port: anti-spoofing, then the port's "from" mark
         # (read by the egress rules in the inet prerouting hook).
         f"add rule {t} prerouting iifname @ports jump spoof",
@@ -472,6 +569,7 @@ def bridge_skeleton(trusted: TrustedResponders) -> list[str]:
         # inet forward hook), plus a flag when they come from a trusted responder.
         f"add rule {t} forward oifname @ports meta mark set oifname map @to_mark",
     ]
+    cmds += [f"add rule {t} {NA_CHAIN} {rule}" for rule in NA_RULES]
     cmds += [f"add rule {t} spoof {rule}" for rule in SPOOF_RULES]
     trust = f"meta mark set meta mark or {TRUSTED_BIT:#010x}"
     if trusted.devices:
@@ -542,8 +640,12 @@ def inet_skeleton() -> list[str]:
     ]
 
 
-def rule_statement(rule: SecurityGroupRule) -> str:
-    """One group rule as an nft rule body (without its verdict)."""
+def rule_statements(rule: SecurityGroupRule) -> list[str]:
+    """One group rule as nft rule bodies (without their verdict).
+
+    A rule naming a remote group is two: one per membership set (single
+    addresses, CIDRs); both accept, so a packet matching either is allowed.
+    """
     check_rule(rule)
     v4 = rule.ethertype == IPV4
     parts = ["meta nfproto " + ("ipv4" if v4 else "ipv6")]
@@ -562,8 +664,11 @@ def rule_statement(rule: SecurityGroupRule) -> str:
     if rule.remote_ip_prefix is not None:
         parts.append(f"{addr} {ipaddress.ip_network(rule.remote_ip_prefix)}")
     elif rule.remote_group_id is not None:
-        parts.append(f"{addr} @{member_set(rule.remote_group_id, 4 if v4 else 6)}")
-    return " ".join(parts)
+        version = 4 if v4 else 6
+        body = " ".join(parts)
+        return [f"{body} {addr} @{host_set(rule.remote_group_id, version)}",
+                f"{body} {addr} @{member_set(rule.remote_group_id, version)}"]
+    return [" ".join(parts)]
 
 
 def referenced_groups(group: SecurityGroup) -> set[str]:
@@ -574,7 +679,9 @@ def referenced_groups(group: SecurityGroup) -> set[str]:
 def inet_member_sets(group_id: str) -> list[str]:
     """Commands that create (idempotently) a group's membership sets."""
     t = f"inet {INET_TABLE}"
-    return [f"add set {t} {member_set(group_id, 4)} {{ type ipv4_addr; flags interval; }}",
+    return [f"add set {t} {host_set(group_id, 4)} {{ type ipv4_addr; }}",
+            f"add set {t} {host_set(group_id, 6)} {{ type ipv6_addr; }}",
+            f"add set {t} {member_set(group_id, 4)} {{ type ipv4_addr; flags interval; }}",
             f"add set {t} {member_set(group_id, 6)} {{ type ipv6_addr; flags interval; }}"]
 
 
@@ -583,30 +690,46 @@ def inet_members(group_id: str, addresses: Iterable[str],
     """Commands that change a group's membership sets to ``addresses``.
 
     With the ``previous`` addresses known, only the difference is deleted and
-    added (both sides are collapsed, so no interval overlaps); without, the sets
-    are flushed and refilled. Either way inside the caller's one transaction.
+    added; without, the sets are flushed and refilled. Either way inside the
+    caller's one transaction.
     """
-    old = None if previous is None else member_networks(previous)
-    return inet_member_changes(group_id, member_networks(addresses), old)
+    old = None if previous is None else members_of(previous)
+    return inet_member_changes(group_id, members_of(addresses), old)
 
 
-def inet_member_changes(group_id: str, new: tuple[list, list],
-                        old: tuple[list, list] | None) -> list[str]:
-    """:func:`inet_members` on collapsed (IPv4, IPv6) networks already parsed."""
+def _chunked(verb: str, name: str, items: Sequence[str]) -> list[str]:
     t = f"inet {INET_TABLE}"
-    cmds = inet_member_sets(group_id)
-    for version, nets, before in ((4, new[0], old and old[0]), (6, new[1], old and old[1])):
-        name = member_set(group_id, version)
+    return [f"{verb} element {t} {name} {_elements(items[i:i + 500])}"
+            for i in range(0, len(items), 500)]
+
+
+def inet_member_changes(group_id: str, new: Members, old: Members | None,
+                        create_sets: bool = True) -> list[str]:
+    """:func:`inet_members` on memberships already parsed (:func:`members_of`).
+
+    ``create_sets`` False leaves out the (idempotent) creation of the sets, for
+    a group whose sets the caller knows are there.
+    """
+    t = f"inet {INET_TABLE}"
+    cmds = inet_member_sets(group_id) if create_sets or old is None else []
+    for version in (4, 6):
+        hosts = new.hosts4 if version == 4 else new.hosts6
+        nets = new.nets4 if version == 4 else new.nets6
+        hname, nname = host_set(group_id, version), member_set(group_id, version)
         if old is None:
-            cmds.append(f"flush set {t} {name}")
-            gone, fresh = [], nets
-        else:
-            gone = sorted(set(before) - set(nets))
-            fresh = sorted(set(nets) - set(before))
-        for verb, items in (("delete", gone), ("add", fresh)):
-            for start in range(0, len(items), 500):
-                chunk = items[start:start + 500]
-                cmds.append(f"{verb} element {t} {name} {_elements(str(n) for n in chunk)}")
+            cmds += [f"flush set {t} {hname}", f"flush set {t} {nname}"]
+            cmds += _chunked("add", hname, sorted(hosts))
+            cmds += _chunked("add", nname, [str(n) for n in nets])
+            continue
+        before_hosts = old.hosts4 if version == 4 else old.hosts6
+        before_nets = old.nets4 if version == 4 else old.nets6
+        cmds += _chunked("delete", hname, sorted(before_hosts - hosts))
+        cmds += _chunked("add", hname, sorted(hosts - before_hosts))
+        if nets != before_nets:  # both collapsed: no interval overlaps another
+            cmds += _chunked("delete", nname, [str(n) for n in sorted(set(before_nets)
+                                                                      - set(nets))])
+            cmds += _chunked("add", nname, [str(n) for n in sorted(set(nets)
+                                                                   - set(before_nets))])
     return cmds
 
 
@@ -622,45 +745,58 @@ def inet_group(group: SecurityGroup) -> list[str]:
         cmds += [f"add chain {t} {chain}", f"flush chain {t} {chain}"]
         for rule in group.rules:
             if rule.direction == direction:
-                cmds.append(f"add rule {t} {chain} {rule_statement(rule)} accept")
+                cmds += [f"add rule {t} {chain} {body} accept"
+                         for body in rule_statements(rule)]
     if group.members is not None:
         cmds += inet_members(group.id, group.members)
     return cmds
 
 
-def inet_port(port: PortSpec, index: int) -> list[str]:
-    """Commands that (re)program a port's ingress and egress chains and its map entries.
+def _verdict_elements(index: int, verdicts: tuple[str | None, str | None],
+                      previous: tuple[str | None, str | None]) -> list[str]:
+    """Delete the port's map elements that change, add the new ones (maps refuse a
+    new value for a key that is there)."""
+    t = f"inet {INET_TABLE}"
+    cmds = []
+    for name, flag, target, before in (("egress", FROM_FLAG, verdicts[0], previous[0]),
+                                       ("ingress", TO_FLAG, verdicts[1], previous[1])):
+        if target == before:
+            continue
+        if before is not None:
+            cmds.append(f"delete element {t} {name} {{ {flag | index:#010x} }}")
+        if target is not None:
+            cmds.append(f"add element {t} {name} {{ {flag | index:#010x} : jump {target} }}")
+    return cmds
 
-    A port's chains only jump to its groups' chains, so a rule change rewrites the
-    group's chains once, whatever the number of ports using it.
+
+def inet_port(port: PortSpec, index: int,
+              previous: tuple[str | None, str | None] = (None, None),
+              programmed: Collection[str] = ()) -> list[str]:
+    """Commands that point a port's map elements at its groups' chains.
+
+    ``previous`` is what its elements jump to now (None: no element). The chains
+    of a group not in ``programmed`` are created if missing (empty: it allows
+    nothing until programmed); a port in several groups shares a chain with
+    every port in the same groups.
     """
     t = f"inet {INET_TABLE}"
-    eg, ing = egress_chain(port.device), ingress_chain(port.device)
-    cmds = [f"add chain {t} {eg}", f"flush chain {t} {eg}",
-            f"add chain {t} {ing}", f"flush chain {t} {ing}"]
-    for gid in port.security_groups:
-        # A group not (yet) programmed on this host allows nothing until it is.
-        cmds += [f"add chain {t} {group_chain(gid, d)}" for d in (INGRESS, EGRESS)]
-        cmds.append(f"add rule {t} {eg} jump {group_chain(gid, EGRESS)}")
-        cmds.append(f"add rule {t} {ing} jump {group_chain(gid, INGRESS)}")
-    cmds += [f"add rule {t} {eg} drop", f"add rule {t} {ing} drop"]
-    cmds += [f"add element {t} egress {{ {FROM_FLAG | index:#010x} : jump {eg} }}",
-             f"add element {t} ingress {{ {TO_FLAG | index:#010x} : jump {ing} }}"]
-    return cmds
+    cmds = []
+    groups = sorted(set(port.security_groups))
+    for gid in groups:
+        if gid not in programmed:
+            cmds += [f"add chain {t} {group_chain(gid, d)}" for d in (INGRESS, EGRESS)]
+    verdicts = port_verdicts(port)
+    if len(groups) > 1:
+        for direction, chain in ((EGRESS, verdicts[0]), (INGRESS, verdicts[1])):
+            cmds += [f"add chain {t} {chain}", f"flush chain {t} {chain}"]
+            cmds += [f"add rule {t} {chain} jump {group_chain(gid, direction)}"
+                     for gid in groups]
+    return cmds + _verdict_elements(index, verdicts, previous)
 
 
-def inet_remove(device: str, index: int) -> list[str]:
-    """Commands that remove a port from the inet table whether or not it is there."""
-    t = f"inet {INET_TABLE}"
-    eg, ing = egress_chain(device), ingress_chain(device)
-    cmds = [f"add chain {t} {eg}", f"add chain {t} {ing}",
-            f"add element {t} egress {{ {FROM_FLAG | index:#010x} : jump {eg} }}",
-            f"add element {t} ingress {{ {TO_FLAG | index:#010x} : jump {ing} }}",
-            f"delete element {t} egress {{ {FROM_FLAG | index:#010x} }}",
-            f"delete element {t} ingress {{ {TO_FLAG | index:#010x} }}"]
-    for chain in (eg, ing):
-        cmds += [f"flush chain {t} {chain}", f"delete chain {t} {chain}"]
-    return cmds
+def inet_remove(index: int, previous: tuple[str | None, str | None]) -> list[str]:
+    """Commands that remove a port's map elements (``previous``: what they jump to)."""
+    return _verdict_elements(index, (None, None), previous)
 
 
 def full_ruleset(ports: Sequence[tuple[PortSpec, int]], groups: Sequence[SecurityGroup],

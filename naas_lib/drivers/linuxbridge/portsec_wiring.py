@@ -108,6 +108,17 @@ class HostPortSecurity:
             return
         self.portsec.apply_port(spec, self._groups_for(spec))
 
+    def apply_many(self, devices: Iterable[tuple[objects.Port, str]]) -> None:
+        """Program several ports (``(port, device)``) in one transaction (a boot's NICs)."""
+        known = self.portsec.ports()
+        items = []
+        for port, device in devices:
+            spec = port_spec(port, device)
+            if spec.port_security_enabled or device in known:
+                items.append((spec, self._groups_for(spec)))
+        if items:
+            self.portsec.apply_ports(items)
+
     def remove(self, device: str) -> None:
         self.portsec.remove_port(device)
 
