@@ -128,7 +128,7 @@ class Attachments:
         """
         if not isinstance(port_ids, (list, tuple)):
             raise exc.InvalidInput(field="port_ids", reason="must be a list")
-        port_ids = list(dict.fromkeys(port_ids))
+        port_ids = list(dict.fromkeys(validation.lookup("port_id", i) for i in port_ids))
         if not port_ids:
             return []
 

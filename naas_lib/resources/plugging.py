@@ -177,13 +177,15 @@ class Plugging:
                    ) -> list[objects.Port]:
         """Plug ports whose data the caller holds (a boot's NICs); their statuses in ONE write.
 
-        Nothing is read: each port is plugged as by :meth:`plug_loaded` (its
-        subnets read only if the driver looks at them); then the statuses of
-        all of them are recorded in one transaction and each network is
-        refreshed once. When a plug fails, the statuses of the ports plugged
-        before it are still recorded, the failed one is ERROR with the
-        driver's reason, and the typed error (DriverError, BindingFailed) is
-        raised with the failed port's id in its ``kwargs["port_id"]``.
+        Nothing is read: the ports go to the driver in one ``plug_many`` call
+        (their subnets read only if the driver looks at them; port security
+        programmed in one change); then the statuses of all of them are
+        recorded in one transaction and each network is refreshed once. A
+        port the driver could not plug is ERROR with the driver's reason, the
+        others read as the driver left them, and the first failure in NIC
+        order is raised as a typed error (DriverError, BindingFailed) with
+        that port's id in its ``kwargs["port_id"]``. A port bound elsewhere,
+        or refused by a before-plug hook, stops the batch there.
         Returns the ports with their new statuses.
         """
         host, driver = self.core.host, self.core.driver

@@ -470,7 +470,8 @@ class Ports:
             raise exc.InvalidInput(field="port_ids", reason="must be a list")
         if expected_revision is not None and len(port_ids) != 1:
             raise exc.InvalidInput(field="expected_revision", reason="only with one port")
-        outs = [lc.Outcome(port_id) for port_id in dict.fromkeys(port_ids)]
+        outs = [lc.Outcome(port_id) for port_id in dict.fromkeys(
+            validation.lookup("port_id", i) for i in port_ids)]
 
         def write(session: orm.Session) -> list[lc.Outcome]:
             nets: dict[str, objects.Network] = {}

@@ -90,7 +90,9 @@ def test_plug_ports_writes_every_status_in_one_transaction_and_announces_each(ma
     assert heard == [(p.id, "ACTIVE") for p in ports]
 
 
-def test_plug_ports_records_the_ports_plugged_before_a_failure(make_service):
+def test_plug_ports_records_each_port_as_the_driver_left_it(make_service):
+    """A batch is handed to the driver whole (``plug_many``: one port-security change):
+    a port after a failed one is still plugged, so it reads ACTIVE, and the failed one ERROR."""
     svc = make_service(host="h1", driver="fake", driver_cls=FakeDriver,
                        tenant_network_types=["local"])
     net = svc.create_network(ADMIN)
@@ -104,4 +106,5 @@ def test_plug_ports_records_the_ports_plugged_before_a_failure(make_service):
     statuses = [(svc.get_port(ADMIN, p.id).status, svc.get_port(ADMIN, p.id).status_reason)
                 for p in ports]
     assert statuses == [("ACTIVE", None), ("ERROR", "OSError: tap device could not be created"),
-                        ("BUILD", None)]
+                        ("ACTIVE", None)]
+    assert [svc.driver.is_plugged(p, net) for p in ports] == [True, False, True]
