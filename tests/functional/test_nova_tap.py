@@ -14,6 +14,7 @@ waiting for the loop's interval. The library's own unplugs flip nothing.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -166,3 +167,20 @@ def test_a_driver_unplug_ahead_of_the_database_flips_no_status(topo, watched):
     assert topo.master_of(ns, port.binding_vif_details["devname"]) is None
     assert seen == [] and loop.rounds == rounds
     assert _status(svc, port) == "ACTIVE"
+
+
+def _watch_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("naas-linkwatch-")]
+
+
+def test_the_watch_lives_with_the_sync_loop(host):
+    """It starts with the loop and ends with stop_sync and with close: no thread is left."""
+    svc = host[0]
+    before = _watch_threads()
+    svc.start_sync(interval=SLOW)
+    assert len(_watch_threads()) == len(before) + 1
+    svc.stop_sync()
+    assert _watch_threads() == before
+    svc.start_sync(interval=SLOW)
+    svc.close()
+    assert _watch_threads() == before
