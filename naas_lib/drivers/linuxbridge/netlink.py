@@ -203,7 +203,11 @@ class LinkEvents:
         self._sock: socket.socket | None = sock
 
     def read(self, timeout: float) -> list[str]:
-        """Names of links created, changed or deleted; [] after ``timeout`` seconds."""
+        """Names of links that went or may have left a bridge; [] after ``timeout`` seconds.
+
+        A link announced with a master (it is on a bridge) is left out: most
+        events, a plug's included, need no further look.
+        """
         sock = self._sock
         if sock is None or not select.select([sock], [], [], timeout)[0]:
             return []
@@ -220,9 +224,10 @@ class LinkEvents:
             if length < _HDR.size:
                 break
             if mtype in (RTM_NEWLINK, RTM_DELLINK):
-                name = _parse_link(data, off + _HDR.size, off + length).name
-                if name:
-                    changed.append(name)
+                link = _parse_link(data, off + _HDR.size, off + length)
+                on_bridge = mtype == RTM_NEWLINK and link.master is not None
+                if link.name and not on_bridge:
+                    changed.append(link.name)
             off += (length + 3) & ~3
         return changed
 

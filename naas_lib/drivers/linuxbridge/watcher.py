@@ -4,11 +4,12 @@ Nova's own unplug on the ``tap`` path deletes a port's tap behind the
 library's back; until the next reconciliation round the port would still
 read ACTIVE. A :class:`LinkWatcher` listens to the kernel's link
 notifications in a daemon thread and, for each port device (``tap``/``nvh``
-name) that changed, asks ``is_lost(name)`` whether it is now missing or off
-its bridge (the driver answers, ignoring devices it removes itself); if so it
-calls ``on_lost`` with the 11 characters of port id the name carries, so the
-service can mark that port BUILD and have it repaired. Link events are only
-hints: the answer always comes from the current state of the device.
+name) that went or was announced on no bridge, asks ``is_lost(name)``
+whether it is now missing or off its bridge (the driver answers, ignoring
+devices it removes itself); if so it calls ``on_lost`` with the 11
+characters of port id the name carries, so the service can mark that port
+BUILD and have it repaired. Link events are only hints: the answer always
+comes from the current state of the device.
 """
 
 from __future__ import annotations
