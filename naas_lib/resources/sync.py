@@ -78,6 +78,7 @@ class SyncLoop:
         self.interval = float(interval)
         self.name = name
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         #: Completed rounds, failed ones included.
         self.rounds = 0
@@ -105,6 +106,7 @@ class SyncLoop:
         stuck longer than ``timeout``).
         """
         self._stop.set()
+        self._wake.set()
         thread = self._thread
         if thread is None:
             return True
@@ -114,6 +116,10 @@ class SyncLoop:
         if ended:
             self._thread = None
         return ended
+
+    def wake(self) -> None:
+        """Run the next round now instead of at the end of the interval."""
+        self._wake.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -128,7 +134,8 @@ class SyncLoop:
                               self.name, self.interval)
             self.rounds += 1
             elapsed = time.monotonic() - started
-            self._stop.wait(max(0.0, self.interval - elapsed))
+            self._wake.wait(max(0.0, self.interval - elapsed))
+            self._wake.clear()
 
 
 class Sync:
@@ -140,6 +147,9 @@ class Sync:
         self.core = core
         self.hosts = hosts
         self.plugging = plugging
+        #: Ports marked BUILD by the link watch, awaiting their repair round.
+        self._repairing: set[str] = set()
+        self._repairing_lock = threading.Lock()
 
     # -- desired state ---------------------------------------------------------
 
@@ -182,6 +192,8 @@ class Sync:
     def sync(self) -> driver_base.SyncReport:
         """One reconciliation round: heartbeat, make the host match the DB, record statuses."""
         self.hosts.heartbeat()
+        with self._repairing_lock:  # this round repairs them; a later loss is news again
+            self._repairing.clear()
         desired = self.desired_state()
         report = self.core.driver.sync(desired)
         desired, repairs = self._record_repairs(desired, report)
@@ -297,10 +309,16 @@ class Sync:
             return loop
         loop = self._sync_loop = SyncLoop(self.sync, interval, name=f"naas-sync-{self.core.host}")
         loop.start()
+        watch = getattr(self.core.driver, "watch", None)  # drivers with a link watch
+        if watch is not None:
+            watch(self._device_lost)
         return loop
 
     def stop_sync(self, timeout: float | None = 30.0) -> None:
         """Stop the background loop after its current round and wait for its thread."""
+        stop_watching = getattr(self.core.driver, "stop_watching", None)
+        if stop_watching is not None:
+            stop_watching()
         loop = self._sync_loop
         if loop is None:
             return
@@ -309,3 +327,46 @@ class Sync:
             return
         self._sync_loop = None
 
+    # -- link watch ------------------------------------------------------------
+
+    def _device_lost(self, id_prefix: str | None) -> None:
+        """The driver saw a port device vanish or leave its bridge (watch thread).
+
+        The ACTIVE port bound here whose id starts with ``id_prefix`` reads
+        BUILD at once (announced) and the sync loop is woken to repair it;
+        the repair round makes it ACTIVE again. One repair per port at a
+        time; None (events dropped) only wakes the loop.
+        """
+        loop = self._sync_loop
+        if id_prefix is not None:
+            with self._repairing_lock:
+                if id_prefix in self._repairing:
+                    return
+            if not self._mark_build(id_prefix):
+                return
+        if loop is not None:
+            loop.wake()
+
+    def _mark_build(self, id_prefix: str) -> bool:
+        """BUILD for the ACTIVE ports bound here whose device is really gone; any marked."""
+        with self.core.db.reader() as session:
+            rows = list(session.scalars(
+                sa.select(models.Port)
+                .join(models.PortBinding, models.PortBinding.port_id == models.Port.id)
+                .where(models.PortBinding.host == self.core.host,
+                       models.PortBinding.active.is_(True),
+                       models.Port.id.startswith(id_prefix, autoescape=True),
+                       models.Port.status == constants.PORT_STATUS_ACTIVE)))
+            ports = common.load_ports(session, rows) if rows else []
+            nets = {n.id: n for n in common.load_networks(session, list(session.scalars(
+                sa.select(models.Network).where(models.Network.id.in_(
+                    sorted({p.network_id for p in ports}))))))} if ports else {}
+        lost = [(port, (constants.PORT_STATUS_BUILD, None)) for port in ports
+                if not self.core.driver.is_plugged(port, nets[port.network_id])]
+        changes = self._write_statuses(lost)
+        if changes:
+            with self._repairing_lock:
+                self._repairing.add(id_prefix)
+            LOG.info("Host %s lost the device of port %s: BUILD until repaired",
+                     self.core.host, ", ".join(changes))
+        return bool(changes)

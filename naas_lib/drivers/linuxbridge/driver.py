@@ -25,7 +25,8 @@ import errno
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import netaddr
@@ -40,12 +41,15 @@ from naas_lib.drivers.linuxbridge import netlink as nl
 from naas_lib.drivers.linuxbridge.dhcp import DhcpError, DhcpManager
 from naas_lib.drivers.linuxbridge.portsec import PortSecurity, TrustedResponders
 from naas_lib.drivers.linuxbridge.portsec_wiring import HostPortSecurity
+from naas_lib.drivers.linuxbridge.watcher import LinkWatcher
 
 LOG = logging.getLogger(__name__)
 
 #: Largest MTU of a Linux bridge, tap or veth.
 MAX_MTU = 65535
 DEFAULT_GUEST_IFNAME = "eth0"
+#: Seconds a port device this driver removed itself is not reported lost.
+OWN_REMOVAL_GRACE = 10.0
 
 OPTS = [
     cfg.ListOpt(
@@ -110,6 +114,8 @@ class LinuxBridgeDriver(base.Driver):
             or "/var/lib/naas/dhcp", self.kernel.netns or "_host")
         self._dhcp_manager: DhcpManager | None = None
         self._portsec_init()
+        self._own_removals: dict[str, float] = {}
+        self._watcher: LinkWatcher | None = None
 
     @classmethod
     def get_opts(cls) -> list[cfg.Opt]:
@@ -140,6 +146,7 @@ class LinuxBridgeDriver(base.Driver):
         return sorted(self.mappings)
 
     def close(self) -> None:
+        self.stop_watching()
         self.kernel.close()
         self.portsec.portsec.close()
 
@@ -217,6 +224,7 @@ class LinuxBridgeDriver(base.Driver):
         made: list[int | str] = []
         try:
             with self._locked():
+                self._own_removals.pop(_device_name(port), None)
                 try:
                     self._portsec_plug(port, made)
                     bridge = self._ensure_network(network, made)
@@ -241,6 +249,8 @@ class LinuxBridgeDriver(base.Driver):
         if not items:
             return failed
         with self._locked():
+            for port, _n, _s in items:
+                self._own_removals.pop(_device_name(port), None)
             try:
                 fresh = self._portsec_plug_many([port for port, _n, _s in items])
             except exc.NaasError as e:
@@ -402,6 +412,8 @@ class LinuxBridgeDriver(base.Driver):
             return
         try:
             with self._locked():
+                self._removing(name for port, _n in ports
+                               for name in (names.tap(port.id), names.veth_host(port.id)))
                 self._unplug_locked(ports)
                 self._portsec_unplug(ports)
         except (nl.NetlinkError, OSError) as e:
@@ -468,6 +480,47 @@ class LinuxBridgeDriver(base.Driver):
                 self.kernel.forget_mac(bridge.index, mac, vx.index if vx else None)
         except (nl.NetlinkError, OSError) as e:
             raise exc.DriverError(driver=self.name, reason=f"forgetting {mac}: {e}") from e
+
+    # -- link watch (watcher.py listens; these say what counts as lost) ---------------
+
+    def watch(self, on_lost: Callable[[str | None], None]) -> None:
+        """Report port devices that vanish or leave their bridge, as they do.
+
+        ``on_lost`` gets the 11 characters of port id of each such device
+        (None when events were dropped), from a daemon thread, never for a
+        device this driver is removing itself. Again while watching: no-op.
+        """
+        if self._watcher is not None and self._watcher.running:
+            return
+        self._watcher = LinkWatcher(self.kernel.netns, self.device_lost, on_lost)
+        self._watcher.start()
+
+    def stop_watching(self) -> None:
+        """End the watch thread and close its socket."""
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None and not watcher.stop():
+            LOG.warning("Link watcher of %s did not end", self.kernel.netns or "host")
+
+    def device_lost(self, name: str) -> bool:
+        """Whether port device ``name`` is missing or on no bridge, and not by our doing."""
+        with self._locked():  # after any plug or unplug in progress
+            deadline = self._own_removals.get(name)
+            if deadline is not None:
+                if deadline > time.monotonic():
+                    return False
+                self._own_removals.pop(name, None)
+            link = self.kernel.get_link(name)
+            return link is None or link.master is None
+
+    def _removing(self, device_names: Iterable[str]) -> None:
+        """Note port devices this driver is about to delete (lock held): removed, not lost."""
+        deadline = time.monotonic() + OWN_REMOVAL_GRACE
+        now = time.monotonic()
+        for name in [n for n, d in self._own_removals.items() if d <= now]:
+            self._own_removals.pop(name, None)
+        for name in device_names:
+            if names.is_port_device(name):
+                self._own_removals[name] = deadline
 
     # -- sync ------------------------------------------------------------------
 
@@ -677,6 +730,7 @@ class LinuxBridgeDriver(base.Driver):
         doomed = [link for link in self.kernel.links()
                   if names.is_owned(link.name) and link.name not in wanted]
         if doomed:
+            self._removing(link.name for link in doomed)
             self.kernel.delete_links(link.index for link in doomed)
             report.removed.extend(f"{link.kind or 'device'} {link.name}" for link in doomed)
 

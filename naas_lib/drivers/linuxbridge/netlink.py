@@ -23,6 +23,7 @@ import errno
 import fcntl
 import os
 import random
+import select
 import socket
 import struct
 import threading
@@ -64,7 +65,7 @@ _RTA = struct.Struct("HH")
 # group above this and deletes the whole group in one request.
 _GROUP_BASE = 0x4E410000
 
-__all__ = ["Kernel", "Link", "NetlinkError", "FLOOD_MAC"]
+__all__ = ["Kernel", "Link", "LinkEvents", "NetlinkError", "FLOOD_MAC"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +176,65 @@ class _LinkReader:
                 off += (length + 3) & ~3
             if not dump and links:
                 return links
+
+
+#: rtnetlink multicast group of link changes (linux/rtnetlink.h RTMGRP_LINK).
+RTMGRP_LINK = 0x1
+RTM_DELLINK = 17
+
+
+class LinkEvents:
+    """Link change notifications (RTM_NEWLINK/RTM_DELLINK) of one namespace.
+
+    A raw rtnetlink socket joined to the link multicast group; :meth:`read`
+    waits up to a timeout and returns the names of the links that changed or
+    went. Decoding is the same hand parse as :class:`_LinkReader`.
+    """
+
+    def __init__(self, netns: str | None) -> None:
+        with entered(netns):
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            sock.bind((0, RTMGRP_LINK))
+        except OSError:
+            sock.close()
+            raise
+        self._sock: socket.socket | None = sock
+
+    def read(self, timeout: float) -> list[str]:
+        """Names of links that went or may have left a bridge; [] after ``timeout`` seconds.
+
+        A link announced with a master (it is on a bridge) is left out: most
+        events, a plug's included, need no further look.
+        """
+        sock = self._sock
+        if sock is None or not select.select([sock], [], [], timeout)[0]:
+            return []
+        try:
+            data = sock.recv(1 << 17)
+        except OSError as e:
+            if e.errno == errno.ENOBUFS:  # events overran the buffer: report them all unknown
+                return ["*"]
+            raise
+        changed: list[str] = []
+        off = 0
+        while off + _HDR.size <= len(data):
+            length, mtype, _flags, _seq, _pid = _HDR.unpack_from(data, off)
+            if length < _HDR.size:
+                break
+            if mtype in (RTM_NEWLINK, RTM_DELLINK):
+                link = _parse_link(data, off + _HDR.size, off + length)
+                on_bridge = mtype == RTM_NEWLINK and link.master is not None
+                if link.name and not on_bridge:
+                    changed.append(link.name)
+            off += (length + 3) & ~3
+        return changed
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
 
 _libc: ctypes.CDLL | None = None
