@@ -94,10 +94,8 @@ def test_admin_state_down_stops_traffic_and_up_restores_it(lab, admin_ctx):
     assert not ping(g1, address(p2, 4))
     svc.update_network(admin_ctx, net.id, admin_state_up=True)
     assert {svc.get_port(admin_ctx, p.id).status for p in (p1, p2)} == {"ACTIVE"}
-    # Both ends flapped. g1's kernel marked p2's address FAILED while the network was
-    # down, and re-resolves it on its own timers: on a loaded host (load 8 on 2 cores)
-    # the first echo replies were seen 5-8 s after the devices were up again.
-    assert ping(g1, address(p2, 4), deadline=12)
+    # Both ends flapped: on a loaded host neighbour discovery may take more than 2 s.
+    assert ping(g1, address(p2, 4), deadline=5)
 
 
 def test_tap_port_is_active_on_its_bridge_with_the_network_mtu(lab, admin_ctx):
