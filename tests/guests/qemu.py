@@ -30,9 +30,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -40,6 +38,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from naas_lib.guests import image as image_lib
+from naas_lib.guests import runner
 from naas_lib.guests.image import (  # noqa: F401 - this fixture's interface
     BUILD_VERSION,
     BUSYBOX,
@@ -50,7 +49,6 @@ from naas_lib.guests.image import (  # noqa: F401 - this fixture's interface
     GuestImage,
     extract_vmlinux,
 )
-from naas_lib.guests.runner import host_khz
 from tests.support.ci import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,82 +78,36 @@ class Nic:
     mac: str
 
 
-class QemuGuest:
-    """One QEMU process running the test guest in a network namespace."""
+class QemuGuest(runner.Guest):
+    """The library's guest runner with what the tests add: a QMP socket and live migration."""
 
     def __init__(self, name: str, netns: str | None, nics: Sequence[Nic], workdir: Path,
                  image: GuestImage | None = None, incoming: str | None = None,
                  memory_mib: int = MEMORY_MIB, announce: bool = True) -> None:
-        self.name, self.netns, self.nics = name, netns, list(nics)
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.image = image or guest_image()
-        self.console_path = self.workdir / f"{name}.console"
+        super().__init__(name, [(nic.tap, nic.mac) for nic in nics], image or guest_image(),
+                         workdir, netns=netns, memory_mib=memory_mib)
         self.qmp_path = self.workdir / f"{name}.qmp"
         self.incoming = incoming
-        self.memory_mib = memory_mib
         #: False: as a migration's destination, announce nothing (no RARP, no
         #: gratuitous ARP asked of the guest), so only forwarding tables decide.
         self.announce = announce
-        self.process: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
-        append = (f"console=ttyS0 quiet panic=-1 tsc_early_khz={host_khz()} "
-                  f"rdinit=/init naas.nics={len(self.nics)}")
-        cmd = [QEMU, "-M", "microvm", "-accel", "tcg", "-m", str(self.memory_mib), "-smp", "1",
-               "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-               "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
-               "-append", append, "-serial", f"file:{self.console_path}",
-               "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
-        for index, nic in enumerate(self.nics):
-            cmd += ["-netdev", f"tap,id=n{index},ifname={nic.tap},script=no,downscript=no",
-                    "-device", f"virtio-net-device,netdev=n{index},mac={nic.mac}"]
+        cmd = super().command() + ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         if self.incoming:
             cmd += ["-incoming", self.incoming]
         if not self.announce:
             cmd += ["-global", "migration.announce-rounds=0"]
         return cmd
 
-    def start(self) -> QemuGuest:
-        self.console_path.write_text("")
-        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
-        self.process = subprocess.Popen(
-            prefix + self.command(), stdin=subprocess.DEVNULL,
-            stdout=open(self.workdir / f"{self.name}.out", "wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)
-        return self
-
-    def console(self) -> str:
-        try:
-            return self.console_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def wait_for(self, pattern: str, timeout: float = 30, start: int = 0) -> re.Match:
-        """The first match of ``pattern`` on the console (from offset ``start``)."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            match = regex.search(self.console(), start)
-            if match:
-                return match
-            if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"QEMU {self.name} exited ({self.process.returncode}): "
-                                     f"{(self.workdir / f'{self.name}.out').read_text()}"
-                                     f"\n{self.console()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{pattern!r} not on {self.name}'s console within "
-                                     f"{timeout}s:\n{self.console()[-3000:]}")
-            time.sleep(0.05)
-
-    def leases(self) -> list[dict[str, str]]:
-        """Every ``NAAS-LEASE`` line so far, as dicts."""
-        return [dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
-                for line in self.console().splitlines() if line.startswith("NAAS-LEASE")]
+    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match:
+        return super().wait_for(pattern, timeout)
 
     def wait_lease(self, interface: str, timeout: float = 30) -> dict[str, str]:
+        """The newest DHCP lease (a renewal included) the guest reported for ``interface``."""
         self.wait_for(rf"NAAS-LEASE if={interface} event=bound ip=\S", timeout)
-        return [e for e in self.leases() if e["if"] == interface and e["event"] == "bound"][-1]
+        return [e for e in self.events("NAAS-LEASE")
+                if e["if"] == interface and e["event"] == "bound"][-1]
 
     def qmp(self, command: str, timeout: float = 30, **arguments) -> dict:
         """One QMP command; its ``return`` value (raises on an error reply)."""
@@ -204,17 +156,14 @@ class QemuGuest:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        """Stop QEMU (quit over QMP, then signals); returns when the process is gone."""
-        if self.process is None or self.process.poll() is not None:
+        """Quit over QMP, then the runner's signals; returns when the process is gone."""
+        if not self.running():
             return
         with contextlib.suppress(Exception):
             self.qmp("quit", timeout=2)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
+        super().stop()
 
     def __enter__(self) -> QemuGuest:
         return self.start() if self.process is None else self
