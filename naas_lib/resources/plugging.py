@@ -7,9 +7,12 @@ methods themselves. A service without a host plugs nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -22,6 +25,10 @@ from naas_lib.resources import common, dhcp
 from naas_lib.resources.core import Core
 
 LOG = logging.getLogger(__name__)
+#: How long a network's state told to the driver may be reused and changed by
+#: this process's own plugs and unplugs instead of read again (seconds). Changes
+#: made by other processes reach the driver by the next full read or sync round.
+STATE_REUSE_SECONDS = 30.0
 _ports = models.Port.__table__
 _SET_STATUS = sa.update(_ports).where(_ports.c.id == sa.bindparam("i")).values(
     status=sa.bindparam("s"), status_reason=sa.bindparam("r"),
@@ -71,6 +78,10 @@ class Plugging:
         self.core = core
         #: Called with a port right before the driver plugs it (port security: its groups).
         self.before_plug: list[Callable[[objects.Port], None]] = []
+        #: Per network, the state last told to ``driver.refresh_network`` and when it was
+        #: read; the lock orders refreshes so that no change overtakes another.
+        self._told: dict[str, tuple[float, driver_base.DesiredState]] = {}
+        self._told_lock = threading.Lock()
 
     def set_port_status(self, port_id: str, status: str, reason: str | None = None) -> None:
         """Record what the host made of a port (internal: not a caller's write).
@@ -170,8 +181,9 @@ class Plugging:
         up = port.admin_state_up and net.admin_state_up
         status = constants.PORT_STATUS_ACTIVE if up else constants.PORT_STATUS_DOWN
         self.set_port_status(port.id, status)
-        self.refresh_network(net.id)
-        return port.replace(status=status, status_reason=None)
+        port = port.replace(status=status, status_reason=None)
+        self.refresh_networks_changed(added=[(port, net)])
+        return port
 
     def plug_ports(self, items: Sequence[tuple[objects.Port, objects.Network]]
                    ) -> list[objects.Port]:
@@ -232,9 +244,10 @@ class Plugging:
         if failure is not None:
             raise exc.DriverError(driver=driver.name, reason=failed_reason,
                                   port_id=port.id) from failure
-        for network_id in dict.fromkeys(net.id for _p, net in items):
-            self.refresh_network(network_id)
-        return [p.replace(status=status, status_reason=reason) for p, status, reason in done]
+        plugged = [p.replace(status=status, status_reason=reason) for p, status, reason in done]
+        self.refresh_networks_changed(
+            added=[(p, net) for p, (_old, net) in zip(plugged, items, strict=True)])
+        return plugged
 
     def set_port_statuses(self, statuses: Sequence[tuple[str, str, str | None]]) -> None:
         """Record what the host made of several ports in one transaction.
@@ -333,13 +346,63 @@ class Plugging:
     def refresh_network(self, network_id: str) -> None:
         """Tell the driver at once about a change of a network's subnets or local ports.
 
-        A failure is logged and left to ``sync`` (the next round repairs it).
+        The state is read afresh. A failure is logged and left to ``sync``
+        (the next round repairs it).
         """
         if not self._refreshes():
             return
+        with self._told_lock:
+            self._tell(network_id, lambda: (time.monotonic(), self.network_state(network_id)))
+
+    def refresh_networks_changed(
+            self, added: Sequence[tuple[objects.Port, objects.Network]] = (),
+            removed: Sequence[tuple[objects.Port, objects.Network]] = ()) -> None:
+        """Tell the driver that this process plugged ``added`` and unplugged ``removed``.
+
+        The state last told for each network is changed by these ports and
+        reused (a boot's plug need not read every port of its networks again)
+        while younger than :data:`STATE_REUSE_SECONDS`; otherwise it is read
+        afresh. A failure is logged and left to ``sync``.
+        """
+        if not self._refreshes():
+            return
+        changed: dict[str, tuple[list, set[str]]] = {}
+        for port, net in added:
+            changed.setdefault(net.id, ([], set()))[0].append((port, net))
+        for port, net in removed:
+            changed.setdefault(net.id, ([], set()))[1].add(port.id)
+        with self._told_lock:
+            for network_id, (plus, minus) in changed.items():
+                self._tell(network_id, lambda n=network_id, a=plus, r=minus:
+                           self._changed_state(n, a, r))
+
+    def forget_network_states(self) -> None:
+        """Read every network afresh at its next refresh (a sync round read them all)."""
+        with self._told_lock:
+            self._told.clear()
+
+    def _changed_state(self, network_id: str, added: list[tuple[objects.Port, objects.Network]],
+                       removed: Iterable[str]) -> tuple[float, driver_base.DesiredState]:
+        """The state last told, changed by these ports, and when it was read."""
+        now = time.monotonic()
+        told = self._told.get(network_id)
+        if told is None or now - told[0] > STATE_REUSE_SECONDS or (
+                added and not told[1].ports):  # an empty state holds no subnets
+            return now, self.network_state(network_id)
+        read_at, state = told
+        gone = set(removed) | {p.id for p, _n in added}
+        ports = [(p, n) for p, n in state.ports if p.id not in gone] + added
+        return read_at, dataclasses.replace(state, ports=ports)
+
+    def _tell(self, network_id: str,
+              state: Callable[[], tuple[float, driver_base.DesiredState]]) -> None:
+        """Hand the driver a network's state (lock held) and remember what it was told."""
         try:
-            self.core.driver.refresh_network(network_id, self.network_state(network_id))
+            read_at, desired = state()
+            self.core.driver.refresh_network(network_id, desired)
+            self._told[network_id] = (read_at, desired)
         except Exception:
+            self._told.pop(network_id, None)
             LOG.exception("Refreshing network %s on this host failed; sync retries", network_id)
 
     def is_local(self, port: objects.Port) -> bool:
@@ -370,8 +433,7 @@ class Plugging:
         except Exception:
             LOG.exception("Unplugging ports %s failed; sync will remove their devices",
                           ", ".join(p.id for p, _n in local))
-        for network_id in dict.fromkeys(n.id for _p, n in local):
-            self.refresh_network(network_id)
+        self.refresh_networks_changed(removed=local)  # detached or deleted: not bound here
 
     def unplug_deleted(self, ports: Sequence[objects.Port], network: objects.Network) -> None:
         """Remove the devices of deleted ports that were on this host, in one batch."""
@@ -383,7 +445,7 @@ class Plugging:
         except Exception:
             LOG.exception("Unplugging %d ports failed; sync will remove their devices",
                           len(local))
-        self.refresh_network(network.id)
+        self.refresh_networks_changed(removed=local)
 
     def unplug_ports(self, ports: Sequence[tuple[objects.Port, objects.Network]]) -> None:
         """Remove the devices of these ports from this host in one batch (an instance's)."""

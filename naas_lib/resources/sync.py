@@ -196,6 +196,7 @@ class Sync:
             self._repairing.clear()
         desired = self.desired_state()
         report = self.core.driver.sync(desired)
+        self.plugging.forget_network_states()  # the round told the driver everything afresh
         desired, repairs = self._record_repairs(desired, report)
         changes = self._record_sync_statuses(desired, report)
         report.status_changes.update(repairs)
