@@ -405,15 +405,29 @@ def _run(*cmd: str, check: bool = True,
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
-    """Replace ``path`` atomically when its content differs; whether it did."""
+    """Rewrite ``path`` in place when its content differs; whether it did.
+
+    In place, not written aside and renamed over: on ext4 a rename over an
+    existing file (and a truncation to zero) forces the new data to disk,
+    about 1.4 ms per port plugged on a busy disk against 30 us for this.
+    dnsmasq reads the file only when started or sent SIGHUP, which the caller
+    does after this returns, under the driver's lock; a write cut short (a
+    crash) differs from what is wanted and is rewritten by the next call.
+    """
+    data = text.encode()
     try:
-        if path.read_text() == text:
+        if path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
     return True
 
 
