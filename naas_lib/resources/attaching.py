@@ -20,6 +20,14 @@ from naas_lib.resources.binding import Binder
 from naas_lib.resources.core import Core
 from naas_lib.resources.plugging import Plugging
 
+_attachments, _ports = models.Attachment.__table__, models.Port.__table__
+_INSERT_ATTACHMENT = sa.insert(_attachments)
+#: A new port's row after its attachment: status, device id and revision (no one
+#: else can have changed a row inserted in this same transaction).
+_ATTACHED_NEW_PORT = sa.update(_ports).where(_ports.c.id == sa.bindparam("i")).values(
+    status=sa.bindparam("s"), device_id=sa.bindparam("d"), revision_number=sa.bindparam("r"),
+    updated_at=sa.bindparam("u"))
+
 
 class AttachmentRecorder:
     """Validates attachment requests and writes them with the port's binding."""
@@ -52,6 +60,50 @@ class AttachmentRecorder:
             shown = other[0] if holder is not None and self.core.authorize(
                 context, "get_port", {"project_id": holder.project_id}) else "another port"
             raise exc.InterfaceInUse(interface_id=interface_id, port_id=shown)
+
+    def record_new(self, session: orm.Session, context: RequestContext,
+                   items: list[tuple[objects.Port, objects.Network, dict[str, Any]]]
+                   ) -> list[tuple[objects.Attachment, objects.Port]]:
+        """Attach and bind ports inserted in this transaction, owned by their attachments.
+
+        What :meth:`record` does for each, in a constant number of statements
+        (a boot's NICs): one check that no interface is taken, one insert,
+        one binding update, one port update.
+        """
+        if not items:
+            return []
+        for project_id in dict.fromkeys(port.project_id for port, _n, _r in items):
+            self.core.enforce(context, "attach_port", {"project_id": project_id})
+        interfaces = [r["interface_id"] for _p, _n, r in items]
+        taken = session.execute(sa.select(_attachments.c.interface_id).where(
+            _attachments.c.interface_id.in_(interfaces))).first()
+        if taken is not None or len(set(interfaces)) < len(interfaces):
+            for port, _n, request in items:  # name the culprit as record() would
+                self._check_free(session, context, port.id, request["interface_id"], True)
+            dup = next(i for i in interfaces if interfaces.count(i) > 1)
+            raise exc.InterfaceInUse(interface_id=dup, port_id="another port")
+        now = models.utcnow()
+        session.execute(_INSERT_ATTACHMENT, [{
+            "port_id": port.id, "interface_id": r["interface_id"],
+            "instance_id": r["instance_id"], "host": r["host"], "owns_port": True,
+            "created_at": now} for port, _n, r in items])
+        bound = iter(self.binder.bind_new(session, [(p, n, r["host"]) for p, n, r in items
+                                                    if r["host"]]))
+        out, rows = [], []
+        for port, _n, r in items:
+            if r["host"]:
+                port = next(bound)
+            after = port.replace(
+                status=constants.PORT_STATUS_BUILD if r["host"] else port.status,
+                device_id=port.device_id or r["instance_id"] or "",
+                revision_number=port.revision_number + 1, updated_at=now)
+            rows.append({"i": port.id, "s": after.status, "d": after.device_id,
+                         "r": after.revision_number, "u": now})
+            out.append((objects.Attachment(port_id=port.id, interface_id=r["interface_id"],
+                                           instance_id=r["instance_id"], host=r["host"],
+                                           owns_port=True, created_at=now), after))
+        session.connection().execute(_ATTACHED_NEW_PORT, rows)
+        return out
 
     def record(self, session: orm.Session, context: RequestContext, port: objects.Port,
                network: objects.Network, request: dict[str, Any], owns_port: bool,

@@ -286,15 +286,15 @@ class Plugging:
             self.announce_status(before, after)
 
     def network_info_sources(self, network_ids: Sequence[str], hosts: Sequence[str]
-                             ) -> tuple[dict[str, list[objects.Subnet]], list[objects.Port],
+                             ) -> tuple[dict[str, list[objects.Subnet]], dict[str, str],
                                         dict[str, dict]]:
         """What a boot's network info needs besides its ports, in ONE read transaction.
 
         The networks' subnets (by network id, ordered by id as ``list_subnets``
-        returns them), their DHCP responders' reservation ports (by id) and the
-        capabilities ``hosts`` recorded (absent for a host that never
-        registered). Internal, like ``plug_ports``: no policy check (the
-        provisioner runs elevated).
+        returns them), their DHCP responders' reserved addresses (subnet id ->
+        address) and the capabilities ``hosts`` recorded (absent for a host
+        that never registered). Internal, like ``plug_ports``: no policy check
+        (the provisioner runs elevated).
         """
         ids = list(dict.fromkeys(network_ids))
         subnets: dict[str, list[objects.Subnet]] = {}
@@ -303,14 +303,11 @@ class Plugging:
                 models.Subnet.network_id.in_(ids)).order_by(models.Subnet.id)).all()
             for sub in common.load_subnets(session, rows):
                 subnets.setdefault(sub.network_id, []).append(sub)
-            dhcp_ports = common.load_ports(session, session.scalars(sa.select(models.Port).where(
-                models.Port.network_id.in_(ids),
-                models.Port.device_owner == constants.DEVICE_OWNER_DHCP).order_by(
-                models.Port.id)).all()) if ids else []
+            reserved = dhcp.server_addresses(session, ids)
             caps = {row.name: json.loads(row.capabilities or "{}") for row in session.scalars(
                 sa.select(models.Host).where(models.Host.name.in_(list(hosts))))} \
                 if hosts else {}
-        return subnets, dhcp_ports, caps
+        return subnets, reserved, caps
 
     def _refreshes(self) -> bool:
         """Whether the driver has host-side services that follow network changes."""

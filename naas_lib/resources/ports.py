@@ -346,12 +346,11 @@ class Ports:
     def _attach_new(self, session: orm.Session, context: RequestContext, outs: list[lc.Outcome],
                     att_outs: list[lc.Outcome]) -> None:
         """Attach and bind the new ports that asked for it (after their PRECOMMIT)."""
-        attached = iter(att_outs)
-        for out in outs:
-            if out.extra:
-                att, out.after = self.recorder.record(session, context, out.after, out.network,
-                                                      out.extra, owns_port=True, new_port=True)
-                next(attached).after = att
+        wanted = [out for out in outs if out.extra]
+        recorded = self.recorder.record_new(
+            session, context, [(o.after, o.network, o.extra) for o in wanted])
+        for out, att_out, (att, port) in zip(wanted, att_outs, recorded, strict=True):
+            out.after, att_out.after = port, att
         self.lifecycle.precommit(_ATTACH, context, att_outs, session, None)
 
     def _remove_created(self, outs: list[lc.Outcome]) -> None:

@@ -137,18 +137,17 @@ def vif_info(
 
 
 def dhcp_servers(host_capabilities: Mapping[str, Any] | None,
-                 dhcp_ports: Iterable[objects.Port]) -> dict[str, str]:
+                 reserved: Mapping[str, str]) -> dict[str, str]:
     """Subnet id -> DHCP server address, when the host's driver declares ``dhcp``.
 
     The truth comes from the hosts table (the capability the host recorded),
     never from whether a responder happens to be running yet: the host starts
-    one with the guest's port. ``dhcp_ports`` are the networks' reservation
-    ports (``device_owner='network:dhcp'``).
+    one with the guest's port. ``reserved`` maps subnet id to the address
+    reserved for the responders (their ``network:dhcp`` port).
     """
     if not (host_capabilities or {}).get("dhcp"):
         return {}
-    return {f.subnet_id: f.ip_address for p in dhcp_ports
-            if p.device_owner == constants.DEVICE_OWNER_DHCP for f in p.fixed_ips}
+    return dict(reserved)
 
 
 def vif_mtu(vif: Mapping[str, Any]) -> int | None:

@@ -326,10 +326,10 @@ class Provisioner:
             nets.update((n.id, n) for n in self.service.list_networks(admin, id=missing))
         # Subnets, DHCP reservation ports and host capabilities: one read transaction.
         hosts = sorted({p.binding_host_id for p in ports.values() if p.binding_host_id})
-        subnets, dhcp_ports, caps = self.service.network_info_sources(net_ids, hosts)
+        subnets, reserved, caps = self.service.network_info_sources(net_ids, hosts)
         servers = {p.id: network_info.dhcp_servers(
-            caps.get(p.binding_host_id, {}) if p.binding_host_id else None,
-            [d for d in dhcp_ports if d.network_id == p.network_id]) for p in ports.values()}
+            caps.get(p.binding_host_id, {}) if p.binding_host_id else None, reserved)
+            for p in ports.values()}
         return [
             network_info.vif_info(ports[n.port_id], nets[ports[n.port_id].network_id],
                                   subnets.get(ports[n.port_id].network_id, []),

@@ -148,3 +148,30 @@ def test_network_admin_state_reaches_this_hosts_ports_at_once(make_service, ctx)
     assert svc.get_port(ctx, port.id).status == "DOWN"
     svc.update_network(ctx, net.id, admin_state_up=True)
     assert svc.get_port(ctx, port.id).status == "ACTIVE"
+
+
+def test_create_ports_with_a_taken_interface_creates_nothing(service, ctx, net, port,
+                                                             db_unchanged):
+    service.attach_port(ctx, port.id, "vif-1", host="h1")
+    with db_unchanged(), pytest.raises(exc.InterfaceInUse, match=port.id):
+        service.create_ports(ctx, [{"network_id": net.id}, {"network_id": net.id}],
+                             attachments=[{"interface_id": "vif-2", "host": "h1"},
+                                          {"interface_id": "vif-1", "host": "h1"}])
+
+
+def test_create_ports_naming_one_interface_twice_creates_nothing(service, ctx, net, subnet,
+                                                                 db_unchanged):
+    with db_unchanged(), pytest.raises(exc.InterfaceInUse, match="vif-9"):
+        service.create_ports(ctx, [{"network_id": net.id}, {"network_id": net.id}],
+                             attachments=[{"interface_id": "vif-9", "host": "h1"},
+                                          {"interface_id": "vif-9", "host": "h1"}])
+
+
+def test_create_ports_attached_reads_back_as_returned(service, ctx, net, subnet):
+    made = service.create_ports(ctx, [{"network_id": net.id}, {"network_id": net.id}],
+                                attachments=[{"interface_id": "vif-a", "instance_id": "vm",
+                                              "host": "h1"}, None])
+    assert made[0] == service.get_port(ctx, made[0].id)
+    assert (made[0].status, made[0].device_id, made[0].binding_host_id) == ("BUILD", "vm", "h1")
+    assert made[1] == service.get_port(ctx, made[1].id)
+    assert service.get_attachment(ctx, made[0].id).interface_id == "vif-a"

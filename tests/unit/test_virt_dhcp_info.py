@@ -56,7 +56,4 @@ def test_host_without_dhcp_capability_gives_static_addresses(make_service, ctx):
 @pytest.mark.parametrize("caps, expected", [
     ({"dhcp": True}, {"s1": "10.0.0.254"}), ({"dhcp": False}, {}), ({}, {}), (None, {})])
 def test_dhcp_servers_follow_the_recorded_capability(caps, expected):
-    class P:  # the parts of a port the function reads
-        device_owner = "network:dhcp"
-        fixed_ips = (type("F", (), {"subnet_id": "s1", "ip_address": "10.0.0.254"})(),)
-    assert network_info.dhcp_servers(caps, [P()]) == expected
+    assert network_info.dhcp_servers(caps, {"s1": "10.0.0.254"}) == expected
