@@ -172,7 +172,8 @@ class NetworkService:
 
 #: The public operations, each owned by one part (``service.parts.<part>``).
 OPERATIONS: Mapping[str, tuple[str, ...]] = {
-    "networks": ("get_network", "list_networks", "create_network", "update_network",
+    "networks": ("get_network", "get_networks", "list_networks", "create_network",
+                 "update_network",
                  "delete_network"),
     "subnets": ("get_subnet", "list_subnets", "create_subnet", "update_subnet",
                 "delete_subnet"),

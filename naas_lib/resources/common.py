@@ -373,6 +373,29 @@ _NETWORK_WITH_SUBNETS = (
     .order_by(_subnets.c.created_at, _subnets.c.id))
 
 
+_NETWORKS_WITH_SUBNETS = (
+    sa.select(_networks, _subnets.c.id.label("subnet_id"))
+    .select_from(_networks.outerjoin(_subnets, _subnets.c.network_id == _networks.c.id))
+    .where(_networks.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(_networks.c.id, _subnets.c.created_at, _subnets.c.id))
+
+
+def network_records(session: orm.Session, network_ids: Sequence[str]
+                    ) -> list[tuple[Any, objects.Network]]:
+    """Plain rows and complete objects of the existing networks among ``network_ids``.
+
+    One statement, ordered by network id.
+    """
+    if not network_ids:
+        return []
+    grouped: dict[str, list[Any]] = {}
+    for row in session.connection().execute(_NETWORKS_WITH_SUBNETS,
+                                            {"ids": list(network_ids)}):
+        grouped.setdefault(row.id, []).append(row)
+    return [(rows[0], network_obj(rows[0], [r.subnet_id for r in rows if r.subnet_id]))
+            for rows in grouped.values()]
+
+
 def network_record(session: orm.Session, network_id: Any) -> tuple[Any, objects.Network | None]:
     """A network's plain row and complete object (with its subnet ids) in one statement.
 

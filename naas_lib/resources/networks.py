@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -134,6 +134,19 @@ class Networks:
             row = self.visible_row(session, context, network_id)
             net = common.load_networks(session, [row])[0]
         return net.to_dict(fields) if fields else net
+
+    def get_networks(self, context: RequestContext,
+                     network_ids: Sequence[str]) -> list[objects.Network]:
+        """The networks among ``network_ids`` the caller may see, ordered by id.
+
+        One read of one statement: what a boot needs to check its requested
+        networks (an invisible or missing one is simply absent).
+        """
+        ids = [validation.lookup("network_id", i) for i in network_ids]
+        with self.core.db.reader() as session:
+            found = common.network_records(session, sorted(set(ids)))
+        return [net for row, net in found
+                if self.core.authorize(context, "get_network", policy_target(row))]
 
     def list_networks(self, context: RequestContext, fields: list[str] | None = None,
                       limit: int | None = None, marker: str | None = None,

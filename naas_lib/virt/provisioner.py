@@ -173,7 +173,7 @@ class Provisioner:
         """
         wanted = sorted({n.request.network_id for n in nics if n.request.port_id is None
                          and isinstance(n.request.network_id, str)})
-        networks = self.service.list_networks(context, id=wanted) if wanted else []
+        networks = self.service.get_networks(context, wanted) if wanted else []
         visible = {n.id for n in networks}
         seen_ports: set[str] = set()
         for nic in nics:

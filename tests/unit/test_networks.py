@@ -149,3 +149,19 @@ def test_driver_failure_on_create_is_compensated(make_service, ctx):
     assert service.list_networks(ctx) == []
     assert count(service, models.SegmentAllocation) == 0
     assert service.create_network(ctx).segmentation_id == 10  # the VNI came back
+
+
+def test_get_networks_gives_only_what_the_caller_may_see(service, ctx, other_ctx):
+    mine = service.create_network(ctx, name="mine")
+    theirs = service.create_network(other_ctx, name="theirs")
+    shared = service.create_network(other_ctx.elevated(), name="shared", shared=True,
+                                    project_id=other_ctx.project_id)
+    missing = "00000000-0000-4000-8000-000000000000"
+    got = service.get_networks(ctx, [theirs.id, mine.id, shared.id, missing, mine.id])
+    assert got == sorted([service.get_network(ctx, mine.id),
+                          service.get_network(ctx, shared.id)], key=lambda n: n.id)
+    assert service.get_networks(other_ctx.elevated(), [mine.id, theirs.id]) == sorted(
+        [service.get_network(ctx, mine.id), service.get_network(other_ctx, theirs.id)],
+        key=lambda n: n.id)
+    with pytest.raises(exc.InvalidInput):
+        service.get_networks(ctx, ["a\x00b"])
