@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from naas_lib import constants, events, objects, validation
 from naas_lib import exceptions as exc
@@ -62,6 +63,24 @@ class SubnetsOnDemand(Sequence[objects.Subnet]):
 
     def __len__(self) -> int:
         return len(self._load())
+
+
+def _write_statuses(session: orm.Session, rows: list[dict]) -> None:
+    """Write ports' statuses; PortNotFound (the caller's transaction undone) for a missing one.
+
+    One statement for all of them where the backend counts the rows of a
+    batch (SQLite, MySQL); else one per port.
+    """
+    conn = session.connection()
+    if len(rows) > 1 and conn.dialect.supports_sane_multi_rowcount:
+        if conn.execute(_SET_STATUS, rows).rowcount == len(rows):
+            return
+        found = set(conn.execute(sa.select(_ports.c.id).where(
+            _ports.c.id.in_([r["i"] for r in rows]))).scalars())
+        raise exc.PortNotFound(port_id=next(r["i"] for r in rows if r["i"] not in found))
+    for row in rows:
+        if not conn.execute(_SET_STATUS, row).rowcount:
+            raise exc.PortNotFound(port_id=row["i"])
 
 
 def as_bound_here(port: objects.Port, binding: models.PortBinding) -> objects.Port:
@@ -269,11 +288,9 @@ class Plugging:
                         models.Port.id.in_([i for i, _s, _r in statuses]))).all()
                     befores = {p.id: p for p in common.load_ports(session, rows)}
                 now = models.utcnow()
+                _write_statuses(session, [{"i": port_id, "s": status, "r": reason, "u": now}
+                                          for port_id, status, reason in statuses])
                 for port_id, status, reason in statuses:
-                    count = session.execute(_SET_STATUS, {
-                        "i": port_id, "s": status, "r": reason, "u": now}).rowcount
-                    if not count:
-                        raise exc.PortNotFound(port_id=port_id)
                     before = befores.get(port_id)
                     if before is not None and (before.status, before.status_reason) != (
                             status, reason):

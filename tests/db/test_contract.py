@@ -159,3 +159,20 @@ def test_deployment_settings_must_agree(db_url):
         NetworkService.from_settings(database_url=db_url, vni_ranges=["10:20"],
                                      base_mac="fa:16:3f:00:00:00")
     NetworkService.from_settings(database_url=db_url, vni_ranges=["10:20"]).close()
+
+
+def test_status_batch_with_a_missing_port_records_nothing(db_service):
+    """A host's status write for several ports is one transaction on every backend."""
+    net, _sub = _net_with_subnet(db_service)
+    ports = [db_service.create_port(CTX, network_id=net.id) for _ in range(3)]
+    plugging = db_service.parts.plugging
+    missing = "00000000-0000-4000-8000-000000000000"
+    with pytest.raises(exc.PortNotFound, match=missing):
+        plugging.set_port_statuses([(ports[0].id, constants.PORT_STATUS_ACTIVE, None),
+                                    (missing, constants.PORT_STATUS_ACTIVE, None),
+                                    (ports[1].id, constants.PORT_STATUS_ACTIVE, None)])
+    assert [db_service.get_port(CTX, p.id) for p in ports] == ports
+    plugging.set_port_statuses([(p.id, constants.PORT_STATUS_ERROR, "no tap") for p in ports])
+    after = [db_service.get_port(CTX, p.id) for p in ports]
+    assert [(p.status, p.status_reason, p.revision_number) for p in after] == [
+        (constants.PORT_STATUS_ERROR, "no tap", p.revision_number + 1) for p in ports]
