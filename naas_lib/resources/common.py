@@ -6,7 +6,7 @@ import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -88,26 +88,60 @@ def load_networks(session: orm.Session, rows: Sequence[models.Network]) -> list[
     return [network_obj(r, subnets[r.id]) for r in rows]
 
 
+_pools_t, _dns_t = models.AllocationPool.__table__, models.DnsNameserver.__table__
+_routes_t = models.HostRoute.__table__
+_SUBNET_IDS = sa.bindparam("ids", expanding=True)
+_STR, _INT = sa.String(255), sa.Integer()
+#: Everything a subnet object holds besides its row, for several subnets in one
+#: statement: (kind, subnet_id, a, b, key, position) with kind "pool" (first
+#: and last address, first key), "dns" (address, position) or "route"
+#: (destination, nexthop).
+_SUBNET_CHILDREN = sa.union_all(
+    sa.select(sa.literal_column("'pool'", _STR).label("kind"), _pools_t.c.subnet_id,
+              sa.cast(_pools_t.c.first_ip, _STR).label("a"),
+              sa.cast(_pools_t.c.last_ip, _STR).label("b"),
+              sa.cast(_pools_t.c.first_key, _STR).label("key"),
+              sa.cast(sa.null(), _INT).label("position"))
+    .where(_pools_t.c.subnet_id.in_(_SUBNET_IDS)),
+    sa.select(sa.literal_column("'dns'", _STR), _dns_t.c.subnet_id,
+              sa.cast(_dns_t.c.address, _STR), sa.cast(sa.null(), _STR),
+              sa.cast(sa.null(), _STR), _dns_t.c.position)
+    .where(_dns_t.c.subnet_id.in_(_SUBNET_IDS)),
+    sa.select(sa.literal_column("'route'", _STR), _routes_t.c.subnet_id,
+              sa.cast(_routes_t.c.destination, _STR), sa.cast(_routes_t.c.nexthop, _STR),
+              sa.cast(sa.null(), _STR), sa.cast(sa.null(), _INT))
+    .where(_routes_t.c.subnet_id.in_(_SUBNET_IDS)))
+
+
 def load_subnets(session: orm.Session, rows: Sequence[models.Subnet]) -> list[objects.Subnet]:
+    """Subnet objects of subnet rows: their pools, DNS servers and routes in one statement."""
     ids = [r.id for r in rows]
     pools, dns, routes = defaultdict(list), defaultdict(list), defaultdict(list)
     if ids:
-        for p in session.scalars(
-            sa.select(models.AllocationPool).where(models.AllocationPool.subnet_id.in_(ids))
-            .order_by(models.AllocationPool.first_key)
-        ):
-            pools[p.subnet_id].append(p)
-        for d in session.scalars(
-            sa.select(models.DnsNameserver).where(models.DnsNameserver.subnet_id.in_(ids))
-            .order_by(models.DnsNameserver.position)
-        ):
-            dns[d.subnet_id].append(d)
-        for r in session.scalars(
-            sa.select(models.HostRoute).where(models.HostRoute.subnet_id.in_(ids))
-            .order_by(models.HostRoute.destination, models.HostRoute.nexthop)
-        ):
-            routes[r.subnet_id].append(r)
-    return [subnet_obj(r, pools[r.id], dns[r.id], routes[r.id]) for r in rows]
+        for row in session.connection().execute(_SUBNET_CHILDREN, {"ids": ids}):
+            if row.kind == "pool":
+                pools[row.subnet_id].append((row.key, row.a, row.b))
+            elif row.kind == "dns":
+                dns[row.subnet_id].append((row.position, row.a))
+            else:
+                routes[row.subnet_id].append((row.a, row.b))
+    return [subnet_obj(r, [_Pool(first, last) for _k, first, last in sorted(pools[r.id])],
+                       [_Dns(address) for _p, address in sorted(dns[r.id])],
+                       [_Route(d, n) for d, n in sorted(routes[r.id])]) for r in rows]
+
+
+class _Pool(NamedTuple):
+    first_ip: str
+    last_ip: str
+
+
+class _Dns(NamedTuple):
+    address: str
+
+
+class _Route(NamedTuple):
+    destination: str
+    nexthop: str
 
 
 _ports_t, _bindings_t = models.Port.__table__, models.PortBinding.__table__

@@ -36,10 +36,10 @@ PINS: dict[str, tuple[int, int]] = {
     # one statement each, was 26); port security's group reads before each plug
     # (2 x 4, issue 11); ONE status write for both NICs (2: one UPDATE for
     # the batch, was one per NIC); network info in one read
-    # (7: subnets with pools, DNS and routes, the responders' reserved addresses in
-    # one query (was the reservation ports, 2), the host's capabilities). No port is
-    # read again.
-    "boot_2_nics": (40, 6),
+    # (5: subnets, their pools, DNS servers and routes in one statement (was 3), the
+    # responders' reserved addresses in one query (was the reservation ports, 2),
+    # the host's capabilities). No port is read again.
+    "boot_2_nics": (38, 6),
     # The instance's attachments (1 reader); ONE write detaching both ports (18); ONE
     # write deleting both (its own ports: 23); port security's host-side read (2).
     "teardown_2_nics": (44, 4),
