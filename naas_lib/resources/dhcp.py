@@ -189,15 +189,19 @@ def _delete_port(session: orm.Session, port_id: str) -> None:
     session.execute(sa.delete(models.Port).where(models.Port.id == port_id))
 
 
+_ips, _ports = models.IpAllocation.__table__, models.Port.__table__
+_SERVER_ADDRESSES = (
+    sa.select(_ips.c.subnet_id, _ips.c.ip_address)
+    .join(_ports, _ports.c.id == _ips.c.port_id)
+    .where(_ports.c.network_id.in_(sa.bindparam("ids", expanding=True)),
+           _ports.c.device_owner == constants.DEVICE_OWNER_DHCP,
+           _ports.c.device_id == RESERVED_DEVICE_ID))
+
+
 def server_addresses(session: orm.Session, network_ids: Iterable[str]) -> dict[str, str]:
     """Subnet id -> the responders' reserved address, for the given networks."""
     ids = list(network_ids)
     if not ids:
         return {}
-    rows = session.execute(
-        sa.select(models.IpAllocation.subnet_id, models.IpAllocation.ip_address)
-        .join(models.Port, models.Port.id == models.IpAllocation.port_id)
-        .where(models.Port.network_id.in_(ids),
-               models.Port.device_owner == constants.DEVICE_OWNER_DHCP,
-               models.Port.device_id == RESERVED_DEVICE_ID))
+    rows = session.connection().execute(_SERVER_ADDRESSES, {"ids": ids})
     return {subnet_id: ip for subnet_id, ip in rows}

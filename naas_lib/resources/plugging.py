@@ -31,6 +31,12 @@ LOG = logging.getLogger(__name__)
 #: made by other processes reach the driver by the next full read or sync round.
 STATE_REUSE_SECONDS = 30.0
 _ports = models.Port.__table__
+_SUBNETS_OF_NETWORKS = sa.select(models.Subnet.__table__).where(
+    models.Subnet.__table__.c.network_id.in_(sa.bindparam("ids", expanding=True))).order_by(
+    models.Subnet.__table__.c.id)
+_HOST_CAPABILITIES = sa.select(models.Host.__table__.c.name,
+                               models.Host.__table__.c.capabilities).where(
+    models.Host.__table__.c.name.in_(sa.bindparam("names", expanding=True)))
 _SET_STATUS = sa.update(_ports).where(_ports.c.id == sa.bindparam("i")).values(
     status=sa.bindparam("s"), status_reason=sa.bindparam("r"),
     revision_number=_ports.c.revision_number + 1, updated_at=sa.bindparam("u"))
@@ -316,14 +322,13 @@ class Plugging:
         ids = list(dict.fromkeys(network_ids))
         subnets: dict[str, list[objects.Subnet]] = {}
         with self.core.db.reader() as session:
-            rows = session.scalars(sa.select(models.Subnet).where(
-                models.Subnet.network_id.in_(ids)).order_by(models.Subnet.id)).all()
+            conn = session.connection()  # plain rows: this runs on every boot
+            rows = conn.execute(_SUBNETS_OF_NETWORKS, {"ids": ids}).all() if ids else []
             for sub in common.load_subnets(session, rows):
                 subnets.setdefault(sub.network_id, []).append(sub)
             reserved = dhcp.server_addresses(session, ids)
-            caps = {row.name: json.loads(row.capabilities or "{}") for row in session.scalars(
-                sa.select(models.Host).where(models.Host.name.in_(list(hosts))))} \
-                if hosts else {}
+            caps = {name: json.loads(raw or "{}") for name, raw in conn.execute(
+                _HOST_CAPABILITIES, {"names": list(hosts)})} if hosts else {}
         return subnets, reserved, caps
 
     def _refreshes(self) -> bool:
