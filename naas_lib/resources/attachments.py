@@ -25,6 +25,10 @@ from naas_lib.resources.ports import Ports
 LOG = logging.getLogger(__name__)
 
 _CREATE, _DELETE = Phases("attachment", CREATE), Phases("attachment", DELETE)
+_atts = models.Attachment.__table__
+_PS = sa.bindparam("ps", expanding=True)
+_ATTACHMENTS_OF = sa.select(_atts).where(_atts.c.port_id.in_(_PS))
+_DELETE_ATTACHMENTS = sa.delete(_atts).where(_atts.c.port_id.in_(_PS))
 
 
 @dataclasses.dataclass(eq=False)
@@ -133,22 +137,26 @@ class Attachments:
             return []
 
         def write(session: orm.Session) -> list[Outcome]:
-            outs: list[Outcome] = []
-            nets: dict[str, objects.Network] = {}
+            record = self.ports.visible_records(session, context, port_ids)
+            attached: list[tuple[Any, objects.Port]] = []
             for port_id in port_ids:
-                row, port = self.ports.visible_record(session, context, port_id)
+                row, port = record(port_id)
                 self.core.enforce(context, "detach_port", {"project_id": port.project_id})
                 announced = announce.setdefault(port_id, Outcome(port_id, before=port))
                 self.lifecycle.before_once(_DELETE, context, [announced])
-                if row.attached_interface is None:
-                    continue
-                att_row = session.get(models.Attachment, port_id)
-                if row.network_id not in nets:
-                    nets[row.network_id] = common.network_by_id(session, row.network_id)
-                outs.append(Outcome(port_id, before=common.attachment_obj(att_row),
-                                    network=nets[row.network_id],
-                                    extra=(port, row.device_id, row.revision_number)))
-            return outs
+                if row.attached_interface is not None:
+                    attached.append((row, port))
+            if not attached:
+                return []
+            conn = session.connection()
+            atts = {r.port_id: r for r in conn.execute(
+                _ATTACHMENTS_OF, {"ps": [row.id for row, _p in attached]})}
+            nets = {n.id: n for _r, n in common.network_records(
+                session, sorted({row.network_id for row, _p in attached}))}
+            return [Outcome(row.id, before=common.attachment_obj(atts[row.id]),
+                            network=nets[row.network_id],
+                            extra=(port, row.device_id, row.revision_number))
+                    for row, port in attached]
 
         announce: dict[str, Outcome] = {}
         outs = self.lifecycle.run(
@@ -158,13 +166,13 @@ class Attachments:
         return [o.before for o in outs]
 
     def _remove_attachment(self, session: orm.Session, outs: list[Outcome]) -> None:
-        for out in outs:
-            att, (_, device_id, revision) = out.before, out.extra
-            session.execute(sa.delete(models.Attachment)
-                            .where(models.Attachment.port_id == out.resource_id))
-            self.binder.unbind(session, out.resource_id)
-            values: dict[str, Any] = self.binder.unbind_values()
-            if att.instance_id and device_id == att.instance_id:
-                values["device_id"] = ""
-            common.bump_revision(session, models.Port, "Port", out.resource_id, revision, None,
-                                 values)
+        """Delete the attachments, unbind their ports and clear the device ids they set."""
+        ids = [out.resource_id for out in outs]
+        session.connection().execute(_DELETE_ATTACHMENTS, {"ps": ids})
+        self.binder.unbind_all(session, ids)
+        unbound = self.binder.unbind_values()
+        common.bump_revisions(session, models.Port, "Port", [
+            (out.resource_id, out.extra[2],
+             {**unbound, "device_id": "" if out.before.instance_id
+              and out.extra[1] == out.before.instance_id else out.extra[1]})
+            for out in outs])

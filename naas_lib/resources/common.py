@@ -166,7 +166,7 @@ _PORT_CHILDREN = sa.union_all(
 #: A port's row with its ACTIVE binding's attributes (the names the model
 #: gives them) and the interface id of its attachment (NULL when none), in
 #: one statement instead of the model's correlated subquery per attribute.
-_PORT_RECORD = (
+_PORT_RECORD_OF = (
     sa.select(_ports_t,
               sa.func.nullif(_bindings_t.c.host, "").label("binding_host_id"),
               _bindings_t.c.vif_type.label("binding_vif_type"),
@@ -176,8 +176,9 @@ _PORT_RECORD = (
     .select_from(_ports_t
                  .outerjoin(_bindings_t, sa.and_(_bindings_t.c.port_id == _ports_t.c.id,
                                                  _bindings_t.c.active.is_(True)))
-                 .outerjoin(_atts_t, _atts_t.c.port_id == _ports_t.c.id))
-    .where(_ports_t.c.id == sa.bindparam("id")))
+                 .outerjoin(_atts_t, _atts_t.c.port_id == _ports_t.c.id)))
+_PORT_RECORD = _PORT_RECORD_OF.where(_ports_t.c.id == sa.bindparam("id"))
+_PORT_RECORDS_BY_IDS = _PORT_RECORD_OF.where(_ports_t.c.id.in_(_IDS))
 
 
 def load_ports(session: orm.Session, rows: Sequence[Any]) -> list[objects.Port]:
@@ -195,6 +196,17 @@ def load_ports(session: orm.Session, rows: Sequence[Any]) -> list[objects.Port]:
             else:
                 pairs[port_id].append((a, b))
     return [port_obj(r, ips[r.id], groups[r.id], pairs[r.id]) for r in rows]
+
+
+def port_records(session: orm.Session, port_ids: Sequence[str]
+                 ) -> dict[str, tuple[Any, objects.Port]]:
+    """Plain rows (with ``attached_interface``) and objects of the existing ports among
+    ``port_ids``, by id, in two statements whatever their number."""
+    if not port_ids:
+        return {}
+    rows = session.connection().execute(_PORT_RECORDS_BY_IDS, {"ids": list(port_ids)}).all()
+    return {row.id: (row, port) for row, port in zip(rows, load_ports(session, rows),
+                                                     strict=True)}
 
 
 def port_record(session: orm.Session, port_id: str) -> tuple[Any, objects.Port | None]:
@@ -396,6 +408,37 @@ def bump_revision(session: orm.Session, model: type, resource: str, resource_id:
                                        current="newer", expected=expected)
         raise exc.ConcurrentModification(resource=resource, resource_id=resource_id)
     return current + 1
+
+
+def bump_revisions(session: orm.Session, model: type, resource: str,
+                   items: Sequence[tuple[str, int, dict[str, Any]]]) -> None:
+    """:func:`bump_revision` of several rows (id, current revision, values), values
+    with the same keys for all; ConcurrentModification when one of them moved.
+
+    One statement where the backend counts the rows of a batch (SQLite,
+    MySQL), else one per row.
+    """
+    if not items:
+        return
+    table = model.__table__
+    now = models.utcnow()
+    keys = sorted(items[0][2])
+    stmt = sa.update(table).where(
+        table.c.id == sa.bindparam("_id"), table.c.revision_number == sa.bindparam("_rev")
+    ).values(revision_number=sa.bindparam("_new"), updated_at=sa.bindparam("_at"),
+             **{k: sa.bindparam(k) for k in keys})
+    rows = [{"_id": i, "_rev": rev, "_new": rev + 1, "_at": now, **values}
+            for i, rev, values in items]
+    session.flush()
+    conn = session.connection()
+    if len(rows) > 1 and conn.dialect.supports_sane_multi_rowcount:
+        if conn.execute(stmt, rows).rowcount != len(rows):
+            raise exc.ConcurrentModification(resource=resource,
+                                             resource_id=",".join(i for i, _r, _v in items))
+        return
+    for row in rows:
+        if conn.execute(stmt, row).rowcount != 1:
+            raise exc.ConcurrentModification(resource=resource, resource_id=row["_id"])
 
 
 _networks, _subnets = models.Network.__table__, models.Subnet.__table__

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -134,6 +134,26 @@ class Ports:
                                                   {"project_id": row.project_id}):
             raise exc.PortNotFound(port_id=port_id)
         return row, port
+
+    def visible_records(self, session: orm.Session, context: RequestContext,
+                        port_ids: Sequence[str]) -> Callable[[str], tuple[Any, objects.Port]]:
+        """Read several ports at once (two statements); a lookup of one of them that acts
+        as :meth:`visible_record` (PortNotFound when missing or not the caller's to see).
+
+        The caller looks them up in its own order, so its checks between one
+        port and the next keep their order.
+        """
+        found = common.port_records(session, [validation.lookup("port_id", i)
+                                              for i in port_ids])
+
+        def lookup(port_id: str) -> tuple[Any, objects.Port]:
+            record = found.get(port_id)
+            if record is None or not self.core.authorize(context, "get_port",
+                                                         {"project_id": record[0].project_id}):
+                raise exc.PortNotFound(port_id=port_id)
+            return record
+
+        return lookup
 
     def get_port(self, context: RequestContext, port_id: str,
                  fields: list[str] | None = None) -> objects.Port | dict[str, Any]:
@@ -473,9 +493,11 @@ class Ports:
             validation.lookup("port_id", i) for i in port_ids)]
 
         def write(session: orm.Session) -> list[lc.Outcome]:
-            nets: dict[str, objects.Network] = {}
+            record = self.visible_records(session, context, [o.resource_id for o in outs])
+            rows = []
             for out in outs:
-                row, out.before = self.visible_record(session, context, out.resource_id)
+                row, out.before = record(out.resource_id)
+                rows.append(row)
                 self.core.enforce(context, "delete_port", {"project_id": row.project_id})
                 self.lifecycle.before_once(_DELETE, context, [out])
                 if expected_revision is not None and expected_revision != row.revision_number:
@@ -485,14 +507,14 @@ class Ports:
                 if row.attached_interface is not None:
                     raise exc.PortInUse(port_id=out.resource_id,
                                         interface_id=row.attached_interface)
-                if row.network_id not in nets:
-                    nets[row.network_id] = common.network_by_id(session, row.network_id)
+            nets = {n.id: n for _r, n in common.network_records(
+                session, sorted({r.network_id for r in rows}))}
+            for out, row in zip(outs, rows, strict=True):
                 out.network = nets[row.network_id]
             return outs
 
         def purge(session: orm.Session, _outs: list[lc.Outcome]) -> None:
-            for out in outs:
-                _purge(session, out.resource_id, out.before)
+            _purge_known(session, [out.before for out in outs])
 
         if outs:
             self.lifecycle.run(_DELETE, context, write, lc.port_context, finish=purge,
@@ -515,33 +537,45 @@ class Ports:
 _psg_t, _aap_t = models.PortSecurityGroup.__table__, models.AllowedAddressPair.__table__
 _atts_t, _bindings_t = models.Attachment.__table__, models.PortBinding.__table__
 _P = sa.bindparam("p")
-_PURGE_GROUPS = sa.delete(_psg_t).where(_psg_t.c.port_id == _P)
-_PURGE_PAIRS = sa.delete(_aap_t).where(_aap_t.c.port_id == _P)
 _PURGE_BINDINGS = sa.delete(_bindings_t).where(_bindings_t.c.port_id == _P)
 _PURGE_ATTACHMENT = sa.delete(_atts_t).where(_atts_t.c.port_id == _P)
 _PURGE_PORT = sa.delete(_port_table).where(_port_table.c.id == _P)
 
 
-def _purge(session: orm.Session, port_id: str, known: objects.Port | None = None) -> None:
-    """Delete a port's rows; ``known``, the port read in this transaction, unattached.
-
-    With ``known`` only the rows it has are deleted (no security rows when it
-    has no groups or pairs, no attachment: the caller checked it has none).
-    Statements are built once (a delete is on the hot path of a teardown).
-    """
+def _purge(session: orm.Session, port_id: str) -> None:
+    """Delete all of a port's rows (undoing a create: nothing about it was read)."""
     allocator.release(session, port_id)
     conn = session.connection()
-    if known is None:
-        port_security.forget_ports(session, [port_id])
-    else:
-        if known.security_groups:
-            conn.execute(_PURGE_GROUPS, {"p": port_id})
-        if known.allowed_address_pairs:
-            conn.execute(_PURGE_PAIRS, {"p": port_id})
+    port_security.forget_ports(session, [port_id])
     conn.execute(_PURGE_BINDINGS, {"p": port_id})
-    if known is None:
-        conn.execute(_PURGE_ATTACHMENT, {"p": port_id})
+    conn.execute(_PURGE_ATTACHMENT, {"p": port_id})
     conn.execute(_PURGE_PORT, {"p": port_id})
+
+
+_PS = sa.bindparam("ps", expanding=True)
+_PURGE_GROUPS_OF = sa.delete(_psg_t).where(_psg_t.c.port_id.in_(_PS))
+_PURGE_PAIRS_OF = sa.delete(_aap_t).where(_aap_t.c.port_id.in_(_PS))
+_PURGE_BINDINGS_OF = sa.delete(_bindings_t).where(_bindings_t.c.port_id.in_(_PS))
+_PURGE_PORTS = sa.delete(_port_table).where(_port_table.c.id.in_(_PS))
+
+
+def _purge_known(session: orm.Session, ports: Sequence[objects.Port]) -> None:
+    """Delete the rows of ports read in this transaction and found unattached.
+
+    As :func:`_purge` with ``known`` for each, in one statement per table.
+    """
+    for port in ports:
+        allocator.release(session, port.id)
+    conn = session.connection()
+    with_groups = [p.id for p in ports if p.security_groups]
+    with_pairs = [p.id for p in ports if p.allowed_address_pairs]
+    if with_groups:
+        conn.execute(_PURGE_GROUPS_OF, {"ps": with_groups})
+    if with_pairs:
+        conn.execute(_PURGE_PAIRS_OF, {"ps": with_pairs})
+    ids = [p.id for p in ports]
+    conn.execute(_PURGE_BINDINGS_OF, {"ps": ids})
+    conn.execute(_PURGE_PORTS, {"ps": ids})
 
 
 def _filter_fixed_ips(q: sa.Select, ip_filter: Any) -> sa.Select:
