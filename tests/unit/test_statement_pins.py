@@ -28,14 +28,16 @@ PINS: dict[str, tuple[int, int]] = {
     # its group membership, binding, port) and the port-security host side's read
     # of the port's groups (issue 11).
     "delete_port": (14, 2),
-    # port security's group read before the plug is 3 pre-built queries (issue 11).
-    "attach_port": (16, 3),
+    # Port security before the plug reads the revisions of the port's groups (1
+    # query, issue 11): the driver holds the groups at those revisions, so their
+    # rules and members are not read again.
+    "attach_port": (14, 3),
     # Networks (1 reader); one write transaction creating, attaching and binding both
-    # ports (26); port security's group reads before each plug (2 x 4, issue 11); ONE
-    # status write for both NICs (3); network info in one read (8: subnets with
-    # pools, DNS and routes, the networks' DHCP reservation ports, the host's
-    # capabilities). No port is read again.
-    "boot_2_nics": (47, 6),
+    # ports (26); port security's read of the revisions of both ports' groups, ONE
+    # for the boot (2, issue 11); ONE status write for both NICs (3); network info
+    # in one read (8: subnets with pools, DNS and routes, the networks' DHCP
+    # reservation ports, the host's capabilities). No port is read again.
+    "boot_2_nics": (41, 5),
     # The instance's attachments (1 reader); ONE write detaching both ports (18); ONE
     # write deleting both (its own ports: 23); port security's host-side read (2).
     "teardown_2_nics": (44, 4),

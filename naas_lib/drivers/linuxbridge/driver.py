@@ -706,6 +706,9 @@ class LinuxBridgeDriver(base.Driver):
         with self._locked():  # programmed with the port, in the plug's one transaction
             self.portsec.prepare(states)
 
+    def security_group_revisions(self) -> dict[str, int]:
+        return dict(self.portsec.revisions)
+
     def _sync_peers(self, network: objects.Network, peers: Iterable[base.Peer],
                     report: base.SyncReport) -> None:
         name = names.vxlan(network.id)
