@@ -330,8 +330,45 @@ def test_remove_is_idempotent_and_port_security_off_removes():
     assert "delete element inet naas_sg ingress" in rec.scripts[-1]
     assert "delete element inet naas_sg egress" in rec.scripts[-1]
     assert index == 0  # from_mark element gone with it
+    # It was the host's last filtered port: the tables go in the same transaction.
+    assert rec.scripts[-1].endswith("delete table bridge naas_portsec\n"
+                                    "add table inet naas_sg\ndelete table inet naas_sg\n")
     assert ps.ports() == {}
     assert ps.remove_port("tapabc") is False
+
+
+def test_the_last_port_takes_the_tables_with_it_and_the_next_makes_them_again():
+    rec = Recorder()
+    ps = PortSecurity(runner=rec)
+    ps.apply_port(port(), [_default()])
+    ps.apply_port(port(device="tapdef", mac="fa:16:3e:00:00:02", fixed_ips=("10.0.0.6",)),
+                  [_default()])
+    assert ps.remove_port("tapabc") is True
+    assert "delete table" not in rec.scripts[-1]  # another port is still filtered
+    assert ps.remove_port("tapdef") is True
+    last = rec.scripts[-1]
+    assert 'delete element bridge naas_portsec ports { "tapdef" }' in last
+    assert "delete table bridge naas_portsec" in last and "delete table inet naas_sg" in last
+    assert len(rec.scripts) == 4  # one transaction per change, the drop included
+    ps.apply_port(port(), [_default()])
+    again = rec.scripts[-1]
+    assert "add chain bridge naas_portsec" in again  # the skeleton comes back
+    assert "flush chain inet naas_sg sg_default_in" in again  # and the group's chains
+
+
+def test_a_sync_with_no_filtered_port_makes_no_tables_and_drops_leftovers():
+    rec = Recorder()
+    ps = PortSecurity(runner=rec)
+    assert not ps.sync(DesiredPortSecurity((), (_default(),))).changed
+    assert not ps.sync(DesiredPortSecurity((port(port_security_enabled=False,
+                                                 security_groups=()),), ())).changed
+    assert rec.scripts == []
+    # Tables an earlier process left behind (listed by the kernel) are deleted.
+    listed = PortSecurity(runner=lambda script, args: (
+        "table bridge naas_portsec\ntable inet filter\n" if args == ("list", "tables")
+        else rec(script, args)))
+    assert listed.sync(DesiredPortSecurity()).rebuilt
+    assert rec.scripts == [R.script(R.drop_tables())]
 
 
 def test_ports_in_several_groups_share_one_chain_and_group_changes_repoint_the_map():

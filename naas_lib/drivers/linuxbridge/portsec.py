@@ -236,6 +236,9 @@ class PortSecurity:
             for device in sorted(disabled & set(self._indexes)):
                 _merge(delete, self._elements.get(device, {}))
                 cmds += R.inet_remove(self._indexes[device], self._verdict(device))
+            if not enabled and disabled == set(self._indexes):
+                # The last filtered port goes: the tables go with it.
+                return R.bridge_elements({}, delete) + cmds + R.drop_tables()
             for port, groups in enabled:
                 for group in groups:
                     if changed.get(group.id) != group:
@@ -252,6 +255,8 @@ class PortSecurity:
         self._transact(build)
         for device in disabled:
             self._forget(device)
+        if not enabled and not self._indexes:
+            self._tables_dropped()
         for port, _ in enabled:
             self._ports[port.device] = port
             self._elements[port.device] = made[port.device]
@@ -268,8 +273,12 @@ class PortSecurity:
         if device not in self._indexes:
             return False
 
-        self._transact(lambda: self._remove_commands(device))
+        last = set(self._indexes) == {device}
+        self._transact(lambda: self._remove_commands(device)
+                       + (R.drop_tables() if last else []))
         self._forget(device)
+        if last:  # the tables went with the host's last filtered port
+            self._tables_dropped()
         return True
 
     def update_group_rules(self, group: SecurityGroup) -> None:
@@ -318,6 +327,14 @@ class PortSecurity:
         in_kernel = set(self._kernel_marks())
         report.added = sorted(set(wanted) - in_kernel)
         report.removed = sorted(in_kernel - set(wanted))
+        if not wanted:  # no filtered port here: no tables either
+            if in_kernel or self._indexes or self._skeleton_done or self._tables_listed():
+                self._run(R.script(R.drop_tables()), ("-f", "-"))
+                report.rebuilt = True
+            for device in list(self._indexes):
+                self._forget(device)
+            self._tables_dropped()
+            return report
         listing = self._listing()
         same_state = (wanted == self._ports and self._fingerprint is not None
                       and all(self._groups.get(g.id) == g for g in desired.groups))
@@ -405,6 +422,24 @@ class PortSecurity:
         index = self._indexes[device]
         old = self._elements.get(device, {})
         return R.bridge_elements({}, old) + R.inet_remove(index, self._verdict(device))
+
+    def _tables_dropped(self) -> None:
+        """Forget what the kernel held in the tables just deleted (the next change makes
+        them again, skeleton and groups)."""
+        self._skeleton_done = False
+        self._fingerprint = None
+        self._groups.clear()
+        self._members.clear()
+        self._member_state.clear()
+
+    def _tables_listed(self) -> bool:
+        """Whether the kernel has either table (left by an earlier process, say)."""
+        try:
+            out = self._run("", ("list", "tables"))
+        except exc.DriverError:
+            return False
+        return any(line.split()[-1:] in ([R.BRIDGE_TABLE], [R.INET_TABLE])
+                   for line in out.splitlines() if line.startswith("table "))
 
     def _verdict(self, device: str) -> tuple[str | None, str | None]:
         return self._verdicts.get(device, (None, None))

@@ -799,12 +799,16 @@ def inet_remove(index: int, previous: tuple[str | None, str | None]) -> list[str
     return _verdict_elements(index, (None, None), previous)
 
 
+def drop_tables() -> list[str]:
+    """Commands that delete both tables, whether they exist or not (each is made first)."""
+    return [f"add table bridge {BRIDGE_TABLE}", f"delete table bridge {BRIDGE_TABLE}",
+            f"add table inet {INET_TABLE}", f"delete table inet {INET_TABLE}"]
+
+
 def full_ruleset(ports: Sequence[tuple[PortSpec, int]], groups: Sequence[SecurityGroup],
                  trusted: TrustedResponders) -> list[str]:
     """Commands that replace both tables with exactly the given state (one transaction)."""
-    cmds = [f"add table bridge {BRIDGE_TABLE}", f"delete table bridge {BRIDGE_TABLE}",
-            f"add table inet {INET_TABLE}", f"delete table inet {INET_TABLE}"]
-    cmds += bridge_skeleton(trusted) + inet_skeleton()
+    cmds = drop_tables() + bridge_skeleton(trusted) + inet_skeleton()
     for group in groups:
         cmds += inet_group(group)
     elements: dict[str, list[str]] = {}
