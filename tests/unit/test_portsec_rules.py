@@ -448,3 +448,19 @@ def test_junk_members_are_a_typed_error():
             R.check_group(SecurityGroup("g", (), junk))
         except exc.NaasError:
             pass
+
+
+def test_a_membership_that_only_grows_parses_only_the_new_addresses(monkeypatch):
+    known = R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24"])
+    parsed = []
+    real = R._member_network
+    monkeypatch.setattr(R, "_member_network", lambda a: parsed.append(a) or real(a))
+    grown = R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24", "10.0.0.7", "fd00::7"], known)
+    assert sorted(parsed) == ["10.0.0.7", "fd00::7"]
+    assert grown == R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24", "10.0.0.7",
+                                  "fd00::7"])
+    assert R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24"], known) == known
+    with pytest.raises(exc.InvalidInput):
+        R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24", ["junk"]], known)
+    with pytest.raises(exc.InvalidInput):
+        R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24", "10.0.0.300"], known)

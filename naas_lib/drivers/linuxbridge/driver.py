@@ -663,7 +663,7 @@ class LinuxBridgeDriver(base.Driver):
     def _portsec_plug(self, port: objects.Port, made: list[int | str]) -> None:
         """Rules before the device exists, so the guest's first frame is filtered."""
         device = _device_name(port)
-        known = device in self.portsec.portsec.ports()
+        known = self.portsec.portsec.programs(device)
         self.portsec.apply(port, device)
         if not known:
             made.append(_PORTSEC_UNDO + device)

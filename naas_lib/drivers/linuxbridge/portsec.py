@@ -173,26 +173,50 @@ class PortSecurity:
         # object's record of the kernel; processes sharing a host need the
         # driver's external lock as well.
         self._lock = threading.RLock()
+        #: Open files of the br_netfilter settings in this namespace, by name.
+        self._sysctl_fds: dict[str, int] = {}
+        self._sysctl_lock = threading.Lock()
 
     # -- capability -------------------------------------------------------------------
 
     def capable(self) -> tuple[bool, str]:
-        """Whether this namespace passes bridged IP traffic to inet hooks; never writes."""
-        missing = []
-        with nl.entered(self.netns):
-            for name in SYSCTLS:
-                try:
-                    with open(os.path.join("/proc/sys", name)) as f:
-                        value = f.read().strip()
-                except OSError:
-                    value = None
-                if value != "1":
-                    missing.append(name.replace("/", "."))
+        """Whether this namespace passes bridged IP traffic to inet hooks; never writes.
+
+        Asked at every bind of a port that needs port security: the two
+        settings' files stay open (opened inside the namespace, they read that
+        namespace's values), so asking again is two reads, not two namespace
+        switches and opens.
+        """
+        missing = [name.replace("/", ".") for name in SYSCTLS if self._sysctl(name) != "1"]
         if missing:
             reason = ("set " + " and ".join(f"{m}=1" for m in missing)
                       + " (modprobe br_netfilter first if the keys do not exist)")
             return False, reason
         return True, "bridged IPv4 and IPv6 traffic reaches the inet forward hook"
+
+    def _sysctl(self, name: str) -> str | None:
+        """A setting of this namespace (None: absent, br_netfilter not loaded)."""
+        with self._sysctl_lock:
+            return self._read_sysctl(name)
+
+    def _read_sysctl(self, name: str) -> str | None:
+        fd = self._sysctl_fds.get(name)
+        if fd is not None:
+            try:
+                return os.pread(fd, 64, 0).decode().strip()
+            except OSError:  # the namespace went: open it again below
+                self._sysctl_fds.pop(name, None)
+                os.close(fd)
+        try:
+            with nl.entered(self.netns):
+                fd = os.open(os.path.join("/proc/sys", name), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        self._sysctl_fds[name] = fd
+        try:
+            return os.pread(fd, 64, 0).decode().strip()
+        except OSError:
+            return None
 
     # -- changes ------------------------------------------------------------------------
 
@@ -359,14 +383,23 @@ class PortSecurity:
         return report
 
     def close(self) -> None:
-        """Release the in-process nft context (the kernel's rules stay)."""
+        """Release the in-process nft context and the settings' files (the kernel's rules
+        stay)."""
         close = getattr(self._run, "close", None)
         if close is not None:
             close()
+        with self._sysctl_lock:
+            for fd in self._sysctl_fds.values():
+                os.close(fd)
+            self._sysctl_fds.clear()
 
     def ports(self) -> dict[str, PortSpec]:
         """The ports this object has programmed, by device."""
         return dict(self._ports)
+
+    def programs(self, device: str) -> bool:
+        """Whether this object has programmed ``device`` (no copy of :meth:`ports`)."""
+        return device in self._ports
 
     def ruleset(self) -> str:
         """The current text of both tables (what an operator's ``nft list`` would show)."""

@@ -357,19 +357,45 @@ def members_of(addresses: Iterable[str], known: Members | None = None) -> Member
     (an interval set refuses overlapping elements).
     """
     old = known.parsed if known is not None else {}
+    if known is not None and not isinstance(addresses, (str, bytes)):
+        addresses = tuple(addresses)
+        if all(isinstance(a, str) for a in addresses):
+            wanted = set(addresses)
+            if wanted.issuperset(old):
+                return _members_added(known, wanted.difference(old))
     parsed: dict[str, tuple[int, str | None, ipaddress._BaseNetwork]] = {}
     for address in addresses:
-        entry = old.get(address)
+        entry = old.get(address) if isinstance(address, str) else None
         if entry is None:
-            net = _member_network(address)
-            host = net.prefixlen == net.max_prefixlen
-            entry = (net.version, str(net.network_address) if host else None, net)
+            entry = _member_entry(address)
         parsed[address] = entry
     hosts4 = frozenset(t for v, t, _ in parsed.values() if t is not None and v == 4)
     hosts6 = frozenset(t for v, t, _ in parsed.values() if t is not None and v == 6)
     cidrs = [(v, n) for v, t, n in parsed.values() if t is None]
     nets4 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 4))
     nets6 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 6))
+    return Members(parsed, hosts4, hosts6, nets4, nets6)
+
+
+def _member_entry(address: str) -> tuple[int, str | None, ipaddress._BaseNetwork]:
+    net = _member_network(address)
+    host = net.prefixlen == net.max_prefixlen
+    return net.version, str(net.network_address) if host else None, net
+
+
+def _members_added(known: Members, added: Iterable[str]) -> Members:
+    """``known`` plus ``added`` addresses, parsing only those (a plug adds one port's)."""
+    entries = {address: _member_entry(address) for address in added}
+    if not entries:
+        return known
+    parsed = {**known.parsed, **entries}
+    hosts4 = known.hosts4.union(t for v, t, _ in entries.values() if t is not None and v == 4)
+    hosts6 = known.hosts6.union(t for v, t, _ in entries.values() if t is not None and v == 6)
+    nets4, nets6 = known.nets4, known.nets6
+    if any(t is None for _, t, _ in entries.values()):  # a CIDR: collapse them all again
+        cidrs = [(v, n) for v, t, n in parsed.values() if t is None]
+        nets4 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 4))
+        nets6 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 6))
     return Members(parsed, hosts4, hosts6, nets4, nets6)
 
 

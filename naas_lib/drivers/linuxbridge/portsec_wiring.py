@@ -136,7 +136,7 @@ class HostPortSecurity:
     def apply(self, port: objects.Port, device: str) -> None:
         """Program a port (before its device exists): its anti-spoofing and groups."""
         spec = port_spec(port, device)
-        if not spec.port_security_enabled and device not in self.portsec.ports():
+        if not spec.port_security_enabled and not self.portsec.programs(device):
             return
         self._join(spec)
         self.portsec.apply_port(spec, self._groups_for(spec))
