@@ -464,3 +464,16 @@ def test_a_membership_that_only_grows_parses_only_the_new_addresses(monkeypatch)
         R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24", ["junk"]], known)
     with pytest.raises(exc.InvalidInput):
         R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24", "10.0.0.300"], known)
+
+
+@pytest.mark.parametrize("fixed_ips", [
+    (), ("10.0.0.5",), ("fd00::5",), ("10.0.0.5", "fd00::5"), ("fd00::5", "10.0.0.5"),
+    ("10.0.0.4", "10.0.0.5"), ("10.0.0.5", "10.0.0.5"), ("fe80::f816:3eff:fe00:2",),
+    ("fe80::f816:3eff:fe00:0",), ("2001:db8::1", "fd00::1", "10.0.0.1")])
+def test_port_elements_of_usual_ports_match_the_general_rendering(monkeypatch, fixed_ips):
+    """The usual port (no pairs, one address per family) is rendered without collapsing:
+    the same elements as the general path, which a port with a pair takes."""
+    spec = port(mac="FA:16:3E:00:00:01", fixed_ips=fixed_ips)
+    fast = R.port_elements(spec, 7)
+    monkeypatch.setattr(R, "_single_addresses", lambda p: None)
+    assert fast == R.port_elements(spec, 7)

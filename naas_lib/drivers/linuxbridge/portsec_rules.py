@@ -448,6 +448,24 @@ def port_elements(port: PortSpec, index: int) -> dict[str, list[str]]:
     plugging a port never adds a rule there.
     """
     q = _quote(port.device)
+    simple = _single_addresses(port)
+    if simple is not None:  # the usual port: no pairs, one address per family at most
+        mac = port.mac.lower()
+        v4, v6 = simple
+        own6 = [v6, link_local(mac)] if v6 is not None else [link_local(mac)]
+        own6.sort()
+        return {
+            "ports": [q],
+            "from_mark": [f"{q} : {FROM_FLAG | index:#010x}"],
+            "to_mark": [f"{q} : {TO_FLAG | index:#010x}"],
+            "macs": [f"{q} . {mac}"],
+            "src4h": [f"{q} . {mac} . {v4}"] if v4 is not None else [],
+            "src4": [],
+            "src6h": [f"{q} . {mac} . {a}" for a in own6],
+            "src6": [],
+            "na6h": [f"{q} . 0x{int(a):032x}" for a in own6],
+            "na6": [],
+        }
     by_mac: dict[str, list] = {port.mac.lower(): []}
     for ip in port.fixed_ips:
         by_mac[port.mac.lower()].append(ipaddress.ip_network(ip))
@@ -482,6 +500,27 @@ def port_elements(port: PortSpec, index: int) -> dict[str, list[str]]:
         "na6h": [f"{q} . {_v6_int(n)}" for n in targets if n.prefixlen == 128],
         "na6": [f"{q} . {_v6_int(n)}" for n in targets if n.prefixlen < 128],
     }
+
+
+def _single_addresses(port: PortSpec
+                      ) -> tuple[ipaddress.IPv4Address | None, ipaddress.IPv6Address | None] | None:
+    """(IPv4, IPv6) of a port without pairs and with at most one fixed IP per family
+    whose IPv6 one cannot merge with its link-local address; None for any other port
+    (the general path collapses its addresses)."""
+    if port.allowed_address_pairs or len(port.fixed_ips) > 2:
+        return None
+    v4 = v6 = None
+    for ip in port.fixed_ips:
+        address = ipaddress.ip_address(ip)
+        if address.version == 4 and v4 is None:
+            v4 = address
+        elif address.version == 6 and v6 is None:
+            v6 = address
+        else:
+            return None
+    if v6 is not None and abs(int(v6) - int(link_local(port.mac.lower()))) <= 1:
+        return None
+    return v4, v6
 
 
 def element_key(set_name: str, element: str) -> str:
