@@ -325,6 +325,10 @@ class SecurityHostSide:
         try:
             with self.core.db.reader() as session:
                 states = group_states(session, group_ids)
+            # The groups their rules name first: a rule naming a group this host
+            # holds no member of yet gets its members with it, not at the next round.
+            for gid in sorted(set(states) - set(group_ids)):
+                self.core.driver.update_security_group(states[gid])
             for gid in group_ids:
                 if gid in states:
                     self.core.driver.update_security_group(states[gid])

@@ -384,3 +384,23 @@ def test_a_plug_gets_rules_another_process_changed_and_joins_its_groups_members(
     assert f"add element inet naas_sg h4_{web.id} {{ 10.0.0.12 }}" in script
     report = host.sync()
     assert not report.failed_ports
+
+
+def test_a_rule_naming_a_remote_group_fills_its_members_here_at_once(host_service, admin_ctx,
+                                                                      ctx):
+    svc = host_service
+    net = svc.create_network(ctx, name="n")
+    svc.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24")
+    web, db = (svc.create_security_group(ctx, name=n) for n in ("web", "db"))
+    port = svc.create_port(admin_ctx, network_id=net.id, project_id=ctx.project_id,
+                           security_groups=[web.id], binding_host_id="h1")
+    svc.plug_port(port.id)
+    # db's only member is on another host: this host never had a reason to hold db.
+    svc.create_port(admin_ctx, network_id=net.id, project_id=ctx.project_id,
+                    security_groups=[db.id], fixed_ips=[{"ip_address": "10.0.0.77"}],
+                    binding_host_id="h2")
+    before = len(svc.driver.nft.scripts)
+    svc.create_security_group_rule(ctx, security_group_id=web.id, direction="ingress",
+                                   remote_group_id=db.id)
+    new = "\n".join(list(svc.driver.nft.scripts)[before:])
+    assert f"h4_{db.id}" in new and "10.0.0.77" in new  # not an empty set until a round

@@ -305,19 +305,44 @@ class PortSecurity:
             self._tables_dropped()
         return True
 
-    def update_group_rules(self, group: SecurityGroup) -> None:
-        """Replace a group's rules on this host; every port using it sees them at once."""
-        with self._lock:
-            return self._update_group_rules(group)
+    def update_group_rules(self, group: SecurityGroup,
+                           remotes: Iterable[SecurityGroup] = ()) -> None:
+        """Replace a group's rules on this host; every port using it sees them at once.
 
-    def _update_group_rules(self, group: SecurityGroup) -> None:
+        ``remotes`` are groups its rules name whose members this object may not
+        have programmed yet (a rule naming a new remote group): their member
+        sets are filled in the same transaction.
+        """
+        with self._lock:
+            return self._update_group_rules(group, tuple(remotes))
+
+    def _update_group_rules(self, group: SecurityGroup,
+                            remotes: tuple[SecurityGroup, ...] = ()) -> None:
         R.check_group(SecurityGroup(group.id, group.rules))
         members: dict[str, R.Members] = {}
         if group.members is not None:
             members[group.id] = R.members_of(group.members, self._known_members(group.id))
+        filled = [r for r in remotes if r.id != group.id and r.members is not None
+                  and (self._members.get(r.id) != tuple(r.members)
+                       or r.id not in self._member_state)]
+        for remote in filled:
+            R.check_id(remote.id, "security_group_id")
+            members[remote.id] = R.members_of(remote.members, self._known_members(remote.id))
         changed: dict[str, SecurityGroup] = {}
-        self._transact(lambda: self._group_commands(group, changed, members, force=True))
+
+        def build() -> list[str]:
+            cmds = self._group_commands(group, changed, members, force=True)
+            for remote in filled:  # the sets exist: the group's commands make them
+                cmds += R.inet_member_changes(remote.id, members[remote.id],
+                                              self._known_members(remote.id),
+                                              create_sets=False)
+            return cmds
+
+        self._transact(build)
         self._record_groups(changed, members)
+        for remote in filled:
+            self._members[remote.id] = tuple(remote.members)
+            self._member_state[remote.id] = members[remote.id]
 
     def update_members(self, group_id: str, addresses: Iterable[str]) -> None:
         """Replace a group's membership set (elements only: no chain or rule changes)."""

@@ -86,7 +86,11 @@ class HostPortSecurity:
         if known == group or not self._used_here(group.id):
             return
         if known is None or known.rules != group.rules:
-            self.portsec.update_group_rules(group)
+            # Remote groups the rules name are kept (the service hands them first):
+            # their members are programmed with the rules.
+            self.portsec.update_group_rules(group, [
+                self.groups[r] for r in sorted(R.referenced_groups(group))
+                if r in self.groups and r != group.id])
         if known is None or known.members != group.members:
             self.portsec.update_members(group.id, group.members or ())
 
