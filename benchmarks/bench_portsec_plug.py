@@ -10,13 +10,17 @@ Besides wall time it prints this process's CPU time (user + system: the
 kernel's work on its netlink and nft calls included), which other loads on a
 shared machine disturb far less.
 
-    sudo .venv/bin/python benchmarks/bench_portsec_plug.py [COUNT]
+Each ratio is printed twice: best against best, and the median of the
+rounds' own ratios (each round's two runs are next to each other in time).
+
+    sudo .venv/bin/python benchmarks/bench_portsec_plug.py [COUNT [ROUNDS]]
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -68,17 +72,21 @@ def main() -> None:
     if os.geteuid() != 0:
         sys.exit("bench_portsec_plug needs root (network namespaces)")
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else ROUNDS
     on, off = [], []
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         off.append(per_port(count, False))
         on.append(per_port(count, True))
-    print(f"best of {ROUNDS} alternating rounds, {count} ports")
+    print(f"best of {rounds} alternating rounds, {count} ports "
+          f"(load average {os.getloadavg()[0]:.2f})")
     for what, index in (("wall", 0), ("CPU", 1)):
         best_on, best_off = min(r[index] for r in on), min(r[index] for r in off)
+        paired = statistics.median(a[index] / b[index] for a, b in zip(on, off, strict=True))
         print(f"create_port + attach_port, port security off  {best_off * 1e3:7.2f} ms/port "
               f"{what}")
         print(f"create_port + attach_port, default group      {best_on * 1e3:7.2f} ms/port "
-              f"{what}   ratio {best_on / best_off:.2f}x (target <= 1.3x)")
+              f"{what}   ratio {best_on / best_off:.2f}x, median of rounds {paired:.2f}x "
+              f"(target <= 1.3x)")
     print(f"nft listing lines with {count} filtered ports      {on[0][2]}")
 
 

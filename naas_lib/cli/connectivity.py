@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from naas_lib import objects
+from naas_lib.cli import pinging
 from naas_lib.cli.reachability import GroupPolicy
 from naas_lib.context import RequestContext
 
@@ -156,11 +157,9 @@ def _neighbour_mac(netns: str, address: str) -> str | None:
 
 
 def ping(netns: str, address: str, deadline: float = 2.0) -> bool:
-    """Whether ``address`` answers one echo request from inside ``netns`` within ``deadline``."""
-    cmd = ["ip", "netns", "exec", netns, "ping", "-n", "-q", "-c", "1", "-i", "0.2",
-           "-w", str(max(1, round(deadline))), address]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=deadline + 10)
-    return proc.returncode == 0
+    """Whether ``address`` answers an echo request from inside ``netns`` within ``deadline``
+    (asked again after an ICMP error, see :mod:`.pinging`)."""
+    return pinging.ping(netns, address, deadline)
 
 
 def probe(source: Guest, target: Guest, address: str, expected: bool,

@@ -242,13 +242,28 @@ class Driver(abc.ABC):
         """A group's member addresses changed (a port joined, left or was re-addressed)."""
 
     def prepare_security_groups(self, states: Sequence[SecurityGroupState]) -> None:
-        """The groups (and remote groups) of a port about to be plugged here.
+        """The groups (and remote groups) of ports about to be plugged here.
 
-        A driver may keep them and program them together with the port in one
-        change; by default each is handed to :meth:`update_security_group`.
+        Only the groups that :meth:`security_group_revisions` does not list at
+        their current revision are passed (all of them for a driver that keeps
+        nothing). A driver may keep them and program them together with the
+        port in one change; by default each is handed to
+        :meth:`update_security_group`.
         """
         for state in states:
             self.update_security_group(state)
+
+    def security_group_revisions(self) -> Mapping[str, int]:
+        """The groups this driver holds (rules and members), by id, with the revision held.
+
+        Before a plug the service reads only the revisions of the port's groups
+        and hands :meth:`prepare_security_groups` the groups missing here or whose
+        revision moved (a rule change moves it). A held group's members must then
+        be kept current by the driver: :meth:`update_security_group_members` and
+        ``sync`` bring every change, and the ports it plugs are members of their
+        own groups. Default: nothing held, every plug gets every group afresh.
+        """
+        return {}
 
     # -- host side -----------------------------------------------------------
 

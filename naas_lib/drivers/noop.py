@@ -87,6 +87,9 @@ class NoopDriver(base.Driver):
     def prepare_security_groups(self, states) -> None:
         self.portsec.prepare(states)
 
+    def security_group_revisions(self) -> dict[str, int]:
+        return dict(self.portsec.revisions)
+
     def is_plugged(self, port: objects.Port, network: objects.Network) -> bool:
         return port.id in self.plugged
 

@@ -101,8 +101,9 @@ class Plugging:
 
     def __init__(self, core: Core) -> None:
         self.core = core
-        #: Called with a port right before the driver plugs it (port security: its groups).
-        self.before_plug: list[Callable[[objects.Port], None]] = []
+        #: Called with ports right before the driver plugs them (port security: their
+        #: groups): once per batch of :meth:`plug_ports`, with one port otherwise.
+        self.before_plug: list[Callable[[Sequence[objects.Port]], None]] = []
         #: Per network, the state last told to ``driver.refresh_network`` and when it was
         #: read; the lock orders refreshes so that no change overtakes another.
         self._told: dict[str, tuple[float, driver_base.DesiredState]] = {}
@@ -192,7 +193,7 @@ class Plugging:
         driver = self.core.driver
         try:
             for hook in self.before_plug:
-                hook(port)
+                hook([port])
             driver.plug(port, net, subnets)
         except Exception as e:
             reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
@@ -231,17 +232,18 @@ class Plugging:
         failed_reason = ""
         batch = []
         stopped: tuple[objects.Port, Exception] | None = None  # a port that never got plugged
+        here = []
         for port, net in items:
             if port.binding_host_id != host or not host:
                 stopped = (port, exc.BindingFailed(
                     port_id=port.id, host=host,
                     reason=f"port is bound to {port.binding_host_id!r}"))
                 break
-            try:
-                for hook in self.before_plug:
-                    hook(port)
-            except Exception as e:
-                stopped = (port, e)
+            here.append((port, net))
+        refused = self._before_plug([port for port, _net in here])
+        for port, net in here:
+            if refused is not None and refused[0] is port:
+                stopped = refused
                 break
             batch.append((port, net, self.subnets_of(port)))
         # One driver call for them all (port security: one nft transaction).
@@ -273,6 +275,30 @@ class Plugging:
         self.refresh_networks_changed(
             added=[(p, net) for p, (_old, net) in zip(plugged, items, strict=True)])
         return plugged
+
+    def _before_plug(self, ports: Sequence[objects.Port]
+                     ) -> tuple[objects.Port, Exception] | None:
+        """Run the before-plug hooks once for ``ports``; the first port refused, if any.
+
+        When a hook fails for the batch, the ports are tried one by one (in
+        order) to name the one it refuses; the ports before it are ready.
+        """
+        if not ports or not self.before_plug:
+            return None
+        try:
+            for hook in self.before_plug:
+                hook(ports)
+            return None
+        except Exception as e:
+            if len(ports) == 1:
+                return ports[0], e
+        for port in ports:
+            try:
+                for hook in self.before_plug:
+                    hook([port])
+            except Exception as e:
+                return port, e
+        return None
 
     def set_port_statuses(self, statuses: Sequence[tuple[str, str, str | None]]) -> None:
         """Record what the host made of several ports in one transaction.

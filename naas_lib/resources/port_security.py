@@ -81,6 +81,8 @@ def validated(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 def check_pairs(mac: str, pairs: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(ip, mac) of each pair, the MAC defaulting to the port's; typed errors for bad ones."""
+    if not pairs:
+        return []
     from naas_lib.drivers.linuxbridge import portsec_rules as rules_check  # see security_groups
     spec = rules_check.PortSpec(
         device="check", mac=mac.lower(), allowed_address_pairs=tuple(
@@ -102,6 +104,13 @@ def enabled_for(v: Mapping[str, Any], net_row: Any) -> bool:
     return enabled
 
 
+#: Make port ``port_id`` a member of group ``group_id`` if that group exists (one statement).
+_JOIN_GROUP = sa.insert(_PSG.__table__).from_select(
+    ["port_id", "security_group_id"],
+    sa.select(sa.bindparam("port_id", type_=sa.String), models.SecurityGroup.__table__.c.id)
+    .where(models.SecurityGroup.__table__.c.id == sa.bindparam("group_id")))
+
+
 class PortSecurityFields:
     """Writes a port's security fields in the port's transaction."""
 
@@ -121,10 +130,8 @@ class PortSecurityFields:
         project = v["project_id"]
         known = self._defaults.get(project)
         if known is not None:
-            joined = session.execute(sa.insert(_PSG).from_select(
-                ["port_id", "security_group_id"],
-                sa.select(sa.literal(v["id"], sa.String), models.SecurityGroup.id)
-                .where(models.SecurityGroup.id == known))).rowcount
+            joined = session.connection().execute(_JOIN_GROUP, {"port_id": v["id"],
+                                                                "group_id": known}).rowcount
             if joined == 1:
                 return known
         default, v["_default_made"] = self.groups.default_in(session, project)
@@ -255,6 +262,13 @@ _STATE_RULES = (sa.select(_RT)
                 .where(sa.or_(_RT.c.security_group_id.in_(_IDS),
                               _RT.c.security_group_id.in_(_REMOTES)))
                 .order_by(_RT.c.created_at, _RT.c.id))
+#: The same for exactly the groups ``ids`` (their remote groups already among them).
+_EXACT_GROUPS = sa.select(_GT).where(_GT.c.id.in_(_IDS))
+_EXACT_RULES = (sa.select(_RT).where(_RT.c.security_group_id.in_(_IDS))
+                .order_by(_RT.c.created_at, _RT.c.id))
+#: Id and revision of the groups ``ids`` and of the groups their rules name.
+_REVISIONS = sa.select(_GT.c.id, _GT.c.revision_number).where(
+    sa.or_(_GT.c.id.in_(_IDS), _GT.c.id.in_(_REMOTES)))
 
 
 def members(session: orm.Session, group_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -270,20 +284,20 @@ def members(session: orm.Session, group_ids: Iterable[str]) -> dict[str, tuple[s
     return {g: tuple(sorted(out[g])) for g in ids}
 
 
-def group_states(session: orm.Session, group_ids: Iterable[str]
+def group_states(session: orm.Session, group_ids: Iterable[str], remotes: bool = True
                  ) -> dict[str, driver_base.SecurityGroupState]:
-    """The groups, plus the groups their rules name as remote, each with its members.
+    """The groups, plus (``remotes``) the groups their rules name as remote, with members.
 
     Three plain-row queries from statements built once (groups, rules,
-    members): this runs before every plug of a port in a group.
+    members): a sync round reads every group its ports use.
     """
     wanted = sorted(set(group_ids))
     if not wanted:
         return {}
     conn = session.connection()
-    groups = list(conn.execute(_STATE_GROUPS, {"ids": wanted}))
+    groups = list(conn.execute(_STATE_GROUPS if remotes else _EXACT_GROUPS, {"ids": wanted}))
     rules: dict[str, list[objects.SecurityGroupRule]] = defaultdict(list)
-    for row in conn.execute(_STATE_RULES, {"ids": wanted}):
+    for row in conn.execute(_STATE_RULES if remotes else _EXACT_RULES, {"ids": wanted}):
         rules[row.security_group_id].append(rule_obj(row))
     addresses = members(session, [g.id for g in groups])
     return {g.id: driver_base.SecurityGroupState(
@@ -311,6 +325,10 @@ class SecurityHostSide:
         try:
             with self.core.db.reader() as session:
                 states = group_states(session, group_ids)
+            # The groups their rules name first: a rule naming a group this host
+            # holds no member of yet gets its members with it, not at the next round.
+            for gid in sorted(set(states) - set(group_ids)):
+                self.core.driver.update_security_group(states[gid])
             for gid in group_ids:
                 if gid in states:
                     self.core.driver.update_security_group(states[gid])
@@ -363,14 +381,30 @@ class SecurityHostSide:
                             after.id, e)
         return after
 
-    def before_plug(self, port: objects.Port) -> None:
-        """Hand the driver the groups a port uses (rules and members) before plugging it."""
-        groups = groups_of([port])
+    def before_plug_many(self, ports: Sequence[objects.Port]) -> None:
+        """Before plugging ports: hand the driver the groups they use that it lacks.
+
+        One read: the revisions of the ports' groups and of the groups their
+        rules name; then rules and members of only those the driver does not
+        hold at that revision (``Driver.security_group_revisions``). A held
+        group's members are as fresh as the driver's last sync round or this
+        process's last change (the issue's "within one reconciliation round");
+        rules are as fresh as the database, since a rule change moves the
+        group's revision.
+        """
+        groups = groups_of(ports)
         if not groups:
             return
+        held = self.core.driver.security_group_revisions()
         with self.core.db.reader() as session:
-            states = group_states(session, groups)
-        self.core.driver.prepare_security_groups(list(states.values()))
+            if not held:  # a driver that keeps nothing (or has nothing yet): all of them
+                states = group_states(session, groups)
+            else:
+                current = session.connection().execute(_REVISIONS, {"ids": sorted(groups)})
+                stale = [gid for gid, revision in current if held.get(gid) != revision]
+                states = group_states(session, stale, remotes=False) if stale else {}
+        if states:
+            self.core.driver.prepare_security_groups(list(states.values()))
 
 
 class MembersOfDeletedNetworks:

@@ -134,6 +134,21 @@ def _optional_int(field: str, value: Any) -> int | None:
     return value
 
 
+def rules_moved(session: orm.Session, group_ids: Sequence[str]) -> None:
+    """Bump the revision of groups whose rules changed (as Neutron does).
+
+    Hosts keep the groups they programmed by revision and fetch a group again
+    before a plug only when its revision moved, so a rule change must move it.
+    A relative increment: concurrent rule changes of one group both count.
+    """
+    if not group_ids:
+        return
+    table = models.SecurityGroup.__table__
+    session.execute(sa.update(table).where(table.c.id.in_(sorted(set(group_ids))))
+                    .values(revision_number=table.c.revision_number + 1,
+                            updated_at=models.utcnow()))
+
+
 def validated_rule(attrs: dict[str, Any]) -> RuleRequest:
     """A rule request checked as Neutron checks it; InvalidSecurityGroupRule otherwise."""
     rules_check = _rules()
@@ -429,6 +444,7 @@ class SecurityGroups:
                 models.DefaultSecurityGroup.security_group_id == security_group_id))
             session.execute(sa.delete(models.SecurityGroup).where(
                 models.SecurityGroup.id == security_group_id))
+            rules_moved(session, out.extra or [])
 
         self.lifecycle.run(_G_DELETE, context, write, announced=[out], finish=finish,
                            after_postcommit=lambda outs: self.changed(out.extra or []))
@@ -471,6 +487,7 @@ class SecurityGroups:
             except db_exc.DBDuplicateEntry as e:
                 raise db_exc.RetryRequest(e) from e  # the retry names the winner's rule
             out.after = rule_obj(row)
+            rules_moved(session, [group_id])
             return [out]
 
         self.lifecycle.run(_R_CREATE, context, write, announced=[out],
@@ -497,6 +514,7 @@ class SecurityGroups:
         def finish(session: orm.Session, outs: list[lc.Outcome]) -> None:
             session.execute(sa.delete(models.SecurityGroupRule).where(
                 models.SecurityGroupRule.id == security_group_rule_id))
+            rules_moved(session, [out.before.security_group_id])
 
         self.lifecycle.run(_R_DELETE, context, write, announced=[out], finish=finish,
                            after_postcommit=lambda outs: self.changed(

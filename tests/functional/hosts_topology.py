@@ -23,6 +23,7 @@ from collections.abc import Callable
 import pytest
 
 from naas_lib import NetworkService
+from naas_lib.cli import pinging
 
 UNDERLAY_PREFIX = "192.0.2."
 
@@ -33,14 +34,9 @@ def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 def ping(netns: str, address: str, size: int | None = None, dont_fragment: bool = False,
          deadline: int = 3) -> bool:
-    """One echo reply from ``address`` inside ``netns`` within ``deadline`` seconds."""
-    cmd = ["ip", "netns", "exec", netns, "ping", "-n", "-q", "-c", "1", "-i", "0.2",
-           "-w", str(deadline)]
-    if size is not None:
-        cmd += ["-s", str(size)]
-    if dont_fragment:
-        cmd += ["-M", "do"]
-    return subprocess.run(cmd + [address], capture_output=True).returncode == 0
+    """One echo reply from ``address`` inside ``netns`` within ``deadline`` seconds (asked
+    again after an ICMP error until the deadline: :mod:`naas_lib.cli.pinging`)."""
+    return pinging.ping(netns, address, deadline, size=size, dont_fragment=dont_fragment)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.2) -> float:

@@ -17,17 +17,16 @@ sits on the switch namespace's bridge; its driver works inside it through
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import shutil
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from naas_lib import NetworkService
+from naas_lib.cli import pinging
 from naas_lib.drivers.linuxbridge import dhcp
 
 UNDERLAY = "198.51.100."
@@ -46,21 +45,9 @@ def add_namespace(name: str, made: list[str]) -> str:
 
 
 def ping(netns: str, address: str, deadline: int = 2) -> bool:
-    """True when ``address`` answers an echo request sent from ``netns`` within ``deadline`` s.
-
-    iputils ``ping -w`` gives up at the first ICMP error, and a guest whose
-    kernel marked the neighbour FAILED (it was unreachable a moment ago) gets
-    "host unreachable" until it resolves it again; so ping again until the
-    deadline, as a user retrying would.
-    """
-    end = time.monotonic() + deadline
-    while (left := end - time.monotonic()) > 0:
-        cmd = ["ip", "netns", "exec", netns, "ping", "-n", "-q", "-c1", "-W1",
-               "-w", str(max(1, math.ceil(left))), address]
-        if subprocess.run(cmd, capture_output=True).returncode == 0:
-            return True
-        time.sleep(min(0.2, max(0.0, end - time.monotonic())))
-    return False
+    """True when ``address`` answers an echo request sent from ``netns`` within ``deadline`` s
+    (asked again after an ICMP error until the deadline: :mod:`naas_lib.cli.pinging`)."""
+    return pinging.ping(netns, address, deadline)
 
 
 def responder_namespaces(scopes: Iterable[str]) -> list[str]:

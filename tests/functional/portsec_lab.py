@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from naas_lib.cli import pinging
 from naas_lib.drivers.linuxbridge import netlink as nl
 from naas_lib.drivers.linuxbridge.portsec import (
     PortSecurity,
@@ -38,10 +39,9 @@ def in_ns(ns: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess
 
 
 def ping(ns: str, address: str, source: str | None = None, deadline: int = 2) -> bool:
-    cmd = ["ping", "-n", "-q", "-c", "1", "-i", "0.2", "-w", str(deadline)]
-    if source:
-        cmd += ["-I", source]
-    return in_ns(ns, *cmd, address, check=False).returncode == 0
+    """An echo reply within ``deadline`` s, asked again after an ICMP error
+    (:mod:`naas_lib.cli.pinging`)."""
+    return pinging.ping(ns, address, deadline, source=source)
 
 
 @dataclass

@@ -168,3 +168,36 @@ def test_member_sets_follow_deleted_ports_and_networks_at_once(lab, admin_ctx):
     members = _member_set(host, default)
     assert ip4(p2) not in members and ip4(unbound) not in members
     assert ip4(p1) in members
+
+
+def test_the_tables_go_with_the_last_filtered_port_and_a_sync_makes_none(lab, admin_ctx):
+    svc, host = lab.host(1)
+
+    def ours() -> list[str]:
+        listed = run("ip", "netns", "exec", host, "nft", "list", "tables").stdout
+        return [t for t in ("naas_portsec", "naas_sg") if t in listed]
+
+    assert svc.sync().failed_ports == {}
+    assert ours() == []  # a host with no filtered port has no tables
+    net = svc.create_network(admin_ctx, name="t", network_type="local")
+    svc.create_subnet(admin_ctx, network_id=net.id, cidr=CIDR, ip_version=4)
+    p1, g1 = guest(lab, svc, admin_ctx, net, "g1")
+    p2, g2 = guest(lab, svc, admin_ctx, net, "g2")
+    assert ours() == ["naas_portsec", "naas_sg"] and ping(g1, ip4(p2))
+    svc.detach_port(admin_ctx, p1.id)
+    assert ours() == ["naas_portsec", "naas_sg"]  # p2 is still filtered
+    svc.detach_port(admin_ctx, p2.id)
+    assert ours() == []  # gone with the last filtered port
+    assert svc.sync().failed_ports == {}
+    assert ours() == []
+    # A port without port security needs no tables either, plugged or synced.
+    p3, _ = guest(lab, svc, admin_ctx, net, "g3", port_security_enabled=False)
+    assert p3.status == "ACTIVE"
+    assert svc.sync().failed_ports == {}
+    assert ours() == []
+    # The next filtered port makes them again, and it is filtered.
+    p4, g4 = guest(lab, svc, admin_ctx, net, "g4")
+    assert ours() == ["naas_portsec", "naas_sg"]
+    assert svc.sync().failed_ports == {}
+    assert ours() == ["naas_portsec", "naas_sg"]
+    assert p4.status == "ACTIVE" and ping(g4, ip4(p3))

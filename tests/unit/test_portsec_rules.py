@@ -330,8 +330,45 @@ def test_remove_is_idempotent_and_port_security_off_removes():
     assert "delete element inet naas_sg ingress" in rec.scripts[-1]
     assert "delete element inet naas_sg egress" in rec.scripts[-1]
     assert index == 0  # from_mark element gone with it
+    # It was the host's last filtered port: the tables go in the same transaction.
+    assert rec.scripts[-1].endswith("delete table bridge naas_portsec\n"
+                                    "add table inet naas_sg\ndelete table inet naas_sg\n")
     assert ps.ports() == {}
     assert ps.remove_port("tapabc") is False
+
+
+def test_the_last_port_takes_the_tables_with_it_and_the_next_makes_them_again():
+    rec = Recorder()
+    ps = PortSecurity(runner=rec)
+    ps.apply_port(port(), [_default()])
+    ps.apply_port(port(device="tapdef", mac="fa:16:3e:00:00:02", fixed_ips=("10.0.0.6",)),
+                  [_default()])
+    assert ps.remove_port("tapabc") is True
+    assert "delete table" not in rec.scripts[-1]  # another port is still filtered
+    assert ps.remove_port("tapdef") is True
+    last = rec.scripts[-1]
+    assert 'delete element bridge naas_portsec ports { "tapdef" }' in last
+    assert "delete table bridge naas_portsec" in last and "delete table inet naas_sg" in last
+    assert len(rec.scripts) == 4  # one transaction per change, the drop included
+    ps.apply_port(port(), [_default()])
+    again = rec.scripts[-1]
+    assert "add chain bridge naas_portsec" in again  # the skeleton comes back
+    assert "flush chain inet naas_sg sg_default_in" in again  # and the group's chains
+
+
+def test_a_sync_with_no_filtered_port_makes_no_tables_and_drops_leftovers():
+    rec = Recorder()
+    ps = PortSecurity(runner=rec)
+    assert not ps.sync(DesiredPortSecurity((), (_default(),))).changed
+    assert not ps.sync(DesiredPortSecurity((port(port_security_enabled=False,
+                                                 security_groups=()),), ())).changed
+    assert rec.scripts == []
+    # Tables an earlier process left behind (listed by the kernel) are deleted.
+    listed = PortSecurity(runner=lambda script, args: (
+        "table bridge naas_portsec\ntable inet filter\n" if args == ("list", "tables")
+        else rec(script, args)))
+    assert listed.sync(DesiredPortSecurity()).rebuilt
+    assert rec.scripts == [R.script(R.drop_tables())]
 
 
 def test_ports_in_several_groups_share_one_chain_and_group_changes_repoint_the_map():
@@ -411,3 +448,32 @@ def test_junk_members_are_a_typed_error():
             R.check_group(SecurityGroup("g", (), junk))
         except exc.NaasError:
             pass
+
+
+def test_a_membership_that_only_grows_parses_only_the_new_addresses(monkeypatch):
+    known = R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24"])
+    parsed = []
+    real = R._member_network
+    monkeypatch.setattr(R, "_member_network", lambda a: parsed.append(a) or real(a))
+    grown = R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24", "10.0.0.7", "fd00::7"], known)
+    assert sorted(parsed) == ["10.0.0.7", "fd00::7"]
+    assert grown == R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24", "10.0.0.7",
+                                  "fd00::7"])
+    assert R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24"], known) == known
+    with pytest.raises(exc.InvalidInput):
+        R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24", ["junk"]], known)
+    with pytest.raises(exc.InvalidInput):
+        R.members_of(["10.0.0.5", "10.0.0.6", "10.9.0.0/24", "10.0.0.300"], known)
+
+
+@pytest.mark.parametrize("fixed_ips", [
+    (), ("10.0.0.5",), ("fd00::5",), ("10.0.0.5", "fd00::5"), ("fd00::5", "10.0.0.5"),
+    ("10.0.0.4", "10.0.0.5"), ("10.0.0.5", "10.0.0.5"), ("fe80::f816:3eff:fe00:2",),
+    ("fe80::f816:3eff:fe00:0",), ("2001:db8::1", "fd00::1", "10.0.0.1")])
+def test_port_elements_of_usual_ports_match_the_general_rendering(monkeypatch, fixed_ips):
+    """The usual port (no pairs, one address per family) is rendered without collapsing:
+    the same elements as the general path, which a port with a pair takes."""
+    spec = port(mac="FA:16:3E:00:00:01", fixed_ips=fixed_ips)
+    fast = R.port_elements(spec, 7)
+    monkeypatch.setattr(R, "_single_addresses", lambda p: None)
+    assert fast == R.port_elements(spec, 7)

@@ -336,3 +336,71 @@ def test_a_failed_port_in_a_batch_is_error_and_the_others_active(host_service, a
         type(svc.driver).plug_many = original
     assert [svc.get_port(ctx, p.id).status for p in ports] == ["ACTIVE", "ERROR"]
     assert "no tap today" in svc.get_port(ctx, ports[1].id).status_reason
+
+
+def test_a_rule_change_moves_its_groups_revision(service, ctx):
+    web = service.create_security_group(ctx, name="web")
+    db = service.create_security_group(ctx, name="db")
+    r = service.create_security_group_rule(ctx, security_group_id=web.id, direction="ingress",
+                                           protocol="tcp", port_range_min=80,
+                                           port_range_max=80)
+    assert service.get_security_group(ctx, web.id).revision_number == web.revision_number + 1
+    service.delete_security_group_rule(ctx, r.id)
+    assert service.get_security_group(ctx, web.id).revision_number == web.revision_number + 2
+    # Deleting a group takes the rules naming it with it: their group's rules changed.
+    service.create_security_group_rule(ctx, security_group_id=web.id, direction="ingress",
+                                       remote_group_id=db.id)
+    service.delete_security_group(ctx, db.id)
+    assert service.get_security_group(ctx, web.id).revision_number == web.revision_number + 4
+
+
+def test_a_plug_gets_rules_another_process_changed_and_joins_its_groups_members(
+        make_service, tmp_path, admin_ctx, ctx):
+    url = f"sqlite:///{tmp_path}/shared.sqlite"
+    host = make_service(host="h1", database_url=url, create_schema=True)
+    api = make_service(database_url=url)  # another process: the host's driver hears nothing
+    net = host.create_network(ctx, name="n")
+    host.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24")
+    web = host.create_security_group(ctx, name="web")
+    host.create_security_group_rule(ctx, security_group_id=web.id, direction="ingress",
+                                    remote_group_id=web.id)
+
+    def plug(ip):
+        port = host.create_port(admin_ctx, network_id=net.id, project_id=ctx.project_id,
+                                security_groups=[web.id], binding_host_id="h1",
+                                fixed_ips=[{"ip_address": ip}])
+        before = len(host.driver.nft.scripts)
+        host.plug_port(port.id)
+        return "\n".join(list(host.driver.nft.scripts)[before:])
+
+    plug("10.0.0.10")
+    api.create_security_group_rule(ctx, security_group_id=web.id, direction="ingress",
+                                   protocol="tcp", port_range_min=22, port_range_max=22)
+    script = plug("10.0.0.11")
+    assert "th dport 22" in script  # the group's revision moved: read again
+    # Nothing moved: the group is not read again, yet the new port joins its members here.
+    script = plug("10.0.0.12")
+    assert "th dport 22" not in script
+    assert f"add element inet naas_sg h4_{web.id} {{ 10.0.0.12 }}" in script
+    report = host.sync()
+    assert not report.failed_ports
+
+
+def test_a_rule_naming_a_remote_group_fills_its_members_here_at_once(host_service, admin_ctx,
+                                                                      ctx):
+    svc = host_service
+    net = svc.create_network(ctx, name="n")
+    svc.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/24")
+    web, db = (svc.create_security_group(ctx, name=n) for n in ("web", "db"))
+    port = svc.create_port(admin_ctx, network_id=net.id, project_id=ctx.project_id,
+                           security_groups=[web.id], binding_host_id="h1")
+    svc.plug_port(port.id)
+    # db's only member is on another host: this host never had a reason to hold db.
+    svc.create_port(admin_ctx, network_id=net.id, project_id=ctx.project_id,
+                    security_groups=[db.id], fixed_ips=[{"ip_address": "10.0.0.77"}],
+                    binding_host_id="h2")
+    before = len(svc.driver.nft.scripts)
+    svc.create_security_group_rule(ctx, security_group_id=web.id, direction="ingress",
+                                   remote_group_id=db.id)
+    new = "\n".join(list(svc.driver.nft.scripts)[before:])
+    assert f"h4_{db.id}" in new and "10.0.0.77" in new  # not an empty set until a round

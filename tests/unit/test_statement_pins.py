@@ -28,18 +28,20 @@ PINS: dict[str, tuple[int, int]] = {
     # its group membership, binding, port) and the port-security host side's read
     # of the port's groups (issue 11).
     "delete_port": (14, 2),
-    # port security's group read before the plug is 3 pre-built queries (issue 11).
-    "attach_port": (16, 3),
+    # Port security before the plug reads the revisions of the port's groups (1
+    # query, issue 11): the driver holds the groups at those revisions, so their
+    # rules and members are not read again.
+    "attach_port": (14, 3),
     # Networks with their subnet ids in one statement (1 reader, was 2 through
     # list_networks); one write transaction creating, attaching and binding both
     # ports (22: both attachments checked, inserted, bound and their ports updated in
-    # one statement each, was 26); port security's group reads before each plug
-    # (2 x 4, issue 11); ONE status write for both NICs (2: one UPDATE for
-    # the batch, was one per NIC); network info in one read
-    # (5: subnets, their pools, DNS servers and routes in one statement (was 3), the
-    # responders' reserved addresses in one query (was the reservation ports, 2),
+    # one statement each, was 26); port security's read of the revisions of both
+    # ports' groups, ONE for the boot (2, issue 11; was 2 x 4); ONE status write for
+    # both NICs (2: one UPDATE for the batch, was one per NIC); network info in one
+    # read (5: subnets, their pools, DNS servers and routes in one statement (was 3),
+    # the responders' reserved addresses in one query (was the reservation ports, 2),
     # the host's capabilities). No port is read again.
-    "boot_2_nics": (38, 6),
+    "boot_2_nics": (32, 5),
     # The instance's attachments (1 reader); ONE write detaching both ports (11: both
     # ports, their attachments and networks read in one statement each, then one
     # statement per table for all; was 18); ONE write deleting both (its own ports:

@@ -663,7 +663,7 @@ class LinuxBridgeDriver(base.Driver):
     def _portsec_plug(self, port: objects.Port, made: list[int | str]) -> None:
         """Rules before the device exists, so the guest's first frame is filtered."""
         device = _device_name(port)
-        known = device in self.portsec.portsec.ports()
+        known = self.portsec.portsec.programs(device)
         self.portsec.apply(port, device)
         if not known:
             made.append(_PORTSEC_UNDO + device)
@@ -705,6 +705,9 @@ class LinuxBridgeDriver(base.Driver):
     def prepare_security_groups(self, states: Sequence[base.SecurityGroupState]) -> None:
         with self._locked():  # programmed with the port, in the plug's one transaction
             self.portsec.prepare(states)
+
+    def security_group_revisions(self) -> dict[str, int]:
+        return dict(self.portsec.revisions)
 
     def _sync_peers(self, network: objects.Network, peers: Iterable[base.Peer],
                     report: base.SyncReport) -> None:

@@ -173,26 +173,50 @@ class PortSecurity:
         # object's record of the kernel; processes sharing a host need the
         # driver's external lock as well.
         self._lock = threading.RLock()
+        #: Open files of the br_netfilter settings in this namespace, by name.
+        self._sysctl_fds: dict[str, int] = {}
+        self._sysctl_lock = threading.Lock()
 
     # -- capability -------------------------------------------------------------------
 
     def capable(self) -> tuple[bool, str]:
-        """Whether this namespace passes bridged IP traffic to inet hooks; never writes."""
-        missing = []
-        with nl.entered(self.netns):
-            for name in SYSCTLS:
-                try:
-                    with open(os.path.join("/proc/sys", name)) as f:
-                        value = f.read().strip()
-                except OSError:
-                    value = None
-                if value != "1":
-                    missing.append(name.replace("/", "."))
+        """Whether this namespace passes bridged IP traffic to inet hooks; never writes.
+
+        Asked at every bind of a port that needs port security: the two
+        settings' files stay open (opened inside the namespace, they read that
+        namespace's values), so asking again is two reads, not two namespace
+        switches and opens.
+        """
+        missing = [name.replace("/", ".") for name in SYSCTLS if self._sysctl(name) != "1"]
         if missing:
             reason = ("set " + " and ".join(f"{m}=1" for m in missing)
                       + " (modprobe br_netfilter first if the keys do not exist)")
             return False, reason
         return True, "bridged IPv4 and IPv6 traffic reaches the inet forward hook"
+
+    def _sysctl(self, name: str) -> str | None:
+        """A setting of this namespace (None: absent, br_netfilter not loaded)."""
+        with self._sysctl_lock:
+            return self._read_sysctl(name)
+
+    def _read_sysctl(self, name: str) -> str | None:
+        fd = self._sysctl_fds.get(name)
+        if fd is not None:
+            try:
+                return os.pread(fd, 64, 0).decode().strip()
+            except OSError:  # the namespace went: open it again below
+                self._sysctl_fds.pop(name, None)
+                os.close(fd)
+        try:
+            with nl.entered(self.netns):
+                fd = os.open(os.path.join("/proc/sys", name), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        self._sysctl_fds[name] = fd
+        try:
+            return os.pread(fd, 64, 0).decode().strip()
+        except OSError:
+            return None
 
     # -- changes ------------------------------------------------------------------------
 
@@ -236,6 +260,9 @@ class PortSecurity:
             for device in sorted(disabled & set(self._indexes)):
                 _merge(delete, self._elements.get(device, {}))
                 cmds += R.inet_remove(self._indexes[device], self._verdict(device))
+            if not enabled and disabled == set(self._indexes):
+                # The last filtered port goes: the tables go with it.
+                return R.bridge_elements({}, delete) + cmds + R.drop_tables()
             for port, groups in enabled:
                 for group in groups:
                     if changed.get(group.id) != group:
@@ -252,6 +279,8 @@ class PortSecurity:
         self._transact(build)
         for device in disabled:
             self._forget(device)
+        if not enabled and not self._indexes:
+            self._tables_dropped()
         for port, _ in enabled:
             self._ports[port.device] = port
             self._elements[port.device] = made[port.device]
@@ -268,23 +297,52 @@ class PortSecurity:
         if device not in self._indexes:
             return False
 
-        self._transact(lambda: self._remove_commands(device))
+        last = set(self._indexes) == {device}
+        self._transact(lambda: self._remove_commands(device)
+                       + (R.drop_tables() if last else []))
         self._forget(device)
+        if last:  # the tables went with the host's last filtered port
+            self._tables_dropped()
         return True
 
-    def update_group_rules(self, group: SecurityGroup) -> None:
-        """Replace a group's rules on this host; every port using it sees them at once."""
-        with self._lock:
-            return self._update_group_rules(group)
+    def update_group_rules(self, group: SecurityGroup,
+                           remotes: Iterable[SecurityGroup] = ()) -> None:
+        """Replace a group's rules on this host; every port using it sees them at once.
 
-    def _update_group_rules(self, group: SecurityGroup) -> None:
+        ``remotes`` are groups its rules name whose members this object may not
+        have programmed yet (a rule naming a new remote group): their member
+        sets are filled in the same transaction.
+        """
+        with self._lock:
+            return self._update_group_rules(group, tuple(remotes))
+
+    def _update_group_rules(self, group: SecurityGroup,
+                            remotes: tuple[SecurityGroup, ...] = ()) -> None:
         R.check_group(SecurityGroup(group.id, group.rules))
         members: dict[str, R.Members] = {}
         if group.members is not None:
             members[group.id] = R.members_of(group.members, self._known_members(group.id))
+        filled = [r for r in remotes if r.id != group.id and r.members is not None
+                  and (self._members.get(r.id) != tuple(r.members)
+                       or r.id not in self._member_state)]
+        for remote in filled:
+            R.check_id(remote.id, "security_group_id")
+            members[remote.id] = R.members_of(remote.members, self._known_members(remote.id))
         changed: dict[str, SecurityGroup] = {}
-        self._transact(lambda: self._group_commands(group, changed, members, force=True))
+
+        def build() -> list[str]:
+            cmds = self._group_commands(group, changed, members, force=True)
+            for remote in filled:  # the sets exist: the group's commands make them
+                cmds += R.inet_member_changes(remote.id, members[remote.id],
+                                              self._known_members(remote.id),
+                                              create_sets=False)
+            return cmds
+
+        self._transact(build)
         self._record_groups(changed, members)
+        for remote in filled:
+            self._members[remote.id] = tuple(remote.members)
+            self._member_state[remote.id] = members[remote.id]
 
     def update_members(self, group_id: str, addresses: Iterable[str]) -> None:
         """Replace a group's membership set (elements only: no chain or rule changes)."""
@@ -318,6 +376,14 @@ class PortSecurity:
         in_kernel = set(self._kernel_marks())
         report.added = sorted(set(wanted) - in_kernel)
         report.removed = sorted(in_kernel - set(wanted))
+        if not wanted:  # no filtered port here: no tables either
+            if in_kernel or self._indexes or self._skeleton_done or self._tables_listed():
+                self._run(R.script(R.drop_tables()), ("-f", "-"))
+                report.rebuilt = True
+            for device in list(self._indexes):
+                self._forget(device)
+            self._tables_dropped()
+            return report
         listing = self._listing()
         same_state = (wanted == self._ports and self._fingerprint is not None
                       and all(self._groups.get(g.id) == g for g in desired.groups))
@@ -342,14 +408,23 @@ class PortSecurity:
         return report
 
     def close(self) -> None:
-        """Release the in-process nft context (the kernel's rules stay)."""
+        """Release the in-process nft context and the settings' files (the kernel's rules
+        stay)."""
         close = getattr(self._run, "close", None)
         if close is not None:
             close()
+        with self._sysctl_lock:
+            for fd in self._sysctl_fds.values():
+                os.close(fd)
+            self._sysctl_fds.clear()
 
     def ports(self) -> dict[str, PortSpec]:
         """The ports this object has programmed, by device."""
         return dict(self._ports)
+
+    def programs(self, device: str) -> bool:
+        """Whether this object has programmed ``device`` (no copy of :meth:`ports`)."""
+        return device in self._ports
 
     def ruleset(self) -> str:
         """The current text of both tables (what an operator's ``nft list`` would show)."""
@@ -405,6 +480,24 @@ class PortSecurity:
         index = self._indexes[device]
         old = self._elements.get(device, {})
         return R.bridge_elements({}, old) + R.inet_remove(index, self._verdict(device))
+
+    def _tables_dropped(self) -> None:
+        """Forget what the kernel held in the tables just deleted (the next change makes
+        them again, skeleton and groups)."""
+        self._skeleton_done = False
+        self._fingerprint = None
+        self._groups.clear()
+        self._members.clear()
+        self._member_state.clear()
+
+    def _tables_listed(self) -> bool:
+        """Whether the kernel has either table (left by an earlier process, say)."""
+        try:
+            out = self._run("", ("list", "tables"))
+        except exc.DriverError:
+            return False
+        return any(line.split()[-1:] in ([R.BRIDGE_TABLE], [R.INET_TABLE])
+                   for line in out.splitlines() if line.startswith("table "))
 
     def _verdict(self, device: str) -> tuple[str | None, str | None]:
         return self._verdicts.get(device, (None, None))

@@ -357,19 +357,45 @@ def members_of(addresses: Iterable[str], known: Members | None = None) -> Member
     (an interval set refuses overlapping elements).
     """
     old = known.parsed if known is not None else {}
+    if known is not None and not isinstance(addresses, (str, bytes)):
+        addresses = tuple(addresses)
+        if all(isinstance(a, str) for a in addresses):
+            wanted = set(addresses)
+            if wanted.issuperset(old):
+                return _members_added(known, wanted.difference(old))
     parsed: dict[str, tuple[int, str | None, ipaddress._BaseNetwork]] = {}
     for address in addresses:
-        entry = old.get(address)
+        entry = old.get(address) if isinstance(address, str) else None
         if entry is None:
-            net = _member_network(address)
-            host = net.prefixlen == net.max_prefixlen
-            entry = (net.version, str(net.network_address) if host else None, net)
+            entry = _member_entry(address)
         parsed[address] = entry
     hosts4 = frozenset(t for v, t, _ in parsed.values() if t is not None and v == 4)
     hosts6 = frozenset(t for v, t, _ in parsed.values() if t is not None and v == 6)
     cidrs = [(v, n) for v, t, n in parsed.values() if t is None]
     nets4 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 4))
     nets6 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 6))
+    return Members(parsed, hosts4, hosts6, nets4, nets6)
+
+
+def _member_entry(address: str) -> tuple[int, str | None, ipaddress._BaseNetwork]:
+    net = _member_network(address)
+    host = net.prefixlen == net.max_prefixlen
+    return net.version, str(net.network_address) if host else None, net
+
+
+def _members_added(known: Members, added: Iterable[str]) -> Members:
+    """``known`` plus ``added`` addresses, parsing only those (a plug adds one port's)."""
+    entries = {address: _member_entry(address) for address in added}
+    if not entries:
+        return known
+    parsed = {**known.parsed, **entries}
+    hosts4 = known.hosts4.union(t for v, t, _ in entries.values() if t is not None and v == 4)
+    hosts6 = known.hosts6.union(t for v, t, _ in entries.values() if t is not None and v == 6)
+    nets4, nets6 = known.nets4, known.nets6
+    if any(t is None for _, t, _ in entries.values()):  # a CIDR: collapse them all again
+        cidrs = [(v, n) for v, t, n in parsed.values() if t is None]
+        nets4 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 4))
+        nets6 = tuple(ipaddress.collapse_addresses(n for v, n in cidrs if v == 6))
     return Members(parsed, hosts4, hosts6, nets4, nets6)
 
 
@@ -422,6 +448,24 @@ def port_elements(port: PortSpec, index: int) -> dict[str, list[str]]:
     plugging a port never adds a rule there.
     """
     q = _quote(port.device)
+    simple = _single_addresses(port)
+    if simple is not None:  # the usual port: no pairs, one address per family at most
+        mac = port.mac.lower()
+        v4, v6 = simple
+        own6 = [v6, link_local(mac)] if v6 is not None else [link_local(mac)]
+        own6.sort()
+        return {
+            "ports": [q],
+            "from_mark": [f"{q} : {FROM_FLAG | index:#010x}"],
+            "to_mark": [f"{q} : {TO_FLAG | index:#010x}"],
+            "macs": [f"{q} . {mac}"],
+            "src4h": [f"{q} . {mac} . {v4}"] if v4 is not None else [],
+            "src4": [],
+            "src6h": [f"{q} . {mac} . {a}" for a in own6],
+            "src6": [],
+            "na6h": [f"{q} . 0x{int(a):032x}" for a in own6],
+            "na6": [],
+        }
     by_mac: dict[str, list] = {port.mac.lower(): []}
     for ip in port.fixed_ips:
         by_mac[port.mac.lower()].append(ipaddress.ip_network(ip))
@@ -456,6 +500,27 @@ def port_elements(port: PortSpec, index: int) -> dict[str, list[str]]:
         "na6h": [f"{q} . {_v6_int(n)}" for n in targets if n.prefixlen == 128],
         "na6": [f"{q} . {_v6_int(n)}" for n in targets if n.prefixlen < 128],
     }
+
+
+def _single_addresses(port: PortSpec
+                      ) -> tuple[ipaddress.IPv4Address | None, ipaddress.IPv6Address | None] | None:
+    """(IPv4, IPv6) of a port without pairs and with at most one fixed IP per family
+    whose IPv6 one cannot merge with its link-local address; None for any other port
+    (the general path collapses its addresses)."""
+    if port.allowed_address_pairs or len(port.fixed_ips) > 2:
+        return None
+    v4 = v6 = None
+    for ip in port.fixed_ips:
+        address = ipaddress.ip_address(ip)
+        if address.version == 4 and v4 is None:
+            v4 = address
+        elif address.version == 6 and v6 is None:
+            v6 = address
+        else:
+            return None
+    if v6 is not None and abs(int(v6) - int(link_local(port.mac.lower()))) <= 1:
+        return None
+    return v4, v6
 
 
 def element_key(set_name: str, element: str) -> str:
@@ -799,12 +864,16 @@ def inet_remove(index: int, previous: tuple[str | None, str | None]) -> list[str
     return _verdict_elements(index, (None, None), previous)
 
 
+def drop_tables() -> list[str]:
+    """Commands that delete both tables, whether they exist or not (each is made first)."""
+    return [f"add table bridge {BRIDGE_TABLE}", f"delete table bridge {BRIDGE_TABLE}",
+            f"add table inet {INET_TABLE}", f"delete table inet {INET_TABLE}"]
+
+
 def full_ruleset(ports: Sequence[tuple[PortSpec, int]], groups: Sequence[SecurityGroup],
                  trusted: TrustedResponders) -> list[str]:
     """Commands that replace both tables with exactly the given state (one transaction)."""
-    cmds = [f"add table bridge {BRIDGE_TABLE}", f"delete table bridge {BRIDGE_TABLE}",
-            f"add table inet {INET_TABLE}", f"delete table inet {INET_TABLE}"]
-    cmds += bridge_skeleton(trusted) + inet_skeleton()
+    cmds = drop_tables() + bridge_skeleton(trusted) + inet_skeleton()
     for group in groups:
         cmds += inet_group(group)
     elements: dict[str, list[str]] = {}

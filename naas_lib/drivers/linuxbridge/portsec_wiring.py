@@ -49,11 +49,27 @@ def group_spec(state: base.SecurityGroupState) -> R.SecurityGroup:
 
 
 class HostPortSecurity:
-    """One host's port security, fed with library objects."""
+    """One host's port security, fed with library objects.
+
+    It keeps every group it was handed (rules and members) with the group's
+    revision (:attr:`revisions`), so that the service hands it again only the
+    groups whose revision moved: members reach it through
+    :meth:`update_members` and :meth:`sync`, and a port it programs joins its
+    own groups' members here (the service tells no one about a port until it
+    is plugged).
+    """
 
     def __init__(self, portsec: PortSecurity) -> None:
         self.portsec = portsec
         self.groups: dict[str, R.SecurityGroup] = {}
+        #: The revision of each kept group as the service last handed it.
+        self.revisions: dict[str, int] = {}
+
+    def _keep(self, state: base.SecurityGroupState) -> R.SecurityGroup:
+        group = group_spec(state)
+        self.groups[group.id] = group
+        self.revisions[group.id] = state.group.revision_number
+        return group
 
     def _used_here(self, group_id: str) -> bool:
         """A port here is in the group, or in a group whose rules name it as remote."""
@@ -65,20 +81,23 @@ class HostPortSecurity:
 
     def update_group(self, state: base.SecurityGroupState) -> None:
         """Keep a group; reprogram it when it changed and a port here uses it."""
-        group = group_spec(state)
-        known = self.groups.get(group.id)
-        self.groups[group.id] = group
+        known = self.groups.get(state.group.id)
+        group = self._keep(state)
         if known == group or not self._used_here(group.id):
             return
         if known is None or known.rules != group.rules:
-            self.portsec.update_group_rules(group)
+            # Remote groups the rules name are kept (the service hands them first):
+            # their members are programmed with the rules.
+            self.portsec.update_group_rules(group, [
+                self.groups[r] for r in sorted(R.referenced_groups(group))
+                if r in self.groups and r != group.id])
         if known is None or known.members != group.members:
             self.portsec.update_members(group.id, group.members or ())
 
     def prepare(self, states: Iterable[base.SecurityGroupState]) -> None:
         """Keep groups for the next :meth:`apply`, which programs what changed with the port."""
         for state in states:
-            self.groups[state.group.id] = group_spec(state)
+            self._keep(state)
 
     def update_members(self, group_id: str, addresses: Sequence[str]) -> None:
         known = self.groups.get(group_id)
@@ -101,21 +120,39 @@ class HostPortSecurity:
         return [self.groups[g] if g in self.groups else R.SecurityGroup(g, (), ())
                 for g in wanted]
 
+    def _join(self, spec: R.PortSpec) -> None:
+        """Count the port's own addresses among the members of its kept groups.
+
+        The port is a member of its groups in the database already; the service
+        reads a group again only when its revision moved, so the port being
+        plugged here is added to what this host holds (and programs with it).
+        """
+        own = set(R.member_addresses([spec]))
+        if not own:
+            return
+        for gid in spec.security_groups:
+            group = self.groups.get(gid)
+            if group is None or group.members is None or own.issubset(group.members):
+                continue
+            self.groups[gid] = R.SecurityGroup(gid, group.rules,
+                                               tuple(sorted(own.union(group.members))))
+
     def apply(self, port: objects.Port, device: str) -> None:
         """Program a port (before its device exists): its anti-spoofing and groups."""
         spec = port_spec(port, device)
-        if not spec.port_security_enabled and device not in self.portsec.ports():
+        if not spec.port_security_enabled and not self.portsec.programs(device):
             return
+        self._join(spec)
         self.portsec.apply_port(spec, self._groups_for(spec))
 
     def apply_many(self, devices: Iterable[tuple[objects.Port, str]]) -> None:
         """Program several ports (``(port, device)``) in one transaction (a boot's NICs)."""
         known = self.portsec.ports()
-        items = []
-        for port, device in devices:
-            spec = port_spec(port, device)
-            if spec.port_security_enabled or device in known:
-                items.append((spec, self._groups_for(spec)))
+        specs = [spec for spec in (port_spec(p, d) for p, d in devices)
+                 if spec.port_security_enabled or spec.device in known]
+        for spec in specs:
+            self._join(spec)
+        items = [(spec, self._groups_for(spec)) for spec in specs]
         if items:
             self.portsec.apply_ports(items)
 
@@ -126,7 +163,7 @@ class HostPortSecurity:
              devices: Iterable[tuple[objects.Port, str]]) -> PortSecurityReport:
         """Make the host's rules match the ports (``(port, device)``) and groups given."""
         for state in desired.security_groups.values():
-            self.groups[state.group.id] = group_spec(state)
+            self._keep(state)
         specs = tuple(port_spec(p, d) for p, d in devices)
         used = {g for s in specs if s.port_security_enabled for g in s.security_groups}
         for gid in list(used):
