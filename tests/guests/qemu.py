@@ -112,13 +112,18 @@ class QemuGuest(runner.Guest):
     def qmp(self, command: str, timeout: float = 30, **arguments) -> dict:
         """One QMP command; its ``return`` value (raises on an error reply)."""
         deadline = time.monotonic() + timeout
-        while not self.qmp_path.exists():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no QMP socket for {self.name}")
-            time.sleep(0.05)
         with socket.socket(socket.AF_UNIX) as sock:
             sock.settimeout(timeout)
-            sock.connect(str(self.qmp_path))
+            # QEMU binds the socket's path before it listens: on a loaded host the
+            # path can exist a while before a connection is accepted.
+            while True:
+                try:
+                    sock.connect(str(self.qmp_path))
+                    break
+                except (FileNotFoundError, ConnectionRefusedError):
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"no QMP listener for {self.name}") from None
+                    time.sleep(0.05)
             stream = sock.makefile("rw")
             json.loads(stream.readline())  # greeting
             for message in ({"execute": "qmp_capabilities"},
