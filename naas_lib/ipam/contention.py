@@ -10,8 +10,11 @@ after each lost race a thread draws again and moves to one of the least
 advanced lanes (:class:`~naas_lib.ipam.ranges.Spread`), so writers settle
 on different lanes. Other conflicts (a generated MAC that collided, SQLite's single
 writer lock, a revision check) do not make a network hot: spreading
-addresses cannot help them. Process-local and advisory: correctness stays
-with the database's constraints.
+addresses cannot help them. The loser also records the contention on the
+network's pools in the database (:mod:`naas_lib.ipam.hot`), and a network
+whose pools are marked there is hot in every process that reads them
+(:meth:`Contention.hot_elsewhere`). Advisory: correctness stays with the
+database's constraints.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class Contention:
         self.hot_seconds = hot_seconds
         self._lock = threading.Lock()
         self._hot: dict[str, float] = {}
+        #: Networks this process lost a race on and has not recorded in the database yet.
+        self._unmarked: set[str] = set()
         self._local = threading.local()
         self._random = random.SystemRandom()
 
@@ -98,10 +103,42 @@ class Contention:
         with self._lock:
             if len(self._hot) > REMEMBERED:
                 self._hot = {k: v for k, v in self._hot.items() if v > now}
+                self._unmarked.clear()
             self._hot[network_id] = now + self.hot_seconds
+            self._unmarked.add(network_id)
         picks: dict[str, Spread] = self._local.__dict__.setdefault("picks", {})
         picks[network_id] = Spread(self._draw(), moving=True)
         return picks[network_id]
+
+    def hot_elsewhere(self, network_id: str, seconds: float) -> Spread | None:
+        """The database says ``network_id`` is contended for ``seconds`` more (another
+        process lost a race there): hot here too; this thread's pick, or None if not hot."""
+        if seconds <= 0:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            if len(self._hot) > REMEMBERED:
+                self._hot = {k: v for k, v in self._hot.items() if v > now}
+            until = now + min(seconds, self.hot_seconds)
+            self._hot[network_id] = max(self._hot.get(network_id, 0.0), until)
+        picks: dict[str, Spread] = self._local.__dict__.setdefault("picks", {})
+        if network_id not in picks:
+            if len(picks) > REMEMBERED:
+                picks.clear()
+            picks[network_id] = Spread(self._draw(), moving=True)
+        return picks[network_id]
+
+    def to_mark(self, network_id: str, marked_seconds: float) -> bool:
+        """Should this process write the database's mark of ``network_id`` now?
+
+        Yes once after a race this process lost there, unless the mark it read
+        (``marked_seconds`` left) still lasts more than half a hot period.
+        """
+        with self._lock:
+            if network_id not in self._unmarked:
+                return False
+            self._unmarked.discard(network_id)
+        return marked_seconds < self.hot_seconds / 2
 
     def _draw(self) -> int:
         return self._random.randrange(1 << 30)
