@@ -16,7 +16,7 @@ from sqlalchemy import orm
 
 from naas_lib import exceptions as exc
 from naas_lib import validation
-from naas_lib.db import models
+from naas_lib.db import models, retry
 from naas_lib.ipam import addresses, contention, hot
 from naas_lib.ipam.ranges import RangeAllocator, Spread
 
@@ -189,9 +189,17 @@ def _subnet_for(entry: Mapping[str, Any], subnets, by_id, network_id: str):
 
 
 def _mark(session: orm.Session, network_id: str, pools: Sequence[Any], marked: float) -> None:
-    """After a race this process lost on the network: record it on its pools for all."""
-    if pools and _contention.to_mark(network_id, marked):
-        hot.mark(session, [p.id for p in pools], _contention.hot_seconds)
+    """Should this attempt lose an address race: record it on the network's pools for all."""
+    if not pools:
+        return
+    engine = session.connection().engine
+    ids = [p.id for p in pools]
+
+    def after_conflict(error: BaseException) -> None:
+        if _contention.to_mark(error, marked):
+            hot.mark(engine, ids, _contention.hot_seconds)
+
+    retry.on_conflict(after_conflict)
 
 
 def _auto(session: orm.Session, sub: _Subnet, network_id: str,
@@ -199,14 +207,8 @@ def _auto(session: orm.Session, sub: _Subnet, network_id: str,
     # The prefetched pool rows are valid once: a second allocation from the
     # same subnet in this transaction must see the moved mark.
     pools, sub.pools = sub.pools or _pool_rows(session, sub.id), []
-
-    def on_lost() -> Spread:
-        pick = _contention.lost(network_id)
-        _mark(session, network_id, pools, 0.0)
-        return pick
-
     found = _pools.allocate(session, pools, _taken(session, sub.id, sub.ip_version), spread,
-                            on_lost=on_lost)
+                            on_lost=lambda: _contention.lost(network_id))
     if found is None:
         return None
     return str(netaddr.IPAddress(found[1], sub.ip_version))

@@ -67,8 +67,6 @@ class Contention:
         self.hot_seconds = hot_seconds
         self._lock = threading.Lock()
         self._hot: dict[str, float] = {}
-        #: Networks this process lost a race on and has not recorded in the database yet.
-        self._unmarked: set[str] = set()
         self._local = threading.local()
         self._random = random.SystemRandom()
 
@@ -103,9 +101,7 @@ class Contention:
         with self._lock:
             if len(self._hot) > REMEMBERED:
                 self._hot = {k: v for k, v in self._hot.items() if v > now}
-                self._unmarked.clear()
             self._hot[network_id] = now + self.hot_seconds
-            self._unmarked.add(network_id)
         picks: dict[str, Spread] = self._local.__dict__.setdefault("picks", {})
         picks[network_id] = Spread(self._draw(), moving=True)
         return picks[network_id]
@@ -128,17 +124,13 @@ class Contention:
             picks[network_id] = Spread(self._draw(), moving=True)
         return picks[network_id]
 
-    def to_mark(self, network_id: str, marked_seconds: float) -> bool:
-        """Should this process write the database's mark of ``network_id`` now?
+    def to_mark(self, error: BaseException, marked_seconds: float) -> bool:
+        """Should the database's mark be written after the lost race ``error``?
 
-        Yes once after a race this process lost there, unless the mark it read
+        Yes for an address conflict, unless the mark read in the lost attempt
         (``marked_seconds`` left) still lasts more than half a hot period.
         """
-        with self._lock:
-            if network_id not in self._unmarked:
-                return False
-            self._unmarked.discard(network_id)
-        return marked_seconds < self.hot_seconds / 2
+        return is_address_conflict(error) and marked_seconds < self.hot_seconds / 2
 
     def _draw(self) -> int:
         return self._random.randrange(1 << 30)

@@ -7,11 +7,14 @@ pools (``allocation_pools.hot_until``, Unix seconds), and every allocation
 reads that column with the pools it reads anyway: the writers of every other
 process and node spread over the lanes from their next allocation on.
 
-The mark is written on a connection of its own, committed at once, so the
-port's transaction writes no row shared with other writers; and at most once
-per half hot period per pool (a conditional ``UPDATE``). It is advisory: a
-failed or lost write is ignored. Not on SQLite, whose single writer lock no
-spreading can help.
+The mark is written after the lost attempt was rolled back, on the
+connection it gave back to the pool (:func:`naas_lib.db.retry.on_conflict`),
+committed at once: the port's transaction writes no row shared with other
+writers, and no new connection is opened (a driver's connect can cost tens of
+milliseconds of CPU, e.g. PyMySQL building an SSL context). At most once per
+half hot period per pool (a conditional ``UPDATE``). It is advisory: a failed
+or lost write is ignored. Not on SQLite, whose single writer lock no spreading
+can help.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
-from sqlalchemy import orm
 
 from naas_lib.db import models
 
@@ -45,13 +47,12 @@ def remaining(hot_until: int | None, now: float | None = None) -> float:
     return max(0.0, hot_until - (time.time() if now is None else now))
 
 
-def mark(session: orm.Session, pool_ids: Sequence[int], seconds: float) -> bool:
+def mark(engine: sa.engine.Engine, pool_ids: Sequence[int], seconds: float) -> bool:
     """Record on ``pool_ids`` that they are contended for ``seconds``; True if written.
 
     Pools whose mark lasts more than half of that already are left alone, so
     concurrent losers rarely write the same rows.
     """
-    engine = session.connection().engine
     if not pool_ids or engine.dialect.name == "sqlite":
         return False
     now = time.time()

@@ -10,8 +10,8 @@ from oslo_db import exception as db_exc
 
 from naas_lib import RequestContext
 from naas_lib import exceptions as exc
-from naas_lib.db import models, retry
-from naas_lib.ipam import allocator, contention, hot
+from naas_lib.db import models
+from naas_lib.ipam import allocator, contention, hot, ranges
 
 CTX = RequestContext(project_id="tenant-1", user_id="u1")
 
@@ -30,12 +30,20 @@ def test_a_lost_race_makes_the_network_hot_in_every_process(db_service, monkeypa
     assert first.fixed_ips[0].ip_address == "10.30.0.2"
     assert _hot_until(svc) == [None]
 
-    # This process's next attempt follows a lost race on an address row.
-    lost = db_exc.RetryRequest(exc.ConcurrentModification(resource="Allocation",
-                                                          resource_id="lane 0"))
-    monkeypatch.setattr(retry, "current_conflict", lambda: lost)
+    # The next port's first attempt loses its lane to a writer of another node.
+    allocate, lost = ranges.RangeAllocator._from_lanes, []
+
+    def lose_once(self, *args, **kwargs):
+        if not lost:
+            lost.append(1)
+            raise db_exc.RetryRequest(exc.ConcurrentModification(resource="Allocation",
+                                                                 resource_id="lane 0"))
+        return allocate(self, *args, **kwargs)
+
+    monkeypatch.setattr(ranges.RangeAllocator, "_from_lanes", lose_once)
     svc.create_port(CTX, network_id=net.id)
-    monkeypatch.setattr(retry, "current_conflict", lambda: None)
+    monkeypatch.setattr(ranges.RangeAllocator, "_from_lanes", allocate)
+    assert lost == [1]
     sqlite = svc.db.engine.dialect.name == "sqlite"
     marks = _hot_until(svc)
     if sqlite:  # one writer lock: nothing to spread, nothing recorded
@@ -65,10 +73,9 @@ def test_a_mark_is_written_once_per_half_hot_period(db_service):
     with svc.db.engine.connect() as conn:
         pool_ids = conn.execute(sa.select(models.AllocationPool.id)).scalars().all()
     expected = svc.db.engine.dialect.name != "sqlite"
-    with svc.db.writer() as session:
-        assert hot.mark(session, pool_ids, 30.0) is expected
-        # Concurrent losers find it marked and write nothing.
-        assert hot.mark(session, pool_ids, 30.0) is False
+    assert hot.mark(svc.db.engine, pool_ids, 30.0) is expected
+    # Concurrent losers find it marked and write nothing.
+    assert hot.mark(svc.db.engine, pool_ids, 30.0) is False
     # The port transactions that follow are not held up by the mark.
     assert svc.create_port(CTX, network_id=net.id).fixed_ips
 
