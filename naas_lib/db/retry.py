@@ -198,8 +198,11 @@ def translate(error: BaseException) -> exc.NaasError | None:
 _depth = threading.local()
 
 
-def on_conflict(callback: Callable[[BaseException], None]) -> None:
+def on_conflict(callback: Callable[[BaseException], None], key: Any = None) -> None:
     """Run ``callback(error)`` if the running attempt ends in a lost race.
+
+    With a ``key``, only the first callback registered under it in an attempt
+    runs (a transaction allocating many ports records its network once).
 
     It runs after the attempt's transaction was rolled back and its
     connection went back to the pool, before the pause and the next attempt,
@@ -210,12 +213,12 @@ def on_conflict(callback: Callable[[BaseException], None]) -> None:
     """
     hooks = getattr(_depth, "hooks", None)
     if hooks is not None:
-        hooks.append(callback)
+        hooks.setdefault(object() if key is None else key, callback)
 
 
 def _run_hooks(error: BaseException) -> None:
-    hooks, _depth.hooks = getattr(_depth, "hooks", None) or [], []
-    for hook in hooks:
+    hooks, _depth.hooks = getattr(_depth, "hooks", None) or {}, {}
+    for hook in hooks.values():
         try:
             hook(error)
         except Exception as e:  # advisory work: the retry goes on
@@ -294,7 +297,7 @@ def retrying(
         def call(*args: Any, **kwargs: Any) -> T:
             if getattr(_depth, "n", 0):
                 return fn(*args, **kwargs)
-            _depth.n, _depth.conflict, _depth.hooks = 1, None, []
+            _depth.n, _depth.conflict, _depth.hooks = 1, None, {}
             try:
                 return _run(fn, name, args, kwargs)
             finally:
@@ -305,7 +308,7 @@ def retrying(
     def _run(fn: Callable[..., T], name: str, args: Any, kwargs: Any) -> T:
         budget = _Budget(max_retries, unavailable_timeout, interval, max_interval, clock)
         while True:
-            _depth.hooks = []
+            _depth.hooks = {}
             try:
                 return fn(*args, **kwargs)
             except Exception as e:

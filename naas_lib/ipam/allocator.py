@@ -199,7 +199,7 @@ def _mark(session: orm.Session, network_id: str, pools: Sequence[Any], marked: f
         if _contention.to_mark(error, marked):
             hot.mark(engine, ids, _contention.hot_seconds)
 
-    retry.on_conflict(after_conflict)
+    retry.on_conflict(after_conflict, key=("hot pools", network_id))
 
 
 def _auto(session: orm.Session, sub: _Subnet, network_id: str,

@@ -163,6 +163,8 @@ def test_conflict_hooks_run_between_attempts_only_after_a_lost_race():
     def transaction() -> str:
         attempt = len(seen)
         db_retry.on_conflict(lambda e: seen.append(f"hook after {type(e).__name__}"))
+        db_retry.on_conflict(lambda e: seen.append("keyed"), key="k")
+        db_retry.on_conflict(lambda e: seen.append("same key: never"), key="k")
         seen.append(f"attempt {attempt}")
         error = next(outcomes)
         if error is not None:
@@ -173,6 +175,6 @@ def test_conflict_hooks_run_between_attempts_only_after_a_lost_race():
         transaction()
     # The hook of the attempt that lost ran before the next attempt; the one of
     # the attempt that failed otherwise never ran.
-    assert seen == ["attempt 0", "hook after DBDeadlock", "attempt 2"]
+    assert seen == ["attempt 0", "hook after DBDeadlock", "keyed", "attempt 3"]
     db_retry.on_conflict(lambda e: seen.append("outside"))  # not in a retried call: ignored
-    assert transaction() == "done" and seen[-1] == "attempt 3"
+    assert transaction() == "done" and seen[-1] == "attempt 4"
