@@ -73,6 +73,15 @@ def main() -> None:
           f"p99 {pct['p99'] * 1e3:.1f}  max {max(seconds) * 1e3:.1f}  "
           f"(target p99 <= {TARGET_P99 * 1e3:.0f}: "
           f"{'met' if pct['p99'] <= TARGET_P99 else 'MISSED'})")
+    # run_race returns each writer's outcomes together, in call order.
+    first = [s for i, s in enumerate(seconds) if i % args.attempts == 0]
+    rest = _util.percentiles([s for i, s in enumerate(seconds) if i % args.attempts] or [0.0])
+    cpu = sorted(o[2]["cpu"] for o in outcomes)
+    first_cpu = sorted(o[2]["cpu"] for i, o in enumerate(outcomes) if i % args.attempts == 0)
+    print(f"each writer's first call (a cold process) ms: {sorted(round(s * 1e3) for s in first)};"
+          f" later calls p50 {rest['p50'] * 1e3:.1f} p99 {rest['p99'] * 1e3:.1f}")
+    print(f"writer CPU per call ms: median {cpu[len(cpu) // 2] * 1e3:.1f}, first calls median "
+          f"{first_cpu[len(first_cpu) // 2] * 1e3:.1f}")
     hist = collections.Counter(retries)
     print(f"retries: total {sum(retries)}, max per call {max(retries)} (target <= "
           f"{TARGET_MAX_RETRIES}), calls by retries {dict(sorted(hist.items()))}")

@@ -151,6 +151,10 @@ class AllocationPool(Base):
     first_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
     last_key: orm.Mapped[str] = orm.mapped_column(sa.String(32), nullable=False)
     next_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(32), nullable=True)
+    #: Until when (Unix seconds) writers spread over the lanes instead of all
+    #: taking the lowest: set by a writer of any process that lost an address
+    #: race here, read with the pool by every allocation (see naas_lib.ipam.hot).
+    hot_until: orm.Mapped[int | None] = orm.mapped_column(sa.BigInteger, nullable=True)
 
 
 class IpLane(Base):

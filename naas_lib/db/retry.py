@@ -198,6 +198,33 @@ def translate(error: BaseException) -> exc.NaasError | None:
 _depth = threading.local()
 
 
+def on_conflict(callback: Callable[[BaseException], None], key: Any = None) -> None:
+    """Run ``callback(error)`` if the running attempt ends in a lost race.
+
+    With a ``key``, only the first callback registered under it in an attempt
+    runs (a transaction allocating many ports records its network once).
+
+    It runs after the attempt's transaction was rolled back and its
+    connection went back to the pool, before the pause and the next attempt,
+    so it can write on that connection without opening another (the IP
+    allocator records there that a network is contended). Outside a retried
+    call, or for an attempt that succeeds or fails otherwise, it never runs.
+    Its own failures are logged at DEBUG and ignored.
+    """
+    hooks = getattr(_depth, "hooks", None)
+    if hooks is not None:
+        hooks.setdefault(object() if key is None else key, callback)
+
+
+def _run_hooks(error: BaseException) -> None:
+    hooks, _depth.hooks = getattr(_depth, "hooks", None) or {}, {}
+    for hook in hooks.values():
+        try:
+            hook(error)
+        except Exception as e:  # advisory work: the retry goes on
+            LOG.debug("conflict hook %r failed: %s", hook, type(e).__name__)
+
+
 def current_conflict() -> BaseException | None:
     """The lost race that made the running attempt a retry; None on a first attempt.
 
@@ -270,23 +297,26 @@ def retrying(
         def call(*args: Any, **kwargs: Any) -> T:
             if getattr(_depth, "n", 0):
                 return fn(*args, **kwargs)
-            _depth.n, _depth.conflict = 1, None
+            _depth.n, _depth.conflict, _depth.hooks = 1, None, {}
             try:
                 return _run(fn, name, args, kwargs)
             finally:
-                _depth.n, _depth.conflict = 0, None
+                _depth.n, _depth.conflict, _depth.hooks = 0, None, None
 
         return call
 
     def _run(fn: Callable[..., T], name: str, args: Any, kwargs: Any) -> T:
         budget = _Budget(max_retries, unavailable_timeout, interval, max_interval, clock)
         while True:
+            _depth.hooks = {}
             try:
                 return fn(*args, **kwargs)
             except Exception as e:
                 kind, reason = describe(e)
                 if kind is None:
                     raise
+                if kind == CONFLICT:
+                    _run_hooks(e)
                 pause = budget.pause_after(kind, name, reason, e)
                 LOG.debug("%s: retrying after %s (%s) at %s", name, kind, reason, where(e))
                 _depth.conflict = e if kind == CONFLICT else None

@@ -16,8 +16,8 @@ from sqlalchemy import orm
 
 from naas_lib import exceptions as exc
 from naas_lib import validation
-from naas_lib.db import models
-from naas_lib.ipam import addresses, contention
+from naas_lib.db import models, retry
+from naas_lib.ipam import addresses, contention, hot
 from naas_lib.ipam.ranges import RangeAllocator, Spread
 
 _pools = RangeAllocator(models.AllocationPool.__table__, models.IpFree.__table__,
@@ -28,7 +28,7 @@ _S, _P = models.Subnet.__table__, models.AllocationPool.__table__
 # Every subnet of a network with its pools, their lowest lane mark and lowest
 # free address, in one round trip: the whole input of an automatic allocation.
 _POOL_COLUMNS = (_S.c.id.label("subnet_id"), _S.c.cidr, _S.c.ip_version, _S.c.gateway_ip,
-                 _P.c.id, _P.c.first_key, _P.c.last_key, _P.c.next_key,
+                 _P.c.id, _P.c.first_key, _P.c.last_key, _P.c.next_key, _P.c.hot_until,
                  _pools.first_free_of(_P.c.id).label("free_key"))
 
 
@@ -134,6 +134,11 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
     """
     spread = _contention.spread(network_id)
     subnets = _subnets(session, network_id, spread)
+    pools = [p for s in subnets for p in s.pools]
+    marked = max((hot.remaining(p.hot_until) for p in pools), default=0.0)
+    if spread is None:  # not hot here, maybe in another process
+        spread = _contention.hot_elsewhere(network_id, marked)
+    _mark(session, network_id, pools, marked)
     by_id = {s.id: s for s in subnets}
     chosen: list[tuple[str, str]] = []
     if request is None:
@@ -181,6 +186,20 @@ def _subnet_for(entry: Mapping[str, Any], subnets, by_id, network_id: str):
             return sub
     raise exc.InvalidInput(field="fixed_ips",
                            reason=f"{addr} is in no subnet of network {network_id}")
+
+
+def _mark(session: orm.Session, network_id: str, pools: Sequence[Any], marked: float) -> None:
+    """Should this attempt lose an address race: record it on the network's pools for all."""
+    engine = session.connection().engine
+    if not pools or engine.dialect.name == "sqlite":  # one writer lock: nothing to spread
+        return
+    ids = [p.id for p in pools]
+
+    def after_conflict(error: BaseException) -> None:
+        if _contention.to_mark(error, marked):
+            hot.mark(engine, ids, _contention.hot_seconds)
+
+    retry.on_conflict(after_conflict, key=("hot pools", network_id))
 
 
 def _auto(session: orm.Session, sub: _Subnet, network_id: str,

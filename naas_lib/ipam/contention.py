@@ -10,8 +10,11 @@ after each lost race a thread draws again and moves to one of the least
 advanced lanes (:class:`~naas_lib.ipam.ranges.Spread`), so writers settle
 on different lanes. Other conflicts (a generated MAC that collided, SQLite's single
 writer lock, a revision check) do not make a network hot: spreading
-addresses cannot help them. Process-local and advisory: correctness stays
-with the database's constraints.
+addresses cannot help them. The loser also records the contention on the
+network's pools in the database (:mod:`naas_lib.ipam.hot`), and a network
+whose pools are marked there is hot in every process that reads them
+(:meth:`Contention.hot_elsewhere`). Advisory: correctness stays with the
+database's constraints.
 """
 
 from __future__ import annotations
@@ -102,6 +105,32 @@ class Contention:
         picks: dict[str, Spread] = self._local.__dict__.setdefault("picks", {})
         picks[network_id] = Spread(self._draw(), moving=True)
         return picks[network_id]
+
+    def hot_elsewhere(self, network_id: str, seconds: float) -> Spread | None:
+        """The database says ``network_id`` is contended for ``seconds`` more (another
+        process lost a race there): hot here too; this thread's pick, or None if not hot."""
+        if seconds <= 0:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            if len(self._hot) > REMEMBERED:
+                self._hot = {k: v for k, v in self._hot.items() if v > now}
+            until = now + min(seconds, self.hot_seconds)
+            self._hot[network_id] = max(self._hot.get(network_id, 0.0), until)
+        picks: dict[str, Spread] = self._local.__dict__.setdefault("picks", {})
+        if network_id not in picks:
+            if len(picks) > REMEMBERED:
+                picks.clear()
+            picks[network_id] = Spread(self._draw(), moving=True)
+        return picks[network_id]
+
+    def to_mark(self, error: BaseException, marked_seconds: float) -> bool:
+        """Should the database's mark be written after the lost race ``error``?
+
+        Yes for an address conflict, unless the mark read in the lost attempt
+        (``marked_seconds`` left) still lasts more than half a hot period.
+        """
+        return is_address_conflict(error) and marked_seconds < self.hot_seconds / 2
 
     def _draw(self) -> int:
         return self._random.randrange(1 << 30)

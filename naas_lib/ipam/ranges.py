@@ -192,7 +192,7 @@ class RangeAllocator:
             lanes = self._lanes_of(conn, rng)
         lost: set[int] = set()
         while lanes:
-            lane, next_key = self._choose(lanes, spread)
+            lane, next_key = self._choose(lanes, spread, rng.next_key)
             value = from_key(next_key)
             step = self._step
             new_key = None if value + step > last else to_key(value + step)
@@ -219,12 +219,31 @@ class RangeAllocator:
         return None
 
     @staticmethod
-    def _choose(lanes: list[tuple[int, str]], spread: Spread | None) -> tuple[int, str]:
-        """Alone: the lowest value never handed out. Contending: the writer's own lane."""
+    def _choose(lanes: list[tuple[int, str]], spread: Spread | None,
+                base: str | None = None) -> tuple[int, str]:
+        """Alone: the lowest value never handed out. Contending: the writer's own lane.
+
+        A writer that has just lost a race (``moving``) picks among the lanes
+        that have handed out the fewest values (nobody is moving them), but not
+        the lowest one, where writers that do not know of the contention go.
+        Counting values handed out rather than comparing marks, all untouched
+        lanes are equally idle: writers that lost together draw from all of
+        them instead of crowding the lowest-numbered half.
+        """
         if spread is None:
             return min(lanes, key=lambda x: x[1])
         if spread.moving:
-            idle = sorted(lanes, key=lambda x: (x[1], x[0]))[:(len(lanes) + 1) // 2]
+            ordered = sorted(lanes, key=lambda x: (x[1], x[0]))
+            if base is None or len(ordered) < 3:
+                idle = ordered[:(len(ordered) + 1) // 2]
+            else:
+                start = from_key(base)
+
+                def used(lane: tuple[int, str]) -> int:
+                    return (from_key(lane[1]) - start - lane[0]) // LANES
+
+                fewest = min(used(x) for x in ordered[1:])
+                idle = [x for x in ordered[1:] if used(x) == fewest]
             chosen = idle[spread.value % len(idle)]
             spread.settle(chosen[0])
             return chosen

@@ -92,4 +92,5 @@ def _port_security(core: Core, lifecycle: Lifecycle, plugging: Plugging, ports: 
     ports.security_host = host_side
     plugging.before_plug.append(host_side.before_plug_many)
     ports.networks.delete_hooks.append(MembersOfDeletedNetworks(core, host_side))
+    ports.networks.create_hooks.append(groups)
     return groups, host_side

@@ -100,6 +100,14 @@ class DeleteHook(Protocol):
     def after_network_delete(self, context: RequestContext, token: Any) -> None: ...
 
 
+class CreateHook(Protocol):
+    """Writes that belong with a new network (its project's default group)."""
+
+    def in_network_create(self, session: orm.Session, request: dict[str, Any]) -> Any: ...
+
+    def after_network_create(self, context: RequestContext, token: Any) -> None: ...
+
+
 class Networks:
     """create/get/list/update/delete of networks."""
 
@@ -108,6 +116,7 @@ class Networks:
         self.lifecycle = lifecycle
         self.host_side = host_side
         self.delete_hooks: list[DeleteHook] = []
+        self.create_hooks: list[CreateHook] = []
 
     # -- reads -------------------------------------------------------------
 
@@ -234,12 +243,16 @@ class Networks:
 
         def write(session: orm.Session) -> list[Outcome]:
             out.after = self._insert(session, out.resource_id, request, segs, requested_mtu)
+            out.extra = [(hook, hook.in_network_create(session, request))
+                         for hook in self.create_hooks]
             return [out]
 
         def compensate(outcomes: list[Outcome]) -> None:
             self._delete_quietly(out.resource_id)
 
         self.lifecycle.run(_CREATE, context, write, network_context, compensate, [out])
+        for hook, token in out.extra or ():
+            hook.after_network_create(context, token)
         return out.after
 
     def _insert(self, session: orm.Session, network_id: str, request: dict[str, Any],

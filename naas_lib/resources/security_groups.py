@@ -1,10 +1,14 @@
 """Security groups and their rules (Neutron's shape), with each project's ``default`` group.
 
 A group is a project's named set of rules; its members are the ports that
-name it in ``security_groups``. Each project has one ``default`` group,
-made the first time it is needed (a port created without groups, a group
-listed or created) with Neutron's default rules: egress anything for IPv4
-and IPv6, ingress from members of the same group. Groups created later
+name it in ``security_groups``. Each project has one ``default`` group with
+Neutron's default rules (egress anything for IPv4 and IPv6, ingress from
+members of the same group). As in Neutron it is made with the project's
+first network (in that network's transaction, unless the network has port
+security off), and otherwise the first time it is needed (a port created
+without groups, a group listed or created): the project's first ports,
+often created at once by several workers, then find it instead of racing
+to insert it. Groups created later
 start with the two egress rules only.
 
 A rule that duplicates another of its group is refused
@@ -288,6 +292,23 @@ class SecurityGroups:
         except db_exc.DBDuplicateEntry as e:
             raise db_exc.RetryRequest(e) from e  # another request made it: run again
         return group_id, load_groups(session, [session.get(models.SecurityGroup, group_id)])[0]
+
+    def in_network_create(self, session: orm.Session, request: dict[str, Any]
+                          ) -> objects.SecurityGroup | None:
+        """In a new network's transaction: make its project's default group if missing.
+
+        Only when the network's ports get port security by default; returns the
+        group when this call made it (announced by :meth:`after_network_create`).
+        """
+        if request.get("port_security_enabled", True) is False:
+            return None
+        return self.default_in(session, request["project_id"])[1]
+
+    def after_network_create(self, context: RequestContext,
+                             made: objects.SecurityGroup | None) -> None:
+        """After the network's commit: the AFTER event of a default group it made."""
+        if made is not None:
+            self.announce_default(context, made)
 
     def announce_default(self, context: RequestContext, group: objects.SecurityGroup) -> None:
         """The AFTER event of a default group made inside another resource's transaction."""

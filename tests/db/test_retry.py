@@ -153,3 +153,28 @@ def test_other_errors_pass_unchanged_and_nested_calls_do_not_multiply():
 
     with pytest.raises(exc.PortNotFound):
         not_found()
+
+
+def test_conflict_hooks_run_between_attempts_only_after_a_lost_race():
+    seen: list[str] = []
+    outcomes = iter([db_exc.DBDeadlock(), ValueError("final"), None])
+
+    @db_retry.retrying(max_retries=3, sleep=lambda _: None)
+    def transaction() -> str:
+        attempt = len(seen)
+        db_retry.on_conflict(lambda e: seen.append(f"hook after {type(e).__name__}"))
+        db_retry.on_conflict(lambda e: seen.append("keyed"), key="k")
+        db_retry.on_conflict(lambda e: seen.append("same key: never"), key="k")
+        seen.append(f"attempt {attempt}")
+        error = next(outcomes)
+        if error is not None:
+            raise error
+        return "done"
+
+    with pytest.raises(ValueError):
+        transaction()
+    # The hook of the attempt that lost ran before the next attempt; the one of
+    # the attempt that failed otherwise never ran.
+    assert seen == ["attempt 0", "hook after DBDeadlock", "keyed", "attempt 3"]
+    db_retry.on_conflict(lambda e: seen.append("outside"))  # not in a retried call: ignored
+    assert transaction() == "done" and seen[-1] == "attempt 4"

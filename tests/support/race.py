@@ -2,7 +2,8 @@
 
 Each outcome is ``(kind, payload, stats)``: kind ``ok`` (payload: port id,
 MAC, fixed IPs), ``error`` (payload: the NaasError class name) or
-``unexpected``; ``stats`` holds the call's ``seconds`` and ``retries`` (the
+``unexpected``; ``stats`` holds the call's ``seconds``, the writer's ``cpu``
+seconds during the call, and ``retries`` (the
 transaction re-runs logged by the retry decorator), ``conflicts_at`` (where
 each retried attempt failed, e.g. ``UPDATE ip_lanes`` or ``COMMIT``) and ``errors_logged``
 (ERROR records logged during the call, e.g. oslo's dropped-exception
@@ -64,7 +65,7 @@ def create_ports_worker(url: str, network_id: str, attempts: int, barrier: Any,
         for _ in range(attempts):
             counter.retries = counter.errors = 0
             counter.places = []
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             try:
                 port = svc.create_port(ctx, network_id=network_id)
                 kind, payload = "ok", (port.id, port.mac_address,
@@ -73,7 +74,8 @@ def create_ports_worker(url: str, network_id: str, attempts: int, barrier: Any,
                 kind, payload = "error", type(e).__name__
             except Exception as e:  # reported to the test, which fails on it
                 kind, payload = "unexpected", f"{type(e).__name__}: {e}"
-            stats = {"seconds": time.perf_counter() - t0, "retries": counter.retries,
+            stats = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - cpu0,
+                     "retries": counter.retries,
                      "conflicts_at": counter.places, "errors_logged": counter.errors}
             outcomes.append((kind, payload, stats))
     finally:

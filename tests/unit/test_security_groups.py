@@ -213,12 +213,34 @@ def test_bad_address_pairs_are_typed_errors_and_change_nothing(service, ctx, net
             service.update_port(ctx, port.id, allowed_address_pairs=BAD_PAIRS[case])
 
 
+def test_the_default_group_is_made_with_the_projects_first_network(service, ctx, other_ctx,
+                                                                   admin_ctx):
+    made = []
+    service.events.subscribe(lambda resource, event, trigger, payload: made.append(
+        payload.latest), events.SECURITY_GROUP, events.AFTER_CREATE)
+    # Not by a network whose ports have no port security ...
+    service.create_network(ctx, name="open", port_security_enabled=False)
+    assert made == []
+    # ... but by the first one that has it, in the same transaction; the
+    # project's ports then join that group.
+    net = service.create_network(ctx, name="net")
+    assert [(g.name, g.project_id) for g in made] == [("default", ctx.project_id)]
+    service.create_network(ctx, name="second")
+    port = service.create_port(ctx, network_id=net.id)
+    assert len(made) == 1 and port.security_groups == (made[0].id,)
+    # A project without a network of its own still gets one on first need.
+    shared = service.create_network(admin_ctx, name="shared", shared=True)
+    theirs = service.create_port(other_ctx, network_id=shared.id)
+    assert [g.project_id for g in made[1:]] == [admin_ctx.project_id, other_ctx.project_id]
+    assert theirs.security_groups == (made[2].id,)
+
+
 def test_a_failed_port_create_leaves_no_default_group(service, ctx, net, db_unchanged):
     with db_unchanged(), pytest.raises(exc.InvalidInput):
         service.create_port(ctx, network_id=net.id, fixed_ips="nonsense")
 
 
-def test_events_and_notifications_of_groups_and_rules(service, ctx, net):
+def test_events_and_notifications_of_groups_and_rules(service, ctx):
     seen = []
 
     def record(resource, event, trigger, payload):
@@ -228,7 +250,8 @@ def test_events_and_notifications_of_groups_and_rules(service, ctx, net):
         for event in (events.BEFORE_CREATE, events.PRECOMMIT_CREATE, events.AFTER_CREATE,
                       events.AFTER_UPDATE, events.AFTER_DELETE):
             service.events.subscribe(record, resource, event)
-    service.create_port(ctx, network_id=net.id)  # makes the default group
+    net = service.create_network(ctx, name="net")  # makes the default group
+    service.create_port(ctx, network_id=net.id)  # finds it
     assert seen == [("security_group", "after_create")]
     seen.clear()
     web = service.create_security_group(ctx, name="web")
