@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from oslo_config import cfg
@@ -287,6 +287,18 @@ class Driver(abc.ABC):
         """Remove several ports' devices; drivers may batch this."""
         for port, network in ports:
             self.unplug(port, network)
+
+    def unplug_many_overlapping(self, ports: Iterable[tuple[objects.Port, objects.Network]],
+                                meanwhile: Callable[[], None] | None) -> None:
+        """:meth:`unplug_many`, calling ``meanwhile`` once, before returning.
+
+        A driver whose removal waits on something outside the process (the
+        kernel's grace period) calls ``meanwhile`` during that wait, so the
+        caller's own work overlaps it. Default: remove, then ``meanwhile``.
+        """
+        self.unplug_many(ports)
+        if meanwhile is not None:
+            meanwhile()
 
     def refresh_network(self, network_id: str, desired: DesiredState) -> None:
         """Apply a change of the network's subnets or local ports to host-side services now.

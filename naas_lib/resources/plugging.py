@@ -338,7 +338,16 @@ class Plugging:
         if not self._refreshes():
             return
         try:
-            self.core.driver.refresh_network(network_id, self.network_state(network_id))
+            state = self.network_state(network_id)
+        except Exception:
+            LOG.exception("Refreshing network %s on this host failed; sync retries", network_id)
+            return
+        self._refresh_with(network_id, state)
+
+    def _refresh_with(self, network_id: str, state: driver_base.DesiredState) -> None:
+        """Hand the driver a network's state read by the caller; a failure is left to sync."""
+        try:
+            self.core.driver.refresh_network(network_id, state)
         except Exception:
             LOG.exception("Refreshing network %s on this host failed; sync retries", network_id)
 
@@ -361,17 +370,38 @@ class Plugging:
 
         One ``unplug_many`` (the Linux bridge driver deletes all the devices
         in one kernel request); a failure is logged and left to ``sync``.
+        When the driver follows network changes, the networks' new state is
+        read while the driver waits for the kernel to finish the removal
+        (a grace period of some 17 ms for the batch), and handed to it after.
         """
         local = [(p, n) for p, n in ports if self.is_local(p)]
         if not local:
             return
+        network_ids = list(dict.fromkeys(n.id for _p, n in local))
+        refreshes = self._refreshes()
+        states: dict[str, driver_base.DesiredState | None] = {}
+
+        def read_states() -> None:
+            for network_id in network_ids:
+                try:
+                    states[network_id] = self.network_state(network_id)
+                except Exception:
+                    states[network_id] = None
+                    LOG.exception("Reading network %s after an unplug failed; sync retries",
+                                  network_id)
+
         try:
-            self.core.driver.unplug_many(local)
+            self.core.driver.unplug_many_overlapping(local, read_states if refreshes else None)
         except Exception:
             LOG.exception("Unplugging ports %s failed; sync will remove their devices",
                           ", ".join(p.id for p, _n in local))
-        for network_id in dict.fromkeys(n.id for _p, n in local):
-            self.refresh_network(network_id)
+        if not refreshes:
+            return
+        if not states:
+            read_states()
+        for network_id, state in states.items():
+            if state is not None:
+                self._refresh_with(network_id, state)
 
     def unplug_deleted(self, ports: Sequence[objects.Port], network: objects.Network) -> None:
         """Remove the devices of deleted ports that were on this host, in one batch."""
