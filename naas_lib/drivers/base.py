@@ -289,16 +289,20 @@ class Driver(abc.ABC):
             self.unplug(port, network)
 
     def unplug_many_overlapping(self, ports: Iterable[tuple[objects.Port, objects.Network]],
-                                meanwhile: Callable[[], None] | None) -> None:
-        """:meth:`unplug_many`, calling ``meanwhile`` once, before returning.
+                                meanwhile: Callable[[list[str]], None] | None) -> None:
+        """:meth:`unplug_many`, then the caller's refresh of the networks: ``meanwhile``.
 
-        A driver whose removal waits on something outside the process (the
-        kernel's grace period) calls ``meanwhile`` during that wait, so the
-        caller's own work overlaps it. Default: remove, then ``meanwhile``.
+        ``meanwhile`` is called once with the ids of the ports' networks whose
+        host-side services still need :meth:`refresh_network` (the caller reads
+        their state in it). A driver whose removal waits on something outside
+        the process (the kernel's grace period) calls it during that wait, so
+        the caller's work overlaps it, and may leave out networks it brought
+        up to date itself from what it knows. Default: remove, then all of them.
         """
+        ports = list(ports)
         self.unplug_many(ports)
         if meanwhile is not None:
-            meanwhile()
+            meanwhile(list(dict.fromkeys(network.id for _port, network in ports)))
 
     def refresh_network(self, network_id: str, desired: DesiredState) -> None:
         """Apply a change of the network's subnets or local ports to host-side services now.

@@ -370,18 +370,21 @@ class Plugging:
 
         One ``unplug_many`` (the Linux bridge driver deletes all the devices
         in one kernel request); a failure is logged and left to ``sync``.
-        When the driver follows network changes, the networks' new state is
-        read while the driver waits for the kernel to finish the removal
-        (a grace period of some 17 ms for the batch), and handed to it after.
+        The networks the driver did not bring up to date itself are
+        refreshed: their state is read while the driver waits for the kernel
+        to finish the removal (a grace period of some 17 ms for the batch),
+        and handed to it after.
         """
         local = [(p, n) for p, n in ports if self.is_local(p)]
         if not local:
             return
-        network_ids = list(dict.fromkeys(n.id for _p, n in local))
         refreshes = self._refreshes()
         states: dict[str, driver_base.DesiredState | None] = {}
+        called = False
 
-        def read_states() -> None:
+        def read_states(network_ids: list[str]) -> None:
+            nonlocal called
+            called = True
             for network_id in network_ids:
                 try:
                     states[network_id] = self.network_state(network_id)
@@ -397,8 +400,8 @@ class Plugging:
                           ", ".join(p.id for p, _n in local))
         if not refreshes:
             return
-        if not states:
-            read_states()
+        if not called:  # the driver failed before: refresh every network
+            read_states(list(dict.fromkeys(n.id for _p, n in local)))
         for network_id, state in states.items():
             if state is not None:
                 self._refresh_with(network_id, state)

@@ -410,28 +410,35 @@ class LinuxBridgeDriver(base.Driver):
         self.unplug_many_overlapping(ports, None)
 
     def unplug_many_overlapping(self, ports: Iterable[tuple[objects.Port, objects.Network]],
-                                meanwhile: Callable[[], None] | None) -> None:
-        """:meth:`unplug_many`, calling ``meanwhile`` while the kernel deletes the devices.
+                                meanwhile: Callable[[list[str]], None] | None) -> None:
+        """:meth:`unplug_many`, with the caller's refresh during the kernel's wait.
 
         The batch's one delete request is answered after an RCU grace period
-        (some 17 ms); its rules go and ``meanwhile`` runs during that wait,
-        and this returns once the devices are gone (the host lock is held
-        throughout, so no plug sees a bridge that is being deleted).
+        (some 17 ms). During that wait the ports' rules go, the DHCP
+        responders of networks that keep local ports stop serving them (from
+        what they last served: no database read), and ``meanwhile`` gets the
+        networks that still need the caller's refresh (emptied ones, or a
+        responder another process changed). Returns once the devices are
+        gone; the host lock is held throughout, so no plug sees a bridge
+        that is being deleted.
         """
         ports = list(ports)
+        network_ids = list(dict.fromkeys(network.id for _port, network in ports))
         if not ports:
             if meanwhile is not None:
-                meanwhile()
+                meanwhile([])
             return
         try:
             with self._locked():
                 self._removing(name for port, _n in ports
                                for name in (names.tap(port.id), names.veth_host(port.id)))
-                finish = self._unplug_locked(ports)
+                finish, emptied = self._unplug_locked(ports)
                 try:
                     self._portsec_unplug(ports)
+                    stale = [i for i in network_ids if i in emptied
+                             or not self._dhcp_forget(i, [p.id for p, n in ports if n.id == i])]
                     if meanwhile is not None:
-                        meanwhile()
+                        meanwhile(stale)
                 except BaseException:
                     with contextlib.suppress(Exception):
                         finish()
@@ -440,12 +447,23 @@ class LinuxBridgeDriver(base.Driver):
         except (nl.NetlinkError, OSError) as e:
             raise exc.DriverError(driver=self.name, reason=f"unplug failed: {e}") from e
 
+    def _dhcp_forget(self, network_id: str, port_ids: list[str]) -> bool:
+        """Whether the network's responder here no longer serves ``port_ids`` (lock held)."""
+        if not self._dhcp_offered():
+            return True  # nothing here follows the network's ports
+        try:
+            return self.dhcp.forget(network_id, port_ids)
+        except (DhcpError, OSError) as e:
+            LOG.warning("DHCP responder of %s kept removed ports (refreshing): %s",
+                        network_id, e)
+            return False
+
     def _unplug_locked(self, ports: list[tuple[objects.Port, objects.Network]]
-                       ) -> Callable[[], None]:
+                       ) -> tuple[Callable[[], None], list[str]]:
         """Start deleting the ports' devices and emptied bridges in one batch.
 
         Returns the call that waits for the kernel, then removes the DHCP
-        responders of the emptied networks.
+        responders of the emptied networks; and those networks.
         """
         doomed: set[int] = set()
         emptied: list[str] = []
@@ -490,7 +508,7 @@ class LinuxBridgeDriver(base.Driver):
             wait()
             self._dhcp_remove(emptied)
 
-        return finish
+        return finish, emptied
 
     def is_plugged(self, port: objects.Port, network: objects.Network) -> bool:
         """ACTIVE test: the device exists, is up and is on the network's bridge."""
