@@ -467,42 +467,23 @@ class LinuxBridgeDriver(base.Driver):
         """
         doomed: set[int] = set()
         emptied: list[str] = []
-        known: list[nl.Link] | None = None
-        if len(ports) == 1:
-            # Lookups by name: cheaper than a dump of the whole host.
-            port, network = ports[0]
-            doomed = {link.index for link in map(self.kernel.get_link,
-                                                 (names.tap(port.id), names.veth_host(port.id)))
-                      if link is not None}
-            bridge = self.kernel.get_link(names.bridge(network.id))
-            if bridge is not None and not any(
-                    names.is_port_device(m.name) and m.index not in doomed
-                    for m in self.kernel.links(master=bridge.index)):
-                vx = self.kernel.get_link(names.vxlan(network.id))
-                doomed.update(i.index for i in (vx, bridge) if i is not None)
-                emptied.append(network.id)
-        else:
-            known = self.kernel.links()
-            links = {link.name: link for link in known}
-            networks = {}
-            for port, network in ports:
-                networks[network.id] = network
-                for name in (names.tap(port.id), names.veth_host(port.id)):
-                    if name in links:
-                        doomed.add(links[name].index)
-            for network_id in networks:
-                bridge = links.get(names.bridge(network_id))
-                if bridge is None:
-                    continue
-                left = [link for link in links.values() if link.master == bridge.index
-                        and names.is_port_device(link.name) and link.index not in doomed]
-                if not left:
-                    doomed.add(bridge.index)
-                    vx = links.get(names.vxlan(network_id))
-                    if vx is not None:
-                        doomed.add(vx.index)
-                    emptied.append(network_id)
-        wait = self.kernel.delete_links_started(doomed, known=known)
+        networks: dict[str, objects.Network] = {}
+        # Lookups by name, not a dump of the whole host.
+        for port, network in ports:
+            networks[network.id] = network
+            doomed.update(link.index for link in map(
+                self.kernel.get_link, (names.tap(port.id), names.veth_host(port.id)))
+                if link is not None)
+        for network_id in networks:
+            bridge = self.kernel.get_link(names.bridge(network_id))
+            if bridge is None or self.kernel.any_port(
+                    bridge.index,
+                    lambda m: names.is_port_device(m.name) and m.index not in doomed):
+                continue
+            vx = self.kernel.get_link(names.vxlan(network_id))
+            doomed.update(i.index for i in (vx, bridge) if i is not None)
+            emptied.append(network_id)
+        wait = self.kernel.delete_links_started(doomed)
 
         def finish() -> None:
             wait()

@@ -65,6 +65,8 @@ _RTA = struct.Struct("HH")
 # Device group used by nobody else: teardown moves devices into a random
 # group above this and deletes the whole group in one request.
 _GROUP_BASE = 0x4E410000
+#: Groups of removals that take no dump: this bit and an index of the batch.
+_OWN_GROUPS = 0x80000000
 
 __all__ = ["Kernel", "Link", "LinkEvents", "NetlinkError", "FLOOD_MAC"]
 
@@ -148,7 +150,10 @@ class _LinkReader:
             self._sock = sock
         return self._sock
 
-    def request(self, attrs: bytes, dump: bool) -> list[Link]:
+    def request(self, attrs: bytes, dump: bool,
+                until: Callable[[Link], bool] | None = None) -> list[Link]:
+        """The links the kernel answers; with ``until``, parsing stops after the
+        first link it accepts (the rest of the dump is read, not decoded)."""
         sock = self._socket()
         self._seq = (self._seq + 1) & 0x7FFFFFFF
         seq = self._seq
@@ -157,6 +162,7 @@ class _LinkReader:
         flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
         sock.send(_HDR.pack(_HDR.size + len(body), RTM_GETLINK, flags, seq, 0) + body)
         links: list[Link] = []
+        found = False
         while True:
             data = sock.recv(1 << 17)
             off = 0
@@ -172,8 +178,10 @@ class _LinkReader:
                         if code:
                             raise NetlinkError(code, os.strerror(code))
                         return links
-                    if mtype == RTM_NEWLINK:
-                        links.append(_parse_link(data, off + _HDR.size, off + length))
+                    if mtype == RTM_NEWLINK and not found:
+                        link = _parse_link(data, off + _HDR.size, off + length)
+                        links.append(link)
+                        found = until is not None and until(link)
                 off += (length + 3) & ~3
             if not dump and links:
                 return links
@@ -412,6 +420,12 @@ class Kernel:
             raise
         return found[0] if found else None
 
+    def any_port(self, master: int, accept: Callable[[Link], bool]) -> bool:
+        """Whether bridge ``master`` has a port ``accept`` accepts (decoding stops there)."""
+        found = self._reader.request(_attr(IFLA_MASTER, struct.pack("I", master)), dump=True,
+                                     until=accept)
+        return bool(found) and accept(found[-1])
+
     def links(self, master: int | None = None) -> list[Link]:
         """Every device of the host, or only the ports of bridge ``master``.
 
@@ -519,8 +533,9 @@ class Kernel:
         device group in one batch, so the devices are first moved into a
         fresh group and then the group is deleted: all of it one datagram
         of requests on a raw socket (no per-request round trip or pyroute2
-        decode). ``known``, a dump of the host's links the caller already
-        holds, saves a second dump to find a group nobody uses.
+        decode). ``known``, a dump of the host's links the caller holds,
+        picks a group none of them is in; without it the group is named
+        after a doomed device (see :meth:`delete_links_started`).
         """
         return self.delete_links_started(indexes, known)()
 
@@ -538,8 +553,14 @@ class Kernel:
         if not indexes:
             return lambda: 0
         group = None
-        if len(indexes) > 1:
-            used = {link.group for link in (self.links() if known is None else known)}
+        if len(indexes) > 1 and known is None:
+            # A group named after one of the doomed devices: no other removal
+            # uses it unless it removes that very device (doomed either way),
+            # and the moves and the delete go in one datagram, so no device
+            # is left in it between the two. No dump needed.
+            group = _OWN_GROUPS | min(indexes)
+        elif len(indexes) > 1:
+            used = {link.group for link in known}
             group = _GROUP_BASE + random.randrange(1, 0xFFFF)
             while group in used:
                 group = _GROUP_BASE + random.randrange(1, 0xFFFF)
