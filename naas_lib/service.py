@@ -184,7 +184,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
     "attachments": ("get_attachment", "list_attachments", "attach_port", "detach_port",
                     "detach_ports"),
     "plugging": ("plug_port", "plug_ports", "set_port_status", "after_port_update",
-                 "unplug_ports", "network_info_sources"),
+                 "unplug_ports", "network_info_sources", "unplugs_in_background"),
     "binder": ("binding_driver",),
     "hosts": ("register_host", "heartbeat", "get_host", "list_hosts"),
     "sync": ("desired_state", "sync", "start_sync", "stop_sync"),

@@ -7,9 +7,11 @@ methods themselves. A service without a host plugs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 
 import sqlalchemy as sa
 
@@ -71,6 +73,7 @@ class Plugging:
         self.core = core
         #: Called with a port right before the driver plugs it (port security: its groups).
         self.before_plug: list[Callable[[objects.Port], None]] = []
+        self._background = threading.local()  # .pending: this thread's unplugs in flight
 
     def set_port_status(self, port_id: str, status: str, reason: str | None = None) -> None:
         """Record what the host made of a port (internal: not a caller's write).
@@ -379,6 +382,37 @@ class Plugging:
         if not local:
             return
         refreshes = self._refreshes()
+        pending = getattr(self._background, "pending", None)
+        if pending is not None and refreshes:
+            worker = threading.Thread(target=self._unplug_and_refresh, args=(local, refreshes),
+                                      name="naas-unplug", daemon=True)
+            worker.start()
+            pending.append(worker)
+            return
+        self._unplug_and_refresh(local, refreshes)
+
+    @contextlib.contextmanager
+    def unplugs_in_background(self) -> Iterator[None]:
+        """Within the block, this thread's unplugs run beside it; the block's end waits.
+
+        For a caller whose next steps need no device gone, only the
+        database (an instance's teardown deletes its ports while the kernel
+        removes their devices): the kernel's wait overlaps that work, and
+        everything is done when the block ends. Drivers without host-side
+        services to refresh unplug in line, as outside the block.
+        """
+        previous = getattr(self._background, "pending", None)
+        pending: list[threading.Thread] = []
+        self._background.pending = pending
+        try:
+            yield
+        finally:
+            self._background.pending = previous
+            for worker in pending:
+                worker.join()
+
+    def _unplug_and_refresh(self, local: list[tuple[objects.Port, objects.Network]],
+                            refreshes: bool) -> None:
         states: dict[str, driver_base.DesiredState | None] = {}
         called = False
 
