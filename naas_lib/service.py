@@ -182,7 +182,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
                       "activate_port_binding", "delete_port_binding", "forget_moved_mac",
                       "list_bindings_of_ports", "bind_ports_only_to", "create_port_bindings"),
     "attachments": ("get_attachment", "list_attachments", "attach_port", "detach_port",
-                    "detach_ports"),
+                    "detach_ports", "detach_instance"),
     "plugging": ("plug_port", "plug_ports", "set_port_status", "after_port_update",
                  "unplug_ports", "network_info_sources", "unplugs_in_background"),
     "binder": ("binding_driver",),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,11 +132,31 @@ class Attachments:
         port_ids = list(dict.fromkeys(validation.lookup("port_id", i) for i in port_ids))
         if not port_ids:
             return []
+        return self._detach(context, lambda _session: port_ids)
 
+    def detach_instance(self, context: RequestContext, instance_id: str
+                        ) -> list[objects.Attachment]:
+        """Detach every port attached to ``instance_id``: :meth:`detach_ports` of them all.
+
+        The instance's attachments are read inside the write transaction
+        (no separate read before it); what was removed, in attachment order.
+        PortNotFound, and nothing detached, when one of the ports cannot be seen.
+        """
+        validation.lookup("instance_id", instance_id)
+
+        def attached(session: orm.Session) -> list[str]:
+            return [a.port_id for a in session.scalars(
+                sa.select(models.Attachment).where(models.Attachment.instance_id == instance_id)
+                .order_by(models.Attachment.created_at, models.Attachment.port_id))]
+
+        return self._detach(context, attached)
+
+    def _detach(self, context: RequestContext,
+                port_ids_in: Callable[[orm.Session], list[str]]) -> list[objects.Attachment]:
         def write(session: orm.Session) -> list[Outcome]:
             outs: list[Outcome] = []
             nets: dict[str, objects.Network] = {}
-            for port_id in port_ids:
+            for port_id in port_ids_in(session):
                 row, port = self.ports.visible_record(session, context, port_id)
                 self.core.enforce(context, "detach_port", {"project_id": port.project_id})
                 announced = announce.setdefault(port_id, Outcome(port_id, before=port))

@@ -36,9 +36,11 @@ PINS: dict[str, tuple[int, int]] = {
     # pools, DNS and routes, the networks' DHCP reservation ports, the host's
     # capabilities). No port is read again.
     "boot_2_nics": (47, 6),
-    # The instance's attachments (1 reader); ONE write detaching both ports (18); ONE
-    # write deleting both (its own ports: 23); port security's host-side read (2).
-    "teardown_2_nics": (44, 4),
+    # ONE write that reads the instance's attachments and detaches both ports (18;
+    # the attachment read was a reader transaction of its own, 2 statements, before
+    # detach_instance); ONE write deleting both (its own ports: 23); port security's
+    # host-side read (2).
+    "teardown_2_nics": (43, 3),
 }
 
 HOST = "pin-host"
