@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from naas_lib import exceptions as exc
@@ -24,7 +25,24 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+#: Values that are already plain: returned as they are, before any other test.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    """A JSON-friendly copy of ``value`` (nested objects, mappings and tuples included).
+
+    The exact types objects hold are tested first (a string or a number
+    costs one set lookup): an API list of ports converts every attribute
+    of every port through here.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is tuple or kind is list:
+        return [_plain(v) for v in value]
+    if kind is types.MappingProxyType or kind is dict:
+        return {k: _plain(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return value.to_dict()
     if isinstance(value, Mapping):
@@ -36,17 +54,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def field_names(cls: type) -> tuple[str, ...]:
+    """The dataclass fields of ``cls``, in order (computed once per class)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 class _Resource:
     """Mixin: dictionary view, copy with changes, and field filtering."""
 
     def to_dict(self, fields: list[str] | None = None) -> dict[str, Any]:
-        names = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+        names = field_names(type(self))
         if fields is not None and not (isinstance(fields, (list, tuple, set, frozenset))
                                        and all(isinstance(f, str) for f in fields)):
             raise exc.InvalidInput(field="fields", reason="must be a list of attribute names")
         if fields:
-            names = [n for n in names if n in fields]
+            names = tuple(n for n in names if n in fields)
         return {n: _plain(getattr(self, n)) for n in names}
+
+    def plain_items(self) -> Iterator[tuple[str, Any]]:
+        """``to_dict().items()`` without building the dictionary (the wire mapping's input)."""
+        for name in field_names(type(self)):
+            yield name, _plain(getattr(self, name))
 
     def replace(self, **changes: Any):
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]

@@ -86,14 +86,19 @@ def to_wire(resource: str, obj: Any) -> dict[str, Any]:
     whenever ``project_id`` is present.
     """
     _check(resource)
-    data = obj if isinstance(obj, Mapping) else obj.to_dict()
     renames = _TO_WIRE[resource]
     hidden = _HIDDEN[resource]
     out: dict[str, Any] = {}
-    for name, value in data.items():
-        if name in hidden:
-            continue
-        out[renames.get(name, name)] = _plain(value)
+    if isinstance(obj, Mapping):
+        for name, value in obj.items():
+            if name not in hidden:
+                out[renames.get(name, name)] = _plain(value)
+    else:
+        # An object's values come out plain already (one pass, not two).
+        items = obj.plain_items() if hasattr(obj, "plain_items") else obj.to_dict().items()
+        for name, value in items:
+            if name not in hidden:
+                out[renames.get(name, name)] = value
     if "project_id" in out:
         out["tenant_id"] = out["project_id"]
     return out

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from oslo_config import cfg
@@ -302,6 +302,22 @@ class Driver(abc.ABC):
         """Remove several ports' devices; drivers may batch this."""
         for port, network in ports:
             self.unplug(port, network)
+
+    def unplug_many_overlapping(self, ports: Iterable[tuple[objects.Port, objects.Network]],
+                                meanwhile: Callable[[list[str]], None] | None) -> None:
+        """:meth:`unplug_many`, then the caller's refresh of the networks: ``meanwhile``.
+
+        ``meanwhile`` is called once with the ids of the ports' networks whose
+        host-side services still need :meth:`refresh_network` (the caller reads
+        their state in it). A driver whose removal waits on something outside
+        the process (the kernel's grace period) calls it during that wait, so
+        the caller's work overlaps it, and may leave out networks it brought
+        up to date itself from what it knows. Default: remove, then all of them.
+        """
+        ports = list(ports)
+        self.unplug_many(ports)
+        if meanwhile is not None:
+            meanwhile(list(dict.fromkeys(network.id for _port, network in ports)))
 
     def refresh_network(self, network_id: str, desired: DesiredState) -> None:
         """Apply a change of the network's subnets or local ports to host-side services now.

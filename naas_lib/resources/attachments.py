@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,8 @@ _CREATE, _DELETE = Phases("attachment", CREATE), Phases("attachment", DELETE)
 _atts = models.Attachment.__table__
 _PS = sa.bindparam("ps", expanding=True)
 _ATTACHMENTS_OF = sa.select(_atts).where(_atts.c.port_id.in_(_PS))
+_INSTANCE_PORTS = sa.select(_atts.c.port_id).where(_atts.c.instance_id == sa.bindparam("i")) \
+    .order_by(_atts.c.created_at, _atts.c.port_id)
 _DELETE_ATTACHMENTS = sa.delete(_atts).where(_atts.c.port_id.in_(_PS))
 
 
@@ -135,8 +138,28 @@ class Attachments:
         port_ids = list(dict.fromkeys(validation.lookup("port_id", i) for i in port_ids))
         if not port_ids:
             return []
+        return self._detach(context, lambda _session: port_ids)
 
+    def detach_instance(self, context: RequestContext, instance_id: str
+                        ) -> list[objects.Attachment]:
+        """Detach every port attached to ``instance_id``: :meth:`detach_ports` of them all.
+
+        The instance's attachments are read inside the write transaction
+        (no separate read before it); what was removed, in attachment order.
+        PortNotFound, and nothing detached, when one of the ports cannot be seen.
+        """
+        validation.lookup("instance_id", instance_id)
+
+        def attached(session: orm.Session) -> list[str]:
+            return list(session.connection().execute(_INSTANCE_PORTS, {"i": instance_id})
+                        .scalars())
+
+        return self._detach(context, attached)
+
+    def _detach(self, context: RequestContext,
+                port_ids_in: Callable[[orm.Session], list[str]]) -> list[objects.Attachment]:
         def write(session: orm.Session) -> list[Outcome]:
+            port_ids = port_ids_in(session)
             record = self.ports.visible_records(session, context, port_ids)
             attached: list[tuple[Any, objects.Port]] = []
             for port_id in port_ids:

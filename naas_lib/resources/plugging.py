@@ -7,12 +7,13 @@ methods themselves. A service without a host plugs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -108,6 +109,7 @@ class Plugging:
         #: read; the lock orders refreshes so that no change overtakes another.
         self._told: dict[str, tuple[float, driver_base.DesiredState]] = {}
         self._told_lock = threading.Lock()
+        self._background = threading.local()  # .pending: this thread's unplugs in flight
 
     def set_port_status(self, port_id: str, status: str, reason: str | None = None) -> None:
         """Record what the host made of a port (internal: not a caller's write).
@@ -401,13 +403,16 @@ class Plugging:
 
     def refresh_networks_changed(
             self, added: Sequence[tuple[objects.Port, objects.Network]] = (),
-            removed: Sequence[tuple[objects.Port, objects.Network]] = ()) -> None:
+            removed: Sequence[tuple[objects.Port, objects.Network]] = (),
+            tell: Iterable[str] | None = None) -> None:
         """Tell the driver that this process plugged ``added`` and unplugged ``removed``.
 
         The state last told for each network is changed by these ports and
         reused (a boot's plug need not read every port of its networks again)
         while younger than :data:`STATE_REUSE_SECONDS`; otherwise it is read
-        afresh. A failure is logged and left to ``sync``.
+        afresh. ``tell`` limits the networks the driver hears of (it brought
+        the others up to date itself); the state remembered follows for all.
+        A failure is logged and left to ``sync``.
         """
         if not self._refreshes():
             return
@@ -416,8 +421,17 @@ class Plugging:
             changed.setdefault(net.id, ([], set()))[0].append((port, net))
         for port, net in removed:
             changed.setdefault(net.id, ([], set()))[1].add(port.id)
+        told_to = None if tell is None else set(tell)
         with self._told_lock:
             for network_id, (plus, minus) in changed.items():
+                if told_to is not None and network_id not in told_to:
+                    told = self._told.get(network_id)
+                    if told is not None and not plus:
+                        self._told[network_id] = (told[0], dataclasses.replace(told[1], ports=[
+                            (p, n) for p, n in told[1].ports if p.id not in minus]))
+                    else:
+                        self._told.pop(network_id, None)
+                    continue
                 self._tell(network_id, lambda n=network_id, a=plus, r=minus:
                            self._changed_state(n, a, r))
 
@@ -469,16 +483,60 @@ class Plugging:
 
         One ``unplug_many`` (the Linux bridge driver deletes all the devices
         in one kernel request); a failure is logged and left to ``sync``.
+        The networks the driver did not bring up to date itself during the
+        kernel's wait (a grace period of some 17 ms for the batch) are then
+        refreshed from the state last told, less these ports.
         """
         local = [(p, n) for p, n in ports if self.is_local(p)]
         if not local:
             return
+        refreshes = self._refreshes()
+        pending = getattr(self._background, "pending", None)
+        if pending is not None and refreshes:
+            worker = threading.Thread(target=self._unplug_and_refresh, args=(local, refreshes),
+                                      name="naas-unplug", daemon=True)
+            worker.start()
+            pending.append(worker)
+            return
+        self._unplug_and_refresh(local, refreshes)
+
+    @contextlib.contextmanager
+    def unplugs_in_background(self) -> Iterator[None]:
+        """Within the block, this thread's unplugs run beside it; the block's end waits.
+
+        For a caller whose next steps need no device gone, only the
+        database (an instance's teardown deletes its ports while the kernel
+        removes their devices): the kernel's wait overlaps that work, and
+        everything is done when the block ends. Drivers without host-side
+        services to refresh unplug in line, as outside the block.
+        """
+        previous = getattr(self._background, "pending", None)
+        pending: list[threading.Thread] = []
+        self._background.pending = pending
         try:
-            self.core.driver.unplug_many(local)
+            yield
+        finally:
+            self._background.pending = previous
+            for worker in pending:
+                worker.join()
+
+    def _unplug_and_refresh(self, local: list[tuple[objects.Port, objects.Network]],
+                            refreshes: bool) -> None:
+        """Remove the devices; then tell the driver what became of the networks it did
+        not bring up to date itself during the removal (from the state last told)."""
+        still: list[str] | None = None
+
+        def note(network_ids: list[str]) -> None:  # the driver's networks left to refresh
+            nonlocal still
+            still = list(network_ids)
+
+        try:
+            self.core.driver.unplug_many_overlapping(local, note if refreshes else None)
         except Exception:
             LOG.exception("Unplugging ports %s failed; sync will remove their devices",
                           ", ".join(p.id for p, _n in local))
-        self.refresh_networks_changed(removed=local)  # detached or deleted: not bound here
+        if refreshes:  # detached or deleted: not bound here any more
+            self.refresh_networks_changed(removed=local, tell=still)
 
     def unplug_deleted(self, ports: Sequence[objects.Port], network: objects.Network) -> None:
         """Remove the devices of deleted ports that were on this host, in one batch."""

@@ -378,24 +378,29 @@ class Provisioner:
         inst = InstanceRef.of(instance)
         admin = context.elevated()
         released = []
-        attachments = self.service.list_attachments(admin, instance_id=inst.uuid)
-        try:
-            # One transaction detaches them all (their devices removed in one
-            # batch), one deletes the instance's own ports.
-            self.service.detach_ports(admin, [att.port_id for att in attachments])
-            self.service.delete_ports(admin, [att.port_id for att in attachments
-                                              if att.owns_port])
-            return [att.port_id for att in attachments]
-        except exc.PortNotFound:
-            pass  # a concurrent deallocation: one by one, skipping what is gone
-        for att in attachments:
+        # The ports are deleted while the kernel removes their devices (the
+        # block ends when both are done).
+        with self.service.unplugs_in_background():
+            detached = None
             try:
-                self.service.detach_port(admin, att.port_id)
-                if att.owns_port:
-                    self.service.delete_port(admin, att.port_id)
+                # One transaction finds and detaches them all (their devices
+                # removed in one batch), one deletes the instance's own ports.
+                detached = self.service.detach_instance(admin, inst.uuid)
+                self.service.delete_ports(admin, [att.port_id for att in detached
+                                                  if att.owns_port])
+                return [att.port_id for att in detached]
             except exc.PortNotFound:
-                continue  # a concurrent deallocation got there first
-            released.append(att.port_id)
+                pass  # a concurrent deallocation: one by one, skipping what is gone
+            attachments = detached if detached is not None else \
+                self.service.list_attachments(admin, instance_id=inst.uuid)
+            for att in attachments:
+                try:
+                    self.service.detach_port(admin, att.port_id)
+                    if att.owns_port:
+                        self.service.delete_port(admin, att.port_id)
+                except exc.PortNotFound:
+                    continue  # a concurrent deallocation got there first
+                released.append(att.port_id)
         return released
 
     # -- host side -------------------------------------------------------------

@@ -206,3 +206,25 @@ def test_a_change_made_elsewhere_reaches_a_host_in_one_sync_round(topo, lab, tmp
     assert f"dhcp responder {net.id} (hosts/options)" in report.fixed
     assert responder_pid(topo, net.id, 2) == pid
     assert guest.ask()["dns"] == "192.0.2.54"
+
+
+def test_detach_stops_serving_that_port_only_even_after_a_change_made_elsewhere(topo, lab,
+                                                                                 host):
+    net, _sub = setup_network(host)
+    (p1, _g1), (p2, g2), (p3, g3) = [attach_guest(topo, lab, host, net, f"g{i}")
+                                     for i in range(1, 4)]
+    pid = responder_pid(topo, net.id)
+    assert pid is not None
+    hosts = Path(topo.dhcp_state) / topo.host_ns(1) / net.id / "hosts"
+    host.detach_port(ADMIN, p1.id)
+    text = hosts.read_text()
+    assert p1.mac_address not in text and p2.mac_address in text and p3.mac_address in text
+    assert responder_pid(topo, net.id) == pid  # told (SIGHUP), not restarted
+    assert g2.ask() is not None
+    # Someone else (another process of this host) rewrote the file meanwhile:
+    # the next detach goes by the database, not by what this process served last.
+    hosts.write_text(text + "fa:16:3e:00:00:01,10.20.0.250\n")
+    host.detach_port(ADMIN, p2.id)
+    text = hosts.read_text()
+    assert p3.mac_address in text and p2.mac_address not in text and "10.20.0.250" not in text
+    assert g3.ask() is not None

@@ -42,12 +42,13 @@ PINS: dict[str, tuple[int, int]] = {
     # the responders' reserved addresses in one query (was the reservation ports, 2),
     # the host's capabilities). No port is read again.
     "boot_2_nics": (32, 5),
-    # The instance's attachments (1 reader); ONE write detaching both ports (11: both
-    # ports, their attachments and networks read in one statement each, then one
-    # statement per table for all; was 18); ONE write deleting both (its own ports:
-    # 16: read as in detach, addresses released, then one delete per table; was 23);
-    # port security's host-side read (2).
-    "teardown_2_nics": (30, 4),
+    # ONE write that reads the instance's attachments and detaches both ports (12:
+    # the attachment read was a reader transaction of its own, 2 statements, before
+    # detach_instance; both ports, their attachments and networks read in one
+    # statement each, then one statement per table for all; was 18); ONE write
+    # deleting both (its own ports: 16: read as in detach, addresses released, then
+    # one delete per table; was 23); port security's host-side read (2).
+    "teardown_2_nics": (29, 3),
 }
 
 HOST = "pin-host"

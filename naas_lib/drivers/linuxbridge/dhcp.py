@@ -135,6 +135,9 @@ class DhcpManager:
         self.dnsmasq = shutil.which(dnsmasq) or dnsmasq
         self.log_dhcp = log_dhcp
         self.namespace_prefix = namespace_prefix(host_netns, scope)
+        #: Per network, what this manager last made its responder serve: the spec,
+        #: the hosts and options files' text and the command line's digest.
+        self._served: dict[str, tuple[config.NetworkSpec, str, str, str]] = {}
 
     # -- naming and files -------------------------------------------------
 
@@ -160,12 +163,42 @@ class DhcpManager:
         if not spec.wanted:
             return "removed" if self.remove(spec.id) else "unchanged"
         new = self.pid(spec.id) is None and not self._dir(spec.id).exists()
+        self._served.pop(spec.id, None)
         try:
             return self._ensure(spec)
         except BaseException:
             if new:  # compensate: nothing half-made of a responder that never ran
                 self.remove(spec.id)
             raise
+
+    def forget(self, network_id: str, port_ids: Iterable[str]) -> bool:
+        """Stop serving ports that left this host, from the spec this manager last served.
+
+        Costs no read of the database: the hosts file is rewritten without
+        them (SIGHUP). False, with nothing done, when that spec may not be
+        what the responder serves now (none served by this manager, or its
+        files or command line changed since: another process updated it), or
+        when no port would be left (whether the responder stays is then for
+        a whole spec to say); the caller then passes the network's state.
+        """
+        served = self._served.get(network_id)
+        if served is None:
+            return False
+        spec, hosts, opts, args = served
+        gone = set(port_ids)
+        left = tuple(p for p in spec.ports if p.id not in gone)
+        if not left:
+            return False
+        directory = self._dir(network_id)
+        try:
+            current = ((directory / "hosts").read_text(), (directory / "opts").read_text())
+        except OSError:
+            return False
+        if current != (hosts, opts) or _read_json(directory / "state.json").get("args") != args:
+            return False
+        if len(left) < len(spec.ports):
+            self.ensure(dataclasses.replace(spec, ports=left))
+        return True
 
     def _ensure(self, spec: config.NetworkSpec) -> str:
         directory = self._dir(spec.id)
@@ -175,8 +208,9 @@ class DhcpManager:
                  "opts_file": str(directory / "opts"),
                  "log_file": str(directory / "log") if self.log_dhcp else None}
         args = config.command_line(spec, **paths)
-        files_changed = _write_if_changed(directory / "hosts", config.hosts_file(spec))
-        files_changed |= _write_if_changed(directory / "opts", config.opts_file(spec))
+        hosts, opts = config.hosts_file(spec), config.opts_file(spec)
+        files_changed = _write_if_changed(directory / "hosts", hosts)
+        files_changed |= _write_if_changed(directory / "opts", opts)
         state_file = directory / "state.json"
         state = _read_json(state_file)
         plumbing = _digest([spec.bridge, spec.mtu, config.responder_addresses(spec)])
@@ -190,14 +224,15 @@ class DhcpManager:
                 state_file.write_text(json.dumps({**state, "plumbing": plumbing}))
             if files_changed:
                 os.kill(pid, signal.SIGHUP)
-                return "updated"
-            return "unchanged"
+            self._served[spec.id] = (spec, hosts, opts, digest)
+            return "updated" if files_changed else "unchanged"
         outcome = "started" if previous is None else "restarted"
         if pid is not None:
             self._stop(spec.id, pid)
         self._start(spec.id, args)
         state_file.write_text(json.dumps({"args": digest, "plumbing": plumbing}))
         self._apply_nft()
+        self._served[spec.id] = (spec, hosts, opts, digest)
         return outcome
 
     def remove(self, network_id: str) -> bool:
@@ -206,6 +241,7 @@ class DhcpManager:
         Returns whether anything was there. Idempotent.
         """
         found = False
+        self._served.pop(network_id, None)
         pid = self.pid(network_id)
         if pid is not None:
             self._stop(network_id, pid)

@@ -407,55 +407,89 @@ class LinuxBridgeDriver(base.Driver):
 
     def unplug_many(self, ports: Iterable[tuple[objects.Port, objects.Network]]) -> None:
         """Remove many ports' devices, and emptied bridges, in one kernel batch."""
+        self.unplug_many_overlapping(ports, None)
+
+    def unplug_many_overlapping(self, ports: Iterable[tuple[objects.Port, objects.Network]],
+                                meanwhile: Callable[[list[str]], None] | None) -> None:
+        """:meth:`unplug_many`, with the caller's refresh during the kernel's wait.
+
+        The batch's one delete request is answered after an RCU grace period
+        (some 17 ms). During that wait the ports' rules go, the DHCP
+        responders of networks that keep local ports stop serving them (from
+        what they last served: no database read), and ``meanwhile`` gets the
+        networks that still need the caller's refresh (emptied ones, or a
+        responder another process changed). Returns once the devices are
+        gone; the host lock is held throughout, so no plug sees a bridge
+        that is being deleted.
+        """
         ports = list(ports)
+        network_ids = list(dict.fromkeys(network.id for _port, network in ports))
         if not ports:
+            if meanwhile is not None:
+                meanwhile([])
             return
         try:
             with self._locked():
                 self._removing(name for port, _n in ports
                                for name in (names.tap(port.id), names.veth_host(port.id)))
-                self._unplug_locked(ports)
-                self._portsec_unplug(ports)
+                finish, emptied = self._unplug_locked(ports)
+                try:
+                    self._portsec_unplug(ports)
+                    stale = [i for i in network_ids if i in emptied
+                             or not self._dhcp_forget(i, [p.id for p, n in ports if n.id == i])]
+                    if meanwhile is not None:
+                        meanwhile(stale)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        finish()
+                    raise
+                finish()
         except (nl.NetlinkError, OSError) as e:
             raise exc.DriverError(driver=self.name, reason=f"unplug failed: {e}") from e
 
-    def _unplug_locked(self, ports: list[tuple[objects.Port, objects.Network]]) -> None:
-        if len(ports) == 1:
-            port, network = ports[0]
-            doomed = [link.index for link in map(self.kernel.get_link,
-                                                 (names.tap(port.id), names.veth_host(port.id)))
-                      if link is not None]
-            self.kernel.delete_links(doomed)
-            bridge = self.kernel.get_link(names.bridge(network.id))
-            if bridge is not None and not any(
-                    names.is_port_device(m.name) for m in self.kernel.links(master=bridge.index)):
-                vx = self.kernel.get_link(names.vxlan(network.id))
-                self.kernel.delete_links([i.index for i in (vx, bridge) if i is not None])
-                self._dhcp_remove([network.id])
-            return
-        links = {link.name: link for link in self.kernel.links()}
+    def _dhcp_forget(self, network_id: str, port_ids: list[str]) -> bool:
+        """Whether the network's responder here no longer serves ``port_ids`` (lock held)."""
+        if not self._dhcp_offered():
+            return True  # nothing here follows the network's ports
+        try:
+            return self.dhcp.forget(network_id, port_ids)
+        except (DhcpError, OSError) as e:
+            LOG.warning("DHCP responder of %s kept removed ports (refreshing): %s",
+                        network_id, e)
+            return False
+
+    def _unplug_locked(self, ports: list[tuple[objects.Port, objects.Network]]
+                       ) -> tuple[Callable[[], None], list[str]]:
+        """Start deleting the ports' devices and emptied bridges in one batch.
+
+        Returns the call that waits for the kernel, then removes the DHCP
+        responders of the emptied networks; and those networks.
+        """
         doomed: set[int] = set()
-        networks = {}
         emptied: list[str] = []
+        networks: dict[str, objects.Network] = {}
+        # Lookups by name, not a dump of the whole host.
         for port, network in ports:
             networks[network.id] = network
-            for name in (names.tap(port.id), names.veth_host(port.id)):
-                if name in links:
-                    doomed.add(links[name].index)
+            doomed.update(link.index for link in map(
+                self.kernel.get_link, (names.tap(port.id), names.veth_host(port.id)))
+                if link is not None)
         for network_id in networks:
-            bridge = links.get(names.bridge(network_id))
-            if bridge is None:
+            bridge = self.kernel.get_link(names.bridge(network_id))
+            if bridge is None or self.kernel.any_port(
+                    bridge.index,
+                    lambda m: names.is_port_device(m.name) and m.index not in doomed):
                 continue
-            left = [link for link in links.values() if link.master == bridge.index
-                    and names.is_port_device(link.name) and link.index not in doomed]
-            if not left:
-                doomed.add(bridge.index)
-                vx = links.get(names.vxlan(network_id))
-                if vx is not None:
-                    doomed.add(vx.index)
-                emptied.append(network_id)
-        self.kernel.delete_links(doomed)
-        self._dhcp_remove(emptied)
+            vx = self.kernel.get_link(names.vxlan(network_id))
+            doomed.update(i.index for i in (vx, bridge) if i is not None)
+            emptied.append(network_id)
+        wait = self.kernel.delete_links_started(doomed)
+
+        def finish() -> None:
+            wait()
+            self._dhcp_remove(emptied)
+
+        return finish, emptied
 
     def is_plugged(self, port: objects.Port, network: objects.Network) -> bool:
         """ACTIVE test: the device exists, is up and is on the network's bridge."""
@@ -730,11 +764,12 @@ class LinuxBridgeDriver(base.Driver):
             wanted.update((_device_name(port), names.bridge(network.id)))
             if network.network_type == constants.TYPE_VXLAN:
                 wanted.add(names.vxlan(network.id))
-        doomed = [link for link in self.kernel.links()
+        links = self.kernel.links()
+        doomed = [link for link in links
                   if names.is_owned(link.name) and link.name not in wanted]
         if doomed:
             self._removing(link.name for link in doomed)
-            self.kernel.delete_links(link.index for link in doomed)
+            self.kernel.delete_links((link.index for link in doomed), known=links)
             report.removed.extend(f"{link.kind or 'device'} {link.name}" for link in doomed)
 
 

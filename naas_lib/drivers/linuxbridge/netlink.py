@@ -27,7 +27,8 @@ import select
 import socket
 import struct
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -51,9 +52,9 @@ IFF_VNET_HDR = 0x4000
 IFF_TUN_EXCL = 0x8000  # fail with EBUSY when the device exists
 
 # Link reads (hand-parsed: see _LinkReader).
-RTM_NEWLINK, RTM_GETLINK = 16, 18
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
 IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_GROUP, IFLA_EXT_MASK = 3, 4, 10, 18, 27, 29
 IFLA_INFO_KIND = 1
 RTEXT_FILTER_SKIP_STATS = 1 << 3
@@ -64,6 +65,8 @@ _RTA = struct.Struct("HH")
 # Device group used by nobody else: teardown moves devices into a random
 # group above this and deletes the whole group in one request.
 _GROUP_BASE = 0x4E410000
+#: Groups of removals that take no dump: this bit and an index of the batch.
+_OWN_GROUPS = 0x80000000
 
 __all__ = ["Kernel", "Link", "LinkEvents", "NetlinkError", "FLOOD_MAC"]
 
@@ -147,7 +150,10 @@ class _LinkReader:
             self._sock = sock
         return self._sock
 
-    def request(self, attrs: bytes, dump: bool) -> list[Link]:
+    def request(self, attrs: bytes, dump: bool,
+                until: Callable[[Link], bool] | None = None) -> list[Link]:
+        """The links the kernel answers; with ``until``, parsing stops after the
+        first link it accepts (the rest of the dump is read, not decoded)."""
         sock = self._socket()
         self._seq = (self._seq + 1) & 0x7FFFFFFF
         seq = self._seq
@@ -156,6 +162,7 @@ class _LinkReader:
         flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
         sock.send(_HDR.pack(_HDR.size + len(body), RTM_GETLINK, flags, seq, 0) + body)
         links: list[Link] = []
+        found = False
         while True:
             data = sock.recv(1 << 17)
             off = 0
@@ -171,16 +178,105 @@ class _LinkReader:
                         if code:
                             raise NetlinkError(code, os.strerror(code))
                         return links
-                    if mtype == RTM_NEWLINK:
-                        links.append(_parse_link(data, off + _HDR.size, off + length))
+                    if mtype == RTM_NEWLINK and not found:
+                        link = _parse_link(data, off + _HDR.size, off + length)
+                        links.append(link)
+                        found = until is not None and until(link)
                 off += (length + 3) & ~3
             if not dump and links:
                 return links
 
 
+class _LinkRemover:
+    """RTM_DELLINK (by index, or by device group after moving devices into it), raw.
+
+    All the requests of one removal go in one datagram, each acknowledged;
+    the kernel handles them in order, and the sender waits once for the
+    grace period that ends the last delete. Its own socket, so it may run
+    while the reader's is in use on another thread.
+    """
+
+    def __init__(self, netns: str | None) -> None:
+        self.netns = netns
+        self._sock: socket.socket | None = None
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+
+    def _socket(self) -> socket.socket:
+        if self._sock is None:
+            with entered(self.netns):
+                sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+            sock.bind((0, 0))
+            self._sock = sock
+        return self._sock
+
+    def _message(self, mtype: int, flags: int, index: int, attrs: bytes) -> tuple[int, bytes]:
+        self._seq = (self._seq + 1) & 0x7FFFFFFF
+        body = _IFINFO.pack(0, 0, index, 0, 0) + attrs
+        return self._seq, _HDR.pack(_HDR.size + len(body), mtype, flags, self._seq, 0) + body
+
+    def delete(self, indexes: Sequence[int], group: int | None,
+               sending: Callable[[], None] | None = None) -> int:
+        """Delete ``indexes`` (one, or all through ``group``); how many existed.
+
+        ``sending`` is called right before the requests go to the kernel.
+        """
+        flags = NLM_F_REQUEST | NLM_F_ACK
+        with self._lock:
+            sock = self._socket()
+            if group is None:
+                seq, msg = self._message(RTM_DELLINK, flags, indexes[0], b"")
+                code = self._acks(sock, msg, [seq], sending)[seq]
+                if code not in (0, errno.ENODEV):
+                    raise NetlinkError(code, os.strerror(code))
+                return int(code == 0)
+            moves, data = [], b""
+            for index in indexes:
+                seq, msg = self._message(RTM_NEWLINK, flags, index,
+                                         _attr(IFLA_GROUP, struct.pack("I", group)))
+                moves.append(seq)
+                data += msg
+            last, msg = self._message(RTM_DELLINK, flags, 0,
+                                      _attr(IFLA_GROUP, struct.pack("I", group)))
+            codes = self._acks(sock, data + msg, [*moves, last], sending)
+        moved = 0
+        for seq in [*moves, last]:
+            code = codes.get(seq, 0)
+            if code == 0:
+                moved += seq != last
+            elif code != errno.ENODEV:  # gone already (or an empty group): nothing to do
+                raise NetlinkError(code, os.strerror(code))
+        return moved
+
+    @staticmethod
+    def _acks(sock: socket.socket, data: bytes, seqs: list[int],
+              sending: Callable[[], None] | None) -> dict[int, int]:
+        """Send ``data`` and collect the error code (0: done) of each request."""
+        if sending is not None:
+            sending()
+        sock.send(data)
+        codes: dict[int, int] = {}
+        while len(codes) < len(seqs):
+            reply = sock.recv(1 << 16)
+            off = 0
+            while off + _HDR.size <= len(reply):
+                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(reply, off)
+                if length < _HDR.size:
+                    break
+                if mtype == NLMSG_ERROR and mseq in seqs:
+                    codes[mseq] = -struct.unpack_from("i", reply, off + _HDR.size)[0]
+                off += (length + 3) & ~3
+        return codes
+
+
 #: rtnetlink multicast group of link changes (linux/rtnetlink.h RTMGRP_LINK).
 RTMGRP_LINK = 0x1
-RTM_DELLINK = 17
 
 
 class LinkEvents:
@@ -294,6 +390,7 @@ class Kernel:
         self.netns = netns or None
         self._ipr: IPRoute | None = None
         self._reader = _LinkReader(self.netns)
+        self._writer = _LinkRemover(self.netns)
         self._open_lock = threading.Lock()
 
     @property
@@ -306,6 +403,7 @@ class Kernel:
 
     def close(self) -> None:
         self._reader.close()
+        self._writer.close()
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None
@@ -321,6 +419,12 @@ class Kernel:
                 return None
             raise
         return found[0] if found else None
+
+    def any_port(self, master: int, accept: Callable[[Link], bool]) -> bool:
+        """Whether bridge ``master`` has a port ``accept`` accepts (decoding stops there)."""
+        found = self._reader.request(_attr(IFLA_MASTER, struct.pack("I", master)), dump=True,
+                                     until=accept)
+        return bool(found) and accept(found[-1])
 
     def links(self, master: int | None = None) -> list[Link]:
         """Every device of the host, or only the ports of bridge ``master``.
@@ -419,42 +523,69 @@ class Kernel:
 
     def delete_link(self, index: int) -> bool:
         """Delete one device; False when it was already gone."""
-        try:
-            self.ipr.link("del", index=index)
-            return True
-        except NetlinkError as e:
-            if e.code == errno.ENODEV:
-                return False
-            raise
+        return bool(self.delete_links([index]))
 
-    def delete_links(self, indexes: Iterable[int]) -> int:
+    def delete_links(self, indexes: Iterable[int], known: Iterable[Link] | None = None) -> int:
         """Delete many devices at once; returns how many were deleted.
 
         Deleting devices one by one makes the kernel wait for RCU grace
         periods per device (some 17 ms each). The kernel deletes a whole
         device group in one batch, so the devices are first moved into a
-        fresh group (cheap) and then the group is deleted in one request.
+        fresh group and then the group is deleted: all of it one datagram
+        of requests on a raw socket (no per-request round trip or pyroute2
+        decode). ``known``, a dump of the host's links the caller holds,
+        picks a group none of them is in; without it the group is named
+        after a doomed device (see :meth:`delete_links_started`).
+        """
+        return self.delete_links_started(indexes, known)()
+
+    def delete_links_started(self, indexes: Iterable[int], known: Iterable[Link] | None = None
+                             ) -> Callable[[], int]:
+        """Send :meth:`delete_links`' requests from a thread; the returned call waits for them.
+
+        The kernel unlists the devices at once but answers only after the
+        grace period; that wait, in the sending thread, holds no lock of
+        this process (nor the GIL), so the caller works meanwhile. Returns
+        once the requests are on their way; the returned call gives the
+        count or raises the kernel's error.
         """
         indexes = list(dict.fromkeys(indexes))
         if not indexes:
-            return 0
-        if len(indexes) == 1:
-            return int(self.delete_link(indexes[0]))
-        used = {link.group for link in self.links()}
-        group = _GROUP_BASE + random.randrange(1, 0xFFFF)
-        while group in used:
+            return lambda: 0
+        group = None
+        if len(indexes) > 1 and known is None:
+            # A group named after one of the doomed devices: no other removal
+            # uses it unless it removes that very device (doomed either way),
+            # and the moves and the delete go in one datagram, so no device
+            # is left in it between the two. No dump needed.
+            group = _OWN_GROUPS | min(indexes)
+        elif len(indexes) > 1:
+            used = {link.group for link in known}
             group = _GROUP_BASE + random.randrange(1, 0xFFFF)
-        moved = 0
-        for index in indexes:
+            while group in used:
+                group = _GROUP_BASE + random.randrange(1, 0xFFFF)
+        outcome: dict[str, Any] = {}
+        sending = threading.Event()
+
+        def send() -> None:
             try:
-                self.ipr.link("set", index=index, group=group)
-                moved += 1
-            except NetlinkError as e:
-                if e.code != errno.ENODEV:
-                    raise
-        if moved:
-            self.ipr.link("del", group=group)
-        return moved
+                outcome["count"] = self._writer.delete(indexes, group, sending.set)
+            except BaseException as e:  # noqa: BLE001 - handed to the waiting caller
+                outcome["error"] = e
+            finally:
+                sending.set()
+
+        thread = threading.Thread(target=send, name="naas-link-delete", daemon=True)
+        thread.start()
+        sending.wait()  # the requests are being sent: the kernel has them, or will at once
+
+        def wait() -> int:
+            thread.join()
+            if "error" in outcome:
+                raise outcome["error"]
+            return int(outcome["count"])
+
+        return wait
 
     # -- VXLAN forwarding entries ------------------------------------------------
 
