@@ -308,11 +308,12 @@ class Driver(abc.ABC):
         """:meth:`unplug_many`, then the caller's refresh of the networks: ``meanwhile``.
 
         ``meanwhile`` is called once with the ids of the ports' networks whose
-        host-side services still need :meth:`refresh_network` (the caller reads
-        their state in it). A driver whose removal waits on something outside
-        the process (the kernel's grace period) calls it during that wait, so
-        the caller's work overlaps it, and may leave out networks it brought
-        up to date itself from what it knows. Default: remove, then all of them.
+        host-side services still need :meth:`refresh_network` (the caller
+        refreshes those after this returns, and only those). A driver whose
+        removal waits on something outside the process (the kernel's grace
+        period) calls it during that wait, so the caller's work overlaps it,
+        and may leave out networks it brought up to date itself from what it
+        knows. Default: remove, then all of them.
         """
         ports = list(ports)
         self.unplug_many(ports)
