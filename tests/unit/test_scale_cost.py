@@ -112,7 +112,11 @@ def measured(tmp_path_factory):
 def test_cost_does_not_grow_with_other_hosts_ports(measured, op):
     small, large = measured
     assert small[op].steps, small[op]  # counted at all
-    large[op].assert_same_as(small[op])
+    # A round sorts h0's ports, bindings and peers, whose ids are random uuids: the
+    # sorter's steps differ by up to about 20 from one database to the next (-5 to
+    # +17 over 25 pairs; one in six runs went past 10). Visiting the other hosts'
+    # rows would cost at least 1,800 steps more.
+    large[op].assert_same_as(small[op], step_margin=40 if op == "round" else 10)
 
 
 def test_round_reads_its_ports_and_its_networks_peers(measured):
