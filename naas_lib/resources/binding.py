@@ -174,11 +174,7 @@ class Binder:
     @staticmethod
     def unbind(session: orm.Session, port_id: str) -> None:
         """Reset the ACTIVE binding to unbound and drop the INACTIVE ones."""
-        session.execute(sa.delete(_bindings).where(
-            _bindings.c.port_id == port_id, _bindings.c.active.is_(None)))
-        session.execute(sa.update(_bindings).where(
-            _bindings.c.port_id == port_id, _bindings.c.active.is_(True)).values(
-            host="", vif_type=constants.VIF_TYPE_UNBOUND, vif_details="{}"))
+        Binder.unbind_all(session, [port_id])
 
     @staticmethod
     def unbind_all(session: orm.Session, port_ids: list[str]) -> None:

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -31,16 +31,17 @@ def network_obj(row: models.Network, subnet_ids: Sequence[str]) -> objects.Netwo
     )
 
 
-def subnet_obj(row: models.Subnet, pools, dns, routes) -> objects.Subnet:
+def subnet_obj(row: models.Subnet, pools: Iterable[tuple[str, str]], dns: Iterable[str],
+               routes: Iterable[tuple[str, str]]) -> objects.Subnet:
+    """A subnet object: ``pools`` are (first, last), ``routes`` (destination, next hop)."""
     return objects.Subnet(
         id=row.id, project_id=row.project_id, network_id=row.network_id, name=row.name,
         description=row.description, ip_version=row.ip_version, cidr=row.cidr,
         gateway_ip=row.gateway_ip,
-        allocation_pools=tuple(objects.AllocationPool(start=p.first_ip, end=p.last_ip)
-                               for p in pools),
-        dns_nameservers=tuple(d.address for d in dns),
-        host_routes=tuple(objects.HostRoute(destination=r.destination, nexthop=r.nexthop)
-                          for r in routes),
+        allocation_pools=tuple(objects.AllocationPool(start=first, end=last)
+                               for first, last in pools),
+        dns_nameservers=tuple(dns),
+        host_routes=tuple(objects.HostRoute(destination=d, nexthop=n) for d, n in routes),
         enable_dhcp=row.enable_dhcp, revision_number=row.revision_number,
         created_at=row.created_at, updated_at=row.updated_at,
         ipv6_ra_mode=row.ipv6_ra_mode, ipv6_address_mode=row.ipv6_address_mode,
@@ -125,23 +126,9 @@ def load_subnets(session: orm.Session, rows: Sequence[models.Subnet]) -> list[ob
                 dns[row.subnet_id].append((row.position, row.a))
             else:
                 routes[row.subnet_id].append((row.a, row.b))
-    return [subnet_obj(r, [_Pool(first, last) for _k, first, last in sorted(pools[r.id])],
-                       [_Dns(address) for _p, address in sorted(dns[r.id])],
-                       [_Route(d, n) for d, n in sorted(routes[r.id])]) for r in rows]
-
-
-class _Pool(NamedTuple):
-    first_ip: str
-    last_ip: str
-
-
-class _Dns(NamedTuple):
-    address: str
-
-
-class _Route(NamedTuple):
-    destination: str
-    nexthop: str
+    return [subnet_obj(r, [(first, last) for _k, first, last in sorted(pools[r.id])],
+                       [address for _p, address in sorted(dns[r.id])],
+                       sorted(routes[r.id])) for r in rows]
 
 
 _ports_t, _bindings_t = models.Port.__table__, models.PortBinding.__table__
@@ -410,14 +397,22 @@ def bump_revision(session: orm.Session, model: type, resource: str, resource_id:
     return current + 1
 
 
+def update_each(conn: sa.Connection, stmt: sa.Update, rows: Sequence[dict[str, Any]]) -> bool:
+    """Run ``stmt`` once per row; whether every row matched exactly one row.
+
+    One statement for all of them where the backend counts the rows of a
+    batch (SQLite, MySQL), else one per row, stopping at the first miss (the
+    caller's transaction is undone).
+    """
+    if len(rows) > 1 and conn.dialect.supports_sane_multi_rowcount:
+        return conn.execute(stmt, list(rows)).rowcount == len(rows)
+    return all(conn.execute(stmt, row).rowcount == 1 for row in rows)
+
+
 def bump_revisions(session: orm.Session, model: type, resource: str,
                    items: Sequence[tuple[str, int, dict[str, Any]]]) -> None:
     """:func:`bump_revision` of several rows (id, current revision, values), values
-    with the same keys for all; ConcurrentModification when one of them moved.
-
-    One statement where the backend counts the rows of a batch (SQLite,
-    MySQL), else one per row.
-    """
+    with the same keys for all; ConcurrentModification when one of them moved."""
     if not items:
         return
     table = model.__table__
@@ -430,15 +425,9 @@ def bump_revisions(session: orm.Session, model: type, resource: str,
     rows = [{"_id": i, "_rev": rev, "_new": rev + 1, "_at": now, **values}
             for i, rev, values in items]
     session.flush()
-    conn = session.connection()
-    if len(rows) > 1 and conn.dialect.supports_sane_multi_rowcount:
-        if conn.execute(stmt, rows).rowcount != len(rows):
-            raise exc.ConcurrentModification(resource=resource,
-                                             resource_id=",".join(i for i, _r, _v in items))
-        return
-    for row in rows:
-        if conn.execute(stmt, row).rowcount != 1:
-            raise exc.ConcurrentModification(resource=resource, resource_id=row["_id"])
+    if not update_each(session.connection(), stmt, rows):
+        raise exc.ConcurrentModification(resource=resource,
+                                         resource_id=",".join(i for i, _r, _v in items))
 
 
 _networks, _subnets = models.Network.__table__, models.Subnet.__table__

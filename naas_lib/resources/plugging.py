@@ -73,21 +73,13 @@ class SubnetsOnDemand(Sequence[objects.Subnet]):
 
 
 def _write_statuses(session: orm.Session, rows: list[dict]) -> None:
-    """Write ports' statuses; PortNotFound (the caller's transaction undone) for a missing one.
-
-    One statement for all of them where the backend counts the rows of a
-    batch (SQLite, MySQL); else one per port.
-    """
+    """Write ports' statuses; PortNotFound (the caller's transaction undone) for a missing one."""
     conn = session.connection()
-    if len(rows) > 1 and conn.dialect.supports_sane_multi_rowcount:
-        if conn.execute(_SET_STATUS, rows).rowcount == len(rows):
-            return
-        found = set(conn.execute(sa.select(_ports.c.id).where(
-            _ports.c.id.in_([r["i"] for r in rows]))).scalars())
-        raise exc.PortNotFound(port_id=next(r["i"] for r in rows if r["i"] not in found))
-    for row in rows:
-        if not conn.execute(_SET_STATUS, row).rowcount:
-            raise exc.PortNotFound(port_id=row["i"])
+    if common.update_each(conn, _SET_STATUS, rows):
+        return
+    found = set(conn.execute(sa.select(_ports.c.id).where(
+        _ports.c.id.in_([r["i"] for r in rows]))).scalars())
+    raise exc.PortNotFound(port_id=next(r["i"] for r in rows if r["i"] not in found))
 
 
 def as_bound_here(port: objects.Port, binding: models.PortBinding) -> objects.Port:

@@ -121,15 +121,11 @@ def _parse_link(data: bytes, start: int, end: int) -> Link:
                 up=bool(flags & IFF_UP), group=group)
 
 
-class _LinkReader:
-    """RTM_GETLINK on a raw rtnetlink socket, decoding only the fields we use.
+class _RouteSocket:
+    """A raw NETLINK_ROUTE socket in the driver's namespace, opened on first use."""
 
-    A full pyroute2 decode of one link message (statistics, per-family
-    configuration...) costs about a millisecond; reading five attributes by
-    hand costs microseconds, and statistics are not even requested. Reads
-    are on the plug path, so this is where the driver keeps up with bare
-    netlink.
-    """
+    #: Receive buffer to ask for (None: the kernel's default).
+    rcvbuf: int | None = None
 
     def __init__(self, netns: str | None) -> None:
         self.netns = netns
@@ -145,18 +141,35 @@ class _LinkReader:
         if self._sock is None:
             with entered(self.netns):
                 sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            if self.rcvbuf is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
             sock.bind((0, 0))
             self._sock = sock
         return self._sock
+
+    def _next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0x7FFFFFFF
+        return self._seq
+
+
+class _LinkReader(_RouteSocket):
+    """RTM_GETLINK on a raw rtnetlink socket, decoding only the fields we use.
+
+    A full pyroute2 decode of one link message (statistics, per-family
+    configuration...) costs about a millisecond; reading five attributes by
+    hand costs microseconds, and statistics are not even requested. Reads
+    are on the plug path, so this is where the driver keeps up with bare
+    netlink.
+    """
+
+    rcvbuf = 1 << 20
 
     def request(self, attrs: bytes, dump: bool,
                 until: Callable[[Link], bool] | None = None) -> list[Link]:
         """The links the kernel answers; with ``until``, parsing stops after the
         first link it accepts (the rest of the dump is read, not decoded)."""
         sock = self._socket()
-        self._seq = (self._seq + 1) & 0x7FFFFFFF
-        seq = self._seq
+        seq = self._next_seq()
         body = (_IFINFO.pack(0, 0, 0, 0, 0) + attrs
                 + _attr(IFLA_EXT_MASK, struct.pack("I", RTEXT_FILTER_SKIP_STATS)))
         flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
@@ -187,7 +200,7 @@ class _LinkReader:
                 return links
 
 
-class _LinkRemover:
+class _LinkRemover(_RouteSocket):
     """RTM_DELLINK (by index, or by device group after moving devices into it), raw.
 
     All the requests of one removal go in one datagram, each acknowledged;
@@ -197,29 +210,17 @@ class _LinkRemover:
     """
 
     def __init__(self, netns: str | None) -> None:
-        self.netns = netns
-        self._sock: socket.socket | None = None
-        self._seq = 0
+        super().__init__(netns)
         self._lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
-            if self._sock is not None:
-                self._sock.close()
-                self._sock = None
-
-    def _socket(self) -> socket.socket:
-        if self._sock is None:
-            with entered(self.netns):
-                sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-            sock.bind((0, 0))
-            self._sock = sock
-        return self._sock
+            super().close()
 
     def _message(self, mtype: int, flags: int, index: int, attrs: bytes) -> tuple[int, bytes]:
-        self._seq = (self._seq + 1) & 0x7FFFFFFF
+        seq = self._next_seq()
         body = _IFINFO.pack(0, 0, index, 0, 0) + attrs
-        return self._seq, _HDR.pack(_HDR.size + len(body), mtype, flags, self._seq, 0) + body
+        return seq, _HDR.pack(_HDR.size + len(body), mtype, flags, seq, 0) + body
 
     def delete(self, indexes: Sequence[int], group: int | None,
                sending: Callable[[], None] | None = None) -> int:
