@@ -262,6 +262,26 @@ class Attachment(_Resource):
 
 
 @dataclasses.dataclass(frozen=True)
+class InstancePorts:
+    """A boot's new ports and what its plug and network info need, from one transaction.
+
+    Returned by ``create_instance_ports``: the ports (created, attached and
+    bound), their networks by id, those networks' subnets by network id
+    (ordered by subnet id), the DHCP responders' reserved addresses (subnet id
+    -> address), the capabilities the attachments' hosts recorded, and
+    ``plug_ahead``, to hand to ``plug_ports`` unchanged (None when no port is
+    bound to the calling service's host).
+    """
+
+    ports: tuple[Port, ...]
+    networks: Mapping[str, Network]
+    subnets: Mapping[str, list[Subnet]] = dataclasses.field(default_factory=dict)
+    dhcp_reserved: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    host_capabilities: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    plug_ahead: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Host(_Resource):
     name: str
     vxlan_endpoint: str | None

@@ -90,7 +90,7 @@ def _port_security(core: Core, lifecycle: Lifecycle, plugging: Plugging, ports: 
     groups = SecurityGroups(core, lifecycle, changed=host_side.rules_changed)
     ports.security = PortSecurityFields(core, groups)
     ports.security_host = host_side
-    plugging.before_plug.append(host_side.before_plug_many)
+    plugging.before_plug.append(host_side)
     ports.networks.delete_hooks.append(MembersOfDeletedNetworks(core, host_side))
     ports.networks.create_hooks.append(groups)
     return groups, host_side

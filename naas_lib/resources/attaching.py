@@ -61,22 +61,39 @@ class AttachmentRecorder:
                 context, "get_port", {"project_id": holder.project_id}) else "another port"
             raise exc.InterfaceInUse(interface_id=interface_id, port_id=shown)
 
+    @staticmethod
+    def attached_values(status: str, device_id: str, revision: int, request: dict[str, Any],
+                        now: Any) -> dict[str, Any]:
+        """A new port's column values once attached as ``request`` says (status, device
+        id, revision, update time), from its values before."""
+        return {"status": constants.PORT_STATUS_BUILD if request["host"] else status,
+                "device_id": device_id or request["instance_id"] or "",
+                "revision_number": revision + 1, "updated_at": now}
+
     def record_new(self, session: orm.Session, context: RequestContext,
-                   items: list[tuple[objects.Port, objects.Network, dict[str, Any]]]
+                   items: list[tuple[objects.Port, objects.Network, dict[str, Any]]],
+                   written: list[dict[str, Any] | None] | None = None
                    ) -> list[tuple[objects.Attachment, objects.Port]]:
         """Attach and bind ports inserted in this transaction, owned by their attachments.
 
         What :meth:`record` does for each, in a constant number of statements
-        (a boot's NICs): one check that no interface is taken, one insert,
-        one binding update, one port update.
+        (a boot's NICs): one check that no interface is taken (none when
+        every interface id is its new port's own), one insert, one binding
+        update, one port update. ``written``, per item: the binding values
+        (``Binder.chosen``) of a port inserted already attached and bound
+        (``attached_values``), whose rows are left as they are; or None.
         """
         if not items:
             return []
+        written = written or [None] * len(items)
         for project_id in dict.fromkeys(port.project_id for port, _n, _r in items):
             self.core.enforce(context, "attach_port", {"project_id": project_id})
         interfaces = [r["interface_id"] for _p, _n, r in items]
+        # A new port's own id names no other port's interface (a fresh UUID; the
+        # unique index would refuse it anyway): only other ids are looked up.
+        foreign = [r["interface_id"] for p, _n, r in items if r["interface_id"] != p.id]
         taken = session.execute(sa.select(_attachments.c.interface_id).where(
-            _attachments.c.interface_id.in_(interfaces))).first()
+            _attachments.c.interface_id.in_(foreign))).first() if foreign else None
         if taken is not None or len(set(interfaces)) < len(interfaces):
             for port, _n, request in items:  # name the culprit as record() would
                 self._check_free(session, context, port.id, request["interface_id"], True)
@@ -87,22 +104,26 @@ class AttachmentRecorder:
             "port_id": port.id, "interface_id": r["interface_id"],
             "instance_id": r["instance_id"], "host": r["host"], "owns_port": True,
             "created_at": now} for port, _n, r in items])
-        bound = iter(self.binder.bind_new(session, [(p, n, r["host"]) for p, n, r in items
-                                                    if r["host"]]))
+        bound = iter(self.binder.bind_new(session, [
+            (p, n, r["host"]) for (p, n, r), w in zip(items, written, strict=True)
+            if r["host"] and w is None]))
         out, rows = [], []
-        for port, _n, r in items:
-            if r["host"]:
-                port = next(bound)
-            after = port.replace(
-                status=constants.PORT_STATUS_BUILD if r["host"] else port.status,
-                device_id=port.device_id or r["instance_id"] or "",
-                revision_number=port.revision_number + 1, updated_at=now)
-            rows.append({"i": port.id, "s": after.status, "d": after.device_id,
-                         "r": after.revision_number, "u": now})
+        for (port, _n, r), values in zip(items, written, strict=True):
+            if values is not None:  # its row was inserted so, at its creation time
+                port = self.binder.as_bound(port, values)
+                after = port.replace(**self.attached_values(
+                    port.status, port.device_id, port.revision_number, r, port.updated_at))
+            else:
+                port = next(bound) if r["host"] else port
+                after = port.replace(**self.attached_values(port.status, port.device_id,
+                                                            port.revision_number, r, now))
+                rows.append({"i": port.id, "s": after.status, "d": after.device_id,
+                             "r": after.revision_number, "u": now})
             out.append((objects.Attachment(port_id=port.id, interface_id=r["interface_id"],
                                            instance_id=r["instance_id"], host=r["host"],
                                            owns_port=True, created_at=now), after))
-        session.connection().execute(_ATTACHED_NEW_PORT, rows)
+        if rows:
+            session.connection().execute(_ATTACHED_NEW_PORT, rows)
         return out
 
     def record(self, session: orm.Session, context: RequestContext, port: objects.Port,

@@ -97,14 +97,17 @@ class Attachments:
             net = common.network_by_id(session, row.network_id)
             att, port = self.recorder.record(session, context, port, net, request, owns_port)
             subnets = self.plugging.subnets_of(port) if plug_here else ()
-            out.after, out.network, out.extra = att, net, (port, subnets)
+            # The plug after commit reads nothing more (port security: its groups'
+            # revisions are read here).
+            ahead = self.plugging.read_ahead(session, [port]) if plug_here else None
+            out.after, out.network, out.extra = att, net, (port, subnets, ahead)
             return [out]
 
         def plug(outs: list[Outcome]) -> None:
             if plug_here:
                 self.core.hooks.point("after_commit_before_plug")
-                port, subnets = out.extra
-                self.plugging.plug_loaded(port, out.network, subnets)
+                port, subnets, ahead = out.extra
+                self.plugging.plug_loaded(port, out.network, subnets, ahead=ahead)
 
         try:
             self.lifecycle.run(_CREATE, context, write, announced=announce,

@@ -9,7 +9,7 @@ class, whose ``bind_port`` is pure (a class-level call: nothing is built).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -136,15 +136,27 @@ class Binder:
         """
         bound, rows = [], []
         for port, network, host in items:
-            binding = self.choose(session, port, network, host)
-            rows.append({"p": port.id, "h": host, "t": binding.vif_type,
-                         "d": json.dumps(dict(binding.vif_details))})
-            bound.append(port.replace(binding_host_id=host, binding_vif_type=binding.vif_type,
-                                      binding_vif_details=dict(binding.vif_details),
-                                      status_reason=None))
+            values = self.chosen(session, port, network, host)
+            rows.append({"p": port.id, "h": host, "t": values["vif_type"],
+                         "d": values["vif_details"]})
+            bound.append(self.as_bound(port, values))
         if rows:
             session.connection().execute(_BIND_ACTIVE, rows)
         return bound
+
+    def chosen(self, session: orm.Session, port: objects.Port, network: objects.Network,
+               host: str) -> dict[str, Any]:
+        """The binding columns (host, VIF type, JSON details) :meth:`choose` gives."""
+        binding = self.choose(session, port, network, host)
+        return {"host": host, "vif_type": binding.vif_type,
+                "vif_details": json.dumps(dict(binding.vif_details))}
+
+    @staticmethod
+    def as_bound(port: objects.Port, values: Mapping[str, Any]) -> objects.Port:
+        """``port`` bound as :meth:`chosen`'s ``values`` say."""
+        return port.replace(binding_host_id=values["host"], binding_vif_type=values["vif_type"],
+                            binding_vif_details=json.loads(values["vif_details"]),
+                            status_reason=None)
 
     def choose(self, session: orm.Session, port: objects.Port, network: objects.Network,
                host: str) -> driver_base.Binding:
@@ -159,10 +171,18 @@ class Binder:
     @staticmethod
     def insert_unbound(session: orm.Session, rows: list[dict[str, Any]]) -> None:
         """The ACTIVE, unbound binding row of each new port (``id``, ``binding_profile``)."""
+        Binder.insert_active(session, [(r["id"], r.get("binding_profile"), None) for r in rows])
+
+    @staticmethod
+    def insert_active(session: orm.Session,
+                      rows: Sequence[tuple[str, str | None, Mapping[str, Any] | None]]) -> None:
+        """The ACTIVE binding row of each new port: (port id, JSON profile, binding
+        values from :meth:`chosen`, or None for unbound), in one statement."""
         session.execute(sa.insert(_bindings), [{
-            "port_id": r["id"], "host": "", "status": BINDING_ACTIVE, "active": True,
-            "vif_type": constants.VIF_TYPE_UNBOUND, "vif_details": "{}",
-            "profile": r.get("binding_profile") or "{}"} for r in rows])
+            "port_id": port_id, "status": BINDING_ACTIVE, "active": True,
+            "profile": profile or "{}",
+            **(values or {"host": "", "vif_type": constants.VIF_TYPE_UNBOUND,
+                          "vif_details": "{}"})} for port_id, profile, values in rows])
 
     @staticmethod
     def set_profile(session: orm.Session, port_id: str, profile: Mapping[str, Any]) -> None:

@@ -397,7 +397,7 @@ def bump_revision(session: orm.Session, model: type, resource: str, resource_id:
     return current + 1
 
 
-def update_each(conn: sa.Connection, stmt: sa.Update, rows: Sequence[dict[str, Any]]) -> bool:
+def update_each(conn: sa.Connection, stmt: sa.Executable, rows: Sequence[dict[str, Any]]) -> bool:
     """Run ``stmt`` once per row; whether every row matched exactly one row.
 
     One statement for all of them where the backend counts the rows of a

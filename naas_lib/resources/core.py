@@ -53,6 +53,9 @@ class Core:
         net = conf[NETWORK_GROUP]
         self.base_mac = check_base_mac(net.base_mac)
         self.host_down_time = conf[HOSTS_GROUP].host_down_time
+        #: The capabilities this process recorded for its host (``register_host``):
+        #: the host's record is only ever written by services running its driver.
+        self.registered_capabilities: dict[str, Any] | None = None
         self._retry = db_retry.retrying(max_retries=net.max_allocation_retries)
 
     def retrying(self, fn: Callable[..., T]) -> Callable[..., T]:

@@ -124,6 +124,7 @@ class Hosts:
                     raise db_exc.RetryRequest(e) from e
 
         self.core.retrying(txn)()
+        self.core.registered_capabilities = json.loads(values["capabilities"])
         LOG.info("Host %s registered (driver %s, endpoint %s)", self.core.host, values["driver"],
                  values["vxlan_endpoint"])
         return self._get_host(self.core.host)

@@ -40,6 +40,9 @@ class Outcome:
     request: dict[str, Any] | None = None
     #: Anything else the resource carries from its writes to its follow-up.
     extra: Any = None
+    #: What the write already did for the follow-up (a new port inserted as its
+    #: attachment leaves it: its binding's values); reset by each attempt.
+    written: Any = None
     #: Its BEFORE event was published (a retried transaction does not repeat it).
     announced: bool = False
 

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -89,14 +90,31 @@ def as_bound_here(port: objects.Port, binding: models.PortBinding) -> objects.Po
                         binding_profile=json.loads(binding.profile))
 
 
+class BeforePlug(Protocol):
+    """Work done right before the driver plugs ports (port security: their groups)."""
+
+    def read_ahead(self, session: orm.Session, ports: Sequence[objects.Port]) -> Any:
+        """What :meth:`before_plug_many` would read for ``ports``, read in ``session``."""
+
+    def before_plug_many(self, ports: Sequence[objects.Port], ahead: Any = None) -> None:
+        """Prepare the driver for ``ports``; ``ahead`` from :meth:`read_ahead`, or None."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadAhead:
+    """What the before-plug hooks read in a write transaction, one value per hook."""
+
+    values: tuple[Any, ...]
+
+
 class Plugging:
     """Plug and unplug this host's ports and record what became of them."""
 
     def __init__(self, core: Core) -> None:
         self.core = core
-        #: Called with ports right before the driver plugs them (port security: their
+        #: Run with ports right before the driver plugs them (port security: their
         #: groups): once per batch of :meth:`plug_ports`, with one port otherwise.
-        self.before_plug: list[Callable[[Sequence[objects.Port]], None]] = []
+        self.before_plug: list[BeforePlug] = []
         #: Per network, the state last told to ``driver.refresh_network`` and when it was
         #: read; the lock orders refreshes so that no change overtakes another.
         self._told: dict[str, tuple[float, driver_base.DesiredState]] = {}
@@ -173,12 +191,13 @@ class Plugging:
         return self.plug_loaded(port, net, subnets)
 
     def plug_loaded(self, port: objects.Port, net: objects.Network,
-                    subnets: Sequence[objects.Subnet], record_status: bool = True
-                    ) -> objects.Port:
+                    subnets: Sequence[objects.Subnet], record_status: bool = True,
+                    ahead: ReadAhead | None = None) -> objects.Port:
         """Plug a port whose data the caller already holds; the port with its new status.
 
         ``record_status`` False plugs for an INACTIVE binding: the port's
-        status (its ACTIVE host's) is left as it is.
+        status (its ACTIVE host's) is left as it is. ``ahead`` is what
+        :meth:`read_ahead` read for this port in the caller's write transaction.
         """
         host = self.core.host
         if port.binding_host_id != host or not host:
@@ -186,8 +205,7 @@ class Plugging:
                                     reason=f"port is bound to {port.binding_host_id!r}")
         driver = self.core.driver
         try:
-            for hook in self.before_plug:
-                hook([port])
+            self._run_before_plug([port], ahead)
             driver.plug(port, net, subnets)
         except Exception as e:
             reason = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
@@ -205,8 +223,8 @@ class Plugging:
         self.refresh_networks_changed(added=[(port, net)])
         return port
 
-    def plug_ports(self, items: Sequence[tuple[objects.Port, objects.Network]]
-                   ) -> list[objects.Port]:
+    def plug_ports(self, items: Sequence[tuple[objects.Port, objects.Network]],
+                   ahead: ReadAhead | None = None) -> list[objects.Port]:
         """Plug ports whose data the caller holds (a boot's NICs); their statuses in ONE write.
 
         Nothing is read: the ports go to the driver in one ``plug_many`` call
@@ -217,7 +235,9 @@ class Plugging:
         others read as the driver left them, and the first failure in NIC
         order is raised as a typed error (DriverError, BindingFailed) with
         that port's id in its ``kwargs["port_id"]``. A port bound elsewhere,
-        or refused by a before-plug hook, stops the batch there.
+        or refused by a before-plug hook, stops the batch there. ``ahead`` is
+        what :meth:`read_ahead` read for these ports in the caller's write
+        transaction (the before-plug hooks then read nothing).
         Returns the ports with their new statuses.
         """
         host, driver = self.core.host, self.core.driver
@@ -234,7 +254,7 @@ class Plugging:
                     reason=f"port is bound to {port.binding_host_id!r}"))
                 break
             here.append((port, net))
-        refused = self._before_plug([port for port, _net in here])
+        refused = self._before_plug([port for port, _net in here], ahead)
         for port, net in here:
             if refused is not None and refused[0] is port:
                 stopped = refused
@@ -270,7 +290,22 @@ class Plugging:
             added=[(p, net) for p, (_old, net) in zip(plugged, items, strict=True)])
         return plugged
 
-    def _before_plug(self, ports: Sequence[objects.Port]
+    def read_ahead(self, session: orm.Session, ports: Sequence[objects.Port]) -> ReadAhead:
+        """What the before-plug hooks need for ``ports``, read in the caller's transaction.
+
+        The write transaction that binds ports to this host reads it, so the
+        plug that follows its commit opens no read transaction of its own; it
+        is as fresh as a read made after the commit would be (another
+        process's change committed later reaches the driver by the usual
+        paths: that process's own host-side call, or the next sync round).
+        """
+        return ReadAhead(tuple(hook.read_ahead(session, ports) for hook in self.before_plug))
+
+    def _run_before_plug(self, ports: Sequence[objects.Port], ahead: ReadAhead | None) -> None:
+        for i, hook in enumerate(self.before_plug):
+            hook.before_plug_many(ports, ahead.values[i] if ahead is not None else None)
+
+    def _before_plug(self, ports: Sequence[objects.Port], ahead: ReadAhead | None = None
                      ) -> tuple[objects.Port, Exception] | None:
         """Run the before-plug hooks once for ``ports``; the first port refused, if any.
 
@@ -280,16 +315,14 @@ class Plugging:
         if not ports or not self.before_plug:
             return None
         try:
-            for hook in self.before_plug:
-                hook(ports)
+            self._run_before_plug(ports, ahead)
             return None
         except Exception as e:
             if len(ports) == 1:
                 return ports[0], e
         for port in ports:
             try:
-                for hook in self.before_plug:
-                    hook([port])
+                self._run_before_plug([port], None)
             except Exception as e:
                 return port, e
         return None
@@ -339,14 +372,28 @@ class Plugging:
         that never registered). Internal, like ``plug_ports``: no policy check
         (the provisioner runs elevated).
         """
+        with self.core.db.reader() as session:
+            return self.network_info_sources_in(session, network_ids, hosts)
+
+    def network_info_sources_in(self, session: orm.Session, network_ids: Sequence[str],
+                                hosts: Sequence[str]
+                                ) -> tuple[dict[str, list[objects.Subnet]], dict[str, str],
+                                           dict[str, dict]]:
+        """:meth:`network_info_sources` read in the caller's transaction.
+
+        This service's own host's capabilities are those it registered (no read).
+        """
         ids = list(dict.fromkeys(network_ids))
         subnets: dict[str, list[objects.Subnet]] = {}
-        with self.core.db.reader() as session:
-            conn = session.connection()  # plain rows: this runs on every boot
-            rows = conn.execute(_SUBNETS_OF_NETWORKS, {"ids": ids}).all() if ids else []
-            for sub in common.load_subnets(session, rows):
-                subnets.setdefault(sub.network_id, []).append(sub)
-            reserved = dhcp.server_addresses(session, ids)
+        conn = session.connection()  # plain rows: this runs on every boot
+        rows = conn.execute(_SUBNETS_OF_NETWORKS, {"ids": ids}).all() if ids else []
+        for sub in common.load_subnets(session, rows):
+            subnets.setdefault(sub.network_id, []).append(sub)
+        reserved = dhcp.server_addresses(session, ids)
+        own = self.core.registered_capabilities
+        if own is not None and list(hosts) == [self.core.host]:
+            caps = {self.core.host: json.loads(json.dumps(own))}
+        else:
             caps = {name: json.loads(raw or "{}") for name, raw in conn.execute(
                 _HOST_CAPABILITIES, {"names": list(hosts)})} if hosts else {}
         return subnets, reserved, caps

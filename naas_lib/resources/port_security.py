@@ -30,6 +30,7 @@ from naas_lib import objects, validation
 from naas_lib.context import RequestContext
 from naas_lib.db import models
 from naas_lib.drivers import base as driver_base
+from naas_lib.resources import common
 from naas_lib.resources.core import Core
 from naas_lib.resources.security_groups import SecurityGroups, rule_obj
 
@@ -158,10 +159,18 @@ class PortSecurityFields:
             else:
                 out.append(self.on_create(session, context, v, on, mac))
         for project, indexes in joining.items():
-            default, vs[indexes[0]]["_default_made"] = self.groups.default_in(session, project)
-            session.execute(sa.insert(_PSG), [{"port_id": vs[i]["id"],
-                                               "security_group_id": default} for i in indexes])
-            self._defaults[project] = default
+            known = self._defaults.get(project)
+            if known is not None and common.update_each(
+                    session.connection(), _JOIN_GROUP,
+                    [{"port_id": vs[i]["id"], "group_id": known} for i in indexes]):
+                default = known  # the remembered group still exists: one statement
+            else:
+                default, vs[indexes[0]]["_default_made"] = self.groups.default_in(session,
+                                                                                  project)
+                session.execute(sa.insert(_PSG), [{"port_id": vs[i]["id"],
+                                                   "security_group_id": default}
+                                                  for i in indexes])
+                self._defaults[project] = default
             for i in indexes:
                 out[i] = ([default], [])
         return [o for o in out if o is not None]
@@ -381,7 +390,20 @@ class SecurityHostSide:
                             after.id, e)
         return after
 
-    def before_plug_many(self, ports: Sequence[objects.Port]) -> None:
+    def read_ahead(self, session: orm.Session, ports: Sequence[objects.Port]
+                   ) -> dict[str, int] | None:
+        """The revisions :meth:`before_plug_many` compares, read in the caller's transaction.
+
+        None when the ports use no group or the driver holds none (then it
+        reads the groups whole anyway).
+        """
+        groups = groups_of(ports)
+        if not groups or not self.core.driver.security_group_revisions():
+            return None
+        return dict(session.connection().execute(_REVISIONS, {"ids": sorted(groups)}).all())
+
+    def before_plug_many(self, ports: Sequence[objects.Port],
+                         ahead: dict[str, int] | None = None) -> None:
         """Before plugging ports: hand the driver the groups they use that it lacks.
 
         One read: the revisions of the ports' groups and of the groups their
@@ -390,19 +412,28 @@ class SecurityHostSide:
         group's members are as fresh as the driver's last sync round or this
         process's last change (the issue's "within one reconciliation round");
         rules are as fresh as the database, since a rule change moves the
-        group's revision.
+        group's revision. ``ahead``: those revisions, read by the write
+        transaction that bound the ports (:meth:`read_ahead`); then only the
+        stale groups are read.
         """
         groups = groups_of(ports)
         if not groups:
             return
         held = self.core.driver.security_group_revisions()
-        with self.core.db.reader() as session:
-            if not held:  # a driver that keeps nothing (or has nothing yet): all of them
-                states = group_states(session, groups)
-            else:
-                current = session.connection().execute(_REVISIONS, {"ids": sorted(groups)})
-                stale = [gid for gid, revision in current if held.get(gid) != revision]
-                states = group_states(session, stale, remotes=False) if stale else {}
+        if held and ahead is not None and groups <= ahead.keys():
+            stale = [gid for gid, revision in ahead.items() if held.get(gid) != revision]
+            if not stale:
+                return
+            with self.core.db.reader() as session:
+                states = group_states(session, stale, remotes=False)
+        else:
+            with self.core.db.reader() as session:
+                if not held:  # a driver that keeps nothing (or has nothing yet): all of them
+                    states = group_states(session, groups)
+                else:
+                    current = session.connection().execute(_REVISIONS, {"ids": sorted(groups)})
+                    stale = [gid for gid, revision in current if held.get(gid) != revision]
+                    states = group_states(session, stale, remotes=False) if stale else {}
         if states:
             self.core.driver.prepare_security_groups(list(states.values()))
 

@@ -269,6 +269,27 @@ class Ports:
         ports that deallocation finds, never orphans. Plugging is left to the
         caller (``plug_port``).
         """
+        return list(self._create(context, ports, attachments, None, False).ports)
+
+    def create_instance_ports(self, context: RequestContext,
+                              ports: Sequence[Mapping[str, Any]],
+                              attachments: Sequence[Mapping[str, Any] | None],
+                              caller: RequestContext | None = None) -> objects.InstancePorts:
+        """:meth:`create_ports` for a boot, returning what its plug and network info need.
+
+        The same one write transaction also checks that ``caller`` (the
+        user behind an elevated ``context``) may see each network
+        (NetworkNotFound otherwise), and reads the networks' subnets, their
+        DHCP responders' addresses, the capabilities of the attachments'
+        hosts and what plugging the ports on this host needs
+        (``plug_ahead``, for :meth:`~naas_lib.resources.plugging.Plugging.plug_ports`):
+        a boot opens no other transaction before its status write.
+        """
+        return self._create(context, ports, attachments, caller, True)
+
+    def _create(self, context: RequestContext, ports: Sequence[Mapping[str, Any]],
+                attachments: Sequence[Mapping[str, Any] | None] | None,
+                caller: RequestContext | None, for_boot: bool) -> objects.InstancePorts:
         if not isinstance(ports, (list, tuple)):
             raise exc.InvalidInput(field="ports", reason="must be a list")
         if not all(isinstance(p, Mapping) for p in ports):
@@ -278,35 +299,56 @@ class Ports:
         outs = [lc.Outcome(v["id"], request=v, extra=a) for v, a in zip(prepared, requests,
                                                                      strict=True)]
         att_outs = [lc.Outcome(o.resource_id, request=o.extra) for o in outs if o.extra]
+        read: dict[str, Any] = {}
+
+        def finish(session: orm.Session, _outs: list[lc.Outcome]) -> None:
+            self._attach_new(session, context, outs, att_outs)
+            if for_boot:
+                read.update(self._boot_reads(session, outs))
+
         self.lifecycle.before(_CREATE, context, outs)
         self.lifecycle.before(_ATTACH, context, att_outs)
         self.lifecycle.run(
-            _CREATE, context, lambda session: self._insert_ports(session, context, outs),
-            lc.port_context, compensate=self._remove_created,
-            finish=lambda session, _: self._attach_new(session, context, outs, att_outs))
+            _CREATE, context,
+            lambda session: self._insert_ports(session, context, outs, caller or context),
+            lc.port_context, compensate=self._remove_created, finish=finish)
         self.lifecycle.after(_ATTACH, context, att_outs)
         if self.security is not None and self.security_host is not None:
             self.security.announce(context, prepared)
             self.security_host.ports_changed([(None, o.after) for o in outs])
-        return [o.after for o in outs]
+        return objects.InstancePorts(
+            ports=tuple(o.after for o in outs),
+            networks={o.network.id: o.network for o in outs}, **read)
+
+    def _boot_reads(self, session: orm.Session, outs: list[lc.Outcome]) -> dict[str, Any]:
+        """What a boot reads besides its ports, inside the transaction that made them."""
+        ports = [o.after for o in outs]
+        hosts = sorted({p.binding_host_id for p in ports if p.binding_host_id})
+        subnets, reserved, caps = self.plugging.network_info_sources_in(
+            session, [p.network_id for p in ports], hosts)
+        here = [p for p in ports if self.core.host and p.binding_host_id == self.core.host]
+        return {"subnets": subnets, "dhcp_reserved": reserved, "host_capabilities": caps,
+                "plug_ahead": self.plugging.read_ahead(session, here) if here else None}
 
     def _insert_ports(self, session: orm.Session, context: RequestContext,
-                      outs: list[lc.Outcome]) -> list[lc.Outcome]:
-        nets: dict[str, tuple[Any, objects.Network]] = {}
+                      outs: list[lc.Outcome], visible_to: RequestContext) -> list[lc.Outcome]:
+        """Insert ``outs``; their networks must be visible to ``visible_to``."""
+        nets = self.networks.visible_records(
+            session, visible_to, [out.request["network_id"] for out in outs])
         batches: dict[str, list[lc.Outcome]] = {}
         for out in outs:
             network_id = out.request["network_id"]
-            if network_id not in nets:
-                nets[network_id] = self.networks.visible_record(session, context, network_id)
-            net_row, out.network = nets[network_id]
+            out.network, out.written = nets[network_id][1], None
             if not any(k in out.request for k in _NOT_BULK):
                 batches.setdefault(network_id, []).append(out)
         # Decided afresh on every attempt: a retried transaction starts from
         # scratch, whatever an earlier attempt left in the outcomes.
-        bulk = [batch for batch in batches.values() if len(batch) > 1]
-        done = {id(out) for batch in bulk for out in batch}
-        for batch in bulk:
-            self._insert_bulk(session, context, batch, *nets[batch[0].request["network_id"]])
+        simple = [out for batch in batches.values() for out in batch]
+        if len(simple) < 2:
+            simple = []
+        done = {id(out) for out in simple}
+        if simple:
+            self._insert_bulk(session, context, simple, nets)
         for out in outs:
             if id(out) not in done:
                 net_row, _ = nets[out.request["network_id"]]
@@ -315,22 +357,31 @@ class Ports:
         return outs
 
     def _insert_bulk(self, session: orm.Session, context: RequestContext,
-                     outs: list[lc.Outcome], net_row: Any, net: objects.Network) -> None:
-        """Many automatic ports of one network: multi-row inserts, addresses in one pass.
+                     outs: list[lc.Outcome], nets: dict[str, tuple[Any, objects.Network]]
+                     ) -> None:
+        """Many automatic ports, on one network or several: one insert per table for all.
 
         What :meth:`_insert_port` does port by port, in a constant number of
-        statements per network (a boot storm's batch; issue 13).
+        statements (a boot's NICs, a boot storm's batch; issue 13); addresses
+        per network (:mod:`~naas_lib.ipam.bulk` for several ports of one
+        network, the allocator's contention-aware path for one). A port that
+        asks to be attached (``out.extra``) is inserted as its attachment
+        leaves it (device, status, revision and binding): ``_attach_new``
+        then only records the attachment. ``out.after`` is the port as
+        created, unattached.
         """
-        checked: set[str] = set()
-        rows, profiles = [], []
+        checked: set[tuple[str, str]] = set()
+        rows, profiles, by_network = [], [], {}
         now = models.utcnow()
         for out, mac in zip(outs, macs.generate_many(self.core.base_mac, len(outs)),
                             strict=True):
             v = out.request
-            if v["project_id"] not in checked:
+            net_row = nets[v["network_id"]][0]
+            if (v["project_id"], net_row.id) not in checked:
                 self.core.enforce(context, "create_port", {**policy_target(net_row),
                                                            "project_id": v["project_id"]})
-                checked.add(v["project_id"])
+                checked.add((v["project_id"], net_row.id))
+            by_network.setdefault(net_row.id, []).append(v["id"])
             rows.append({
                 "id": v["id"], "project_id": v["project_id"], "network_id": net_row.id,
                 "name": v.get("name", ""), "description": v.get("description", ""),
@@ -340,11 +391,18 @@ class Ports:
                 "revision_number": 1, "created_at": now, "updated_at": now,
                 "port_security_enabled": port_security.enabled_for(v, net_row)})
             profiles.append(json.dumps(v.get("binding_profile", {})))
+        # The rows as written: an attached port as its attachment leaves it.
+        written = [row if out.extra is None else {**row, **AttachmentRecorder.attached_values(
+            row["status"], row["device_id"], row["revision_number"], out.extra, now)}
+            for out, row in zip(outs, rows, strict=True)]
         try:
-            session.connection().execute(_INSERT_PORT, rows)
-            self.binder.insert_unbound(session, [{"id": r["id"], "binding_profile": p}
-                                                 for r, p in zip(rows, profiles, strict=True)])
-            ips = bulk_ipam.allocate_many(session, net_row.id, [r["id"] for r in rows])
+            session.connection().execute(_INSERT_PORT, written)
+            ips: dict[str, list[tuple[str, str]]] = {}
+            for network_id, port_ids in by_network.items():
+                if len(port_ids) > 1:
+                    ips.update(bulk_ipam.allocate_many(session, network_id, port_ids))
+                else:
+                    ips[port_ids[0]] = allocator.allocate(session, port_ids[0], network_id, None)
         except db_exc.DBDuplicateEntry as e:
             raise lost_race(e) from e
         if self.security is not None:
@@ -353,22 +411,29 @@ class Ports:
                 [r["port_security_enabled"] for r in rows], [r["mac_address"] for r in rows])
         else:
             security = [([], [])] * len(rows)
+        bindings = []
         for out, row, profile, (groups, pairs) in zip(outs, rows, profiles, security,
                                                       strict=True):
             out.after = common.port_obj(_RowView({
                 **row, "binding_host_id": None, "binding_profile": profile,
                 "binding_vif_type": constants.VIF_TYPE_UNBOUND, "binding_vif_details": "{}"}),
                 ips[row["id"]], groups, pairs)
-            if out.request.get("binding_host_id"):
-                out.after = self.binder.bind(session, out.after, net,
-                                             out.request["binding_host_id"], new_port=True)
+            host = out.extra["host"] if out.extra else out.request.get("binding_host_id")
+            values = self.binder.chosen(session, out.after, out.network, host) if host else None
+            bindings.append((row["id"], profile, values))
+            if values is not None and out.extra:
+                out.written = values  # bound with the attachment (``_attach_new``)
+            elif values is not None:  # bound by the request itself (binding:host_id)
+                out.after = Binder.as_bound(out.after, values)
+        self.binder.insert_active(session, bindings)
 
     def _attach_new(self, session: orm.Session, context: RequestContext, outs: list[lc.Outcome],
                     att_outs: list[lc.Outcome]) -> None:
         """Attach and bind the new ports that asked for it (after their PRECOMMIT)."""
         wanted = [out for out in outs if out.extra]
         recorded = self.recorder.record_new(
-            session, context, [(o.after, o.network, o.extra) for o in wanted])
+            session, context, [(o.after, o.network, o.extra) for o in wanted],
+            [o.written for o in wanted])
         for out, att_out, (att, port) in zip(wanted, att_outs, recorded, strict=True):
             out.after, att_out.after = port, att
         self.lifecycle.precommit(_ATTACH, context, att_outs, session, None)

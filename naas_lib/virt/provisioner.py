@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from naas_lib import constants, objects
+from naas_lib import constants, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import RequestContext
 from naas_lib.service import NetworkService
@@ -97,6 +97,15 @@ class _NicError(Exception):
         self.cause = cause
 
 
+def _well_formed(network_id: Any) -> bool:
+    """Whether ``network_id`` could name a network (anything else is "not found")."""
+    try:
+        validation.uuid_str("network_id", network_id)
+    except exc.InvalidInput:
+        return False
+    return True
+
+
 def _reason(e: BaseException) -> str:
     return getattr(e, "message", None) or f"{type(e).__name__}: {e}"
 
@@ -133,17 +142,19 @@ class Provisioner:
         nics = [_Nic(i, self._checked_request(r)) for i, r in enumerate(requested_nics)]
         try:
             networks = self._resolve(context, admin, inst, nics)
-            self._create_new_ports(admin, inst, nics, host)
+            made, created_on = self._create_new_ports(context, admin, inst, nics, host)
+            networks = {**networks, **created_on}
+            ahead = made.plug_ahead if made is not None else None
             run: list[_Nic] = []  # consecutive new NICs: plugged together, in NIC order
             for nic in nics:
                 if nic.created:
                     run.append(nic)
                     continue
-                self._plug_created(run, networks, host)
-                run = []
+                self._plug_created(run, networks, host, ahead)
+                run, ahead = [], None
                 self._attach(admin, inst, nic, host)
-            self._plug_created(run, networks, host)
-            return self._network_info(admin, nics, networks)
+            self._plug_created(run, networks, host, ahead)
+            return self._network_info(admin, nics, networks, made)
         except _NicError as e:
             self._undo(admin, nics)
             err = exc.NicAllocationFailed(index=e.index, reason=_reason(e.cause),
@@ -169,10 +180,15 @@ class Provisioner:
                  nics: list[_Nic]) -> dict[str, objects.Network]:
         """Check every request against what the caller may see, before writing anything.
 
-        Returns the requested networks (reused for the network info).
+        Returns the requested networks (reused for the network info). When
+        every NIC asks for a new port, the networks are checked (for the
+        caller) and read by the transaction that creates the ports instead.
         """
-        wanted = sorted({n.request.network_id for n in nics if n.request.port_id is None
-                         and isinstance(n.request.network_id, str)})
+        all_new = all(n.request.port_id is None and n.request.network_id is not None
+                      for n in nics)
+        wanted = [] if all_new else sorted(
+            {n.request.network_id for n in nics if n.request.port_id is None
+             and isinstance(n.request.network_id, str)})
         networks = self.service.get_networks(context, wanted) if wanted else []
         visible = {n.id for n in networks}
         seen_ports: set[str] = set()
@@ -196,7 +212,8 @@ class Provisioner:
                         raise exc.PortInUse(port_id=port.id, interface_id=port.device_id)
                     nic.port = nic.before = port
                 elif r.network_id is not None:
-                    if r.network_id not in visible:
+                    if not all_new and r.network_id not in visible or \
+                            not _well_formed(r.network_id):
                         raise exc.NetworkNotFound(net_id=r.network_id)
                 else:
                     raise exc.InvalidInput(field="requested_nics",
@@ -220,34 +237,44 @@ class Provisioner:
             attrs["binding_profile"] = dict(r.binding_profile)
         return attrs
 
-    def _create_new_ports(self, admin: RequestContext, inst: InstanceRef,
-                          nics: list[_Nic], host: str) -> None:
-        """All new ports, attached and bound, in one transaction.
+    def _create_new_ports(self, context: RequestContext, admin: RequestContext,
+                          inst: InstanceRef, nics: list[_Nic], host: str
+                          ) -> tuple[objects.InstancePorts | None, dict[str, objects.Network]]:
+        """All new ports, attached and bound, in one transaction; what it returned
+        (None after the one-by-one fallback) and the new ports' networks.
 
         Created and attached together, a port the provisioner made is never
         left unattached (and so unknown to ``deallocate_for_instance``) by a
-        process that dies between the two. On failure, one by one to name the
-        culprit.
+        process that dies between the two. The networks are checked for the
+        caller (``context``) in that transaction. On failure, one by one to
+        name the culprit.
         """
         new = [n for n in nics if n.request.port_id is None]
         if not new:
-            return
+            return None, {}
         attrs = [self._port_attrs(inst, n) for n in new]
         specs = [{"instance_id": inst.uuid, "host": host} for _ in attrs]
         try:
-            ports = self.service.create_ports(admin, attrs, attachments=specs)
+            made = self.service.create_instance_ports(admin, attrs, specs, caller=context)
+        except exc.NetworkNotFound as e:
+            # Nothing was written: name the first NIC asking for that network.
+            missing = e.kwargs.get("net_id")
+            nic = next((n for n in new if n.request.network_id == missing), new[0])
+            raise _NicError(nic.index, e) from e
         except exc.NaasError as bulk_error:
             LOG.debug("Bulk port creation for %s failed (%s); creating one by one",
                       inst.uuid, bulk_error)
         else:
-            for nic, port in zip(new, ports, strict=True):
+            for nic, port in zip(new, made.ports, strict=True):
                 nic.port, nic.created, nic.attached = port, True, True
-            return
+            return made, dict(made.networks)
+        networks: dict[str, objects.Network] = {}
         for nic, a, spec in zip(new, attrs, specs, strict=True):
             for attempt in range(1, _CREATE_ATTEMPTS + 1):
                 try:
-                    nic.port = self.service.create_ports(admin, [a], attachments=[spec])[0]
-                    nic.attached = True
+                    one = self.service.create_instance_ports(admin, [a], [spec], caller=context)
+                    nic.port, nic.attached = one.ports[0], True
+                    networks.update(one.networks)
                     break
                 except exc.ConcurrentModification as e:
                     # The service's own retries lost every race for an address or
@@ -258,20 +285,22 @@ class Provisioner:
                 except exc.NaasError as e:
                     raise _NicError(nic.index, e) from e
             nic.created = True
+        return None, networks
 
     def _plug_created(self, nics: list[_Nic], networks: dict[str, objects.Network],
-                      host: str) -> None:
+                      host: str, ahead: Any = None) -> None:
         """Plug new ports (attached and bound with their creation) if ``host`` is ours.
 
-        Fed from what the create transaction returned, nothing is read again;
-        their statuses are written in one transaction for all of them.
+        Fed from what the create transaction returned (``ahead``: what it read
+        for the plug), nothing is read again; their statuses are written in
+        one transaction for all of them.
         """
         todo = [n for n in nics if n.created]
         if not todo or host != self.service.host:
             return
         try:
             plugged = self.service.plug_ports(
-                [(n.port, networks[n.port.network_id]) for n in todo])
+                [(n.port, networks[n.port.network_id]) for n in todo], ahead=ahead)
         except Exception as e:
             failed = getattr(e, "kwargs", {}).get("port_id")
             index = next((n.index for n in todo if n.port_id == failed), todo[0].index)
@@ -310,7 +339,8 @@ class Provisioner:
         return att.instance_id == instance_id and att.interface_id == port_id
 
     def _network_info(self, admin: RequestContext, nics: list[_Nic],
-                      networks: dict[str, objects.Network]) -> list[dict[str, Any]]:
+                      networks: dict[str, objects.Network],
+                      made: objects.InstancePorts | None) -> list[dict[str, Any]]:
         if not nics:
             return []
         # A port this call created is as its create (and plug) returned it;
@@ -324,9 +354,15 @@ class Provisioner:
         missing = [i for i in net_ids if i not in nets]
         if missing:
             nets.update((n.id, n) for n in self.service.list_networks(admin, id=missing))
-        # Subnets, DHCP reservation ports and host capabilities: one read transaction.
         hosts = sorted({p.binding_host_id for p in ports.values() if p.binding_host_id})
-        subnets, reserved, caps = self.service.network_info_sources(net_ids, hosts)
+        if made is not None and set(net_ids) <= made.networks.keys() and \
+                set(hosts) <= {p.binding_host_id for p in made.ports}:
+            # Every NIC new: read by the transaction that created them.
+            subnets, reserved, caps = (dict(made.subnets), dict(made.dhcp_reserved),
+                                       dict(made.host_capabilities))
+        else:
+            # Subnets, DHCP reservation ports and host capabilities: one read transaction.
+            subnets, reserved, caps = self.service.network_info_sources(net_ids, hosts)
         servers = {p.id: network_info.dhcp_servers(
             caps.get(p.binding_host_id, {}) if p.binding_host_id else None, reserved)
             for p in ports.values()}

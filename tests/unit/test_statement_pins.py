@@ -28,20 +28,24 @@ PINS: dict[str, tuple[int, int]] = {
     # its group membership, binding, port) and the port-security host side's read
     # of the port's groups (issue 11).
     "delete_port": (14, 2),
-    # Port security before the plug reads the revisions of the port's groups (1
-    # query, issue 11): the driver holds the groups at those revisions, so their
+    # Port security's read of the revisions of the port's groups (1 query, issue 11)
+    # runs inside the attach's write transaction, not in a reader of its own before
+    # the plug (was 14, 3): the driver holds the groups at those revisions, so their
     # rules and members are not read again.
-    "attach_port": (14, 3),
-    # Networks with their subnet ids in one statement (1 reader, was 2 through
-    # list_networks); one write transaction creating, attaching and binding both
-    # ports (22: both attachments checked, inserted, bound and their ports updated in
-    # one statement each, was 26); port security's read of the revisions of both
-    # ports' groups, ONE for the boot (2, issue 11; was 2 x 4); ONE status write for
-    # both NICs (2: one UPDATE for the batch, was one per NIC); network info in one
-    # read (5: subnets, their pools, DNS servers and routes in one statement (was 3),
-    # the responders' reserved addresses in one query (was the reservation ports, 2),
-    # the host's capabilities). No port is read again.
-    "boot_2_nics": (32, 5),
+    "attach_port": (13, 2),
+    # ONE write transaction for everything but the statuses (18): the networks
+    # checked for the caller and read in one statement (was a reader of its own and
+    # one statement per network); both ports inserted in one statement already
+    # attached and bound (status, device, revision, binding: no UPDATE of ports or
+    # bindings afterwards), addresses per network (4 each), default group
+    # membership for both in one statement, both bindings and both attachments in
+    # one insert each (no interface check: each interface id is its new port's own
+    # id); then, in the same transaction, network info's subnets (with their pools,
+    # DNS servers and routes), the responders' reserved addresses, and port
+    # security's group revisions for the plug (issue 13: was 3 reader transactions;
+    # this host's capabilities are those it registered, not read). ONE status write
+    # for both NICs (2). No port is read again. Was 32 statements in 5 transactions.
+    "boot_2_nics": (20, 2),
     # ONE write that reads the instance's attachments and detaches both ports (12:
     # the attachment read was a reader transaction of its own, 2 statements, before
     # detach_instance; both ports, their attachments and networks read in one
