@@ -47,6 +47,7 @@ _NETWORK_POOLS_PICKED = _network_pools(_pools.picked_lane_of(_P.c.id).label("lan
 _SUBNET_POOLS = (sa.select(_P.c.id, _P.c.first_key, _P.c.last_key, _P.c.next_key)
                  .where(_P.c.subnet_id == sa.bindparam("subnet_id"))
                  .order_by(_P.c.first_key))
+_INSERT_ALLOCATION = sa.insert(_alloc)
 _IS_TAKEN = sa.select(_alloc.c.port_id).where(_alloc.c.subnet_id == sa.bindparam("s"),
                                               _alloc.c.ip_address == sa.bindparam("ip"))
 _PORT_ADDRESSES = (sa.select(_alloc.c.subnet_id, _alloc.c.ip_address)
@@ -125,12 +126,15 @@ def parse_request(fixed_ips: Any) -> list[dict[str, Any]]:
 
 
 def allocate(session: orm.Session, port_id: str, network_id: str,
-             request: Sequence[Mapping[str, Any]] | None) -> list[tuple[str, str]]:
+             request: Sequence[Mapping[str, Any]] | None, insert: bool = True
+             ) -> list[tuple[str, str]]:
     """Allocate the port's addresses and insert them; returns [(subnet id, ip)].
 
     With no request: one address of each IP version, from the first subnet of
     that version that has room. Otherwise each entry names a subnet, an
-    address, or both.
+    address, or both. ``insert`` False leaves the insert to the caller
+    (:func:`insert_allocations`, one statement for several ports), in the
+    same transaction.
     """
     spread = _contention.spread(network_id)
     subnets = _subnets(session, network_id, spread)
@@ -165,11 +169,18 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
             if any(s == sub.id and i == ip for s, i in chosen):
                 raise exc.InvalidInput(field="fixed_ips", reason=f"{ip} is requested twice")
             chosen.append((sub.id, ip))
-    if chosen:
-        session.connection().execute(sa.insert(_alloc), [
-            {"subnet_id": s, "ip_address": ip, "port_id": port_id, "network_id": network_id}
-            for s, ip in chosen])
+    if insert:
+        insert_allocations(session, [(port_id, network_id, chosen)])
     return chosen
+
+
+def insert_allocations(session: orm.Session,
+                       items: Sequence[tuple[str, str, Sequence[tuple[str, str]]]]) -> None:
+    """Insert allocated addresses: (port id, network id, [(subnet id, ip)]) of each port."""
+    rows = [{"subnet_id": s, "ip_address": ip, "port_id": port_id, "network_id": network_id}
+            for port_id, network_id, chosen in items for s, ip in chosen]
+    if rows:
+        session.connection().execute(_INSERT_ALLOCATION, rows)
 
 
 def _subnet_for(entry: Mapping[str, Any], subnets, by_id, network_id: str):

@@ -25,6 +25,7 @@ from sqlalchemy import orm
 
 from naas_lib import exceptions as exc
 from naas_lib.db import models
+from naas_lib.ipam import allocator
 from naas_lib.ipam.addresses import from_key, to_key
 from naas_lib.ipam.ranges import LANES
 
@@ -120,13 +121,14 @@ def _from_pool(conn: sa.Connection, subnet_id: str, version: int, pool: Any,
     return got
 
 
-def allocate_many(session: orm.Session, network_id: str, port_ids: Sequence[str]
-                  ) -> dict[str, list[tuple[str, str]]]:
+def allocate_many(session: orm.Session, network_id: str, port_ids: Sequence[str],
+                  insert: bool = True) -> dict[str, list[tuple[str, str]]]:
     """One automatic address of each IP version for every port; inserted; by port id.
 
     IpAddressGenerationFailure when the network's subnets of a version have
     fewer free addresses than ports (nothing is kept: the caller's
-    transaction rolls back).
+    transaction rolls back). ``insert`` False leaves the insert to the caller
+    (``allocator.insert_allocations``).
     """
     conn = session.connection()
     subnets: dict[str, tuple[int, list[Any]]] = {}
@@ -152,8 +154,7 @@ def allocate_many(session: orm.Session, network_id: str, port_ids: Sequence[str]
             raise exc.IpAddressGenerationFailure(net_id=network_id)
         for port_id, address in zip(port_ids, got, strict=True):
             chosen[port_id].append(address)
-    rows = [{"subnet_id": s, "ip_address": ip, "port_id": p, "network_id": network_id}
-            for p, addresses in chosen.items() for s, ip in addresses]
-    if rows:
-        conn.execute(sa.insert(_A), rows)
+    if insert:
+        allocator.insert_allocations(session, [(p, network_id, addresses)
+                                               for p, addresses in chosen.items()])
     return chosen

@@ -400,9 +400,13 @@ class Ports:
             ips: dict[str, list[tuple[str, str]]] = {}
             for network_id, port_ids in by_network.items():
                 if len(port_ids) > 1:
-                    ips.update(bulk_ipam.allocate_many(session, network_id, port_ids))
+                    ips.update(bulk_ipam.allocate_many(session, network_id, port_ids,
+                                                       insert=False))
                 else:
-                    ips[port_ids[0]] = allocator.allocate(session, port_ids[0], network_id, None)
+                    ips[port_ids[0]] = allocator.allocate(session, port_ids[0], network_id,
+                                                          None, insert=False)
+            allocator.insert_allocations(session, [
+                (row["id"], row["network_id"], ips[row["id"]]) for row in rows])
         except db_exc.DBDuplicateEntry as e:
             raise lost_race(e) from e
         if self.security is not None:

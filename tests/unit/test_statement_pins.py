@@ -37,7 +37,8 @@ PINS: dict[str, tuple[int, int]] = {
     # checked for the caller and read in one statement (was a reader of its own and
     # one statement per network); both ports inserted in one statement already
     # attached and bound (status, device, revision, binding: no UPDATE of ports or
-    # bindings afterwards), addresses per network (4 each), default group
+    # bindings afterwards), addresses chosen per network (3 each) and inserted for
+    # both in one statement, default group
     # membership for both in one statement, both bindings and both attachments in
     # one insert each (no interface check: each interface id is its new port's own
     # id); then, in the same transaction, network info's subnets (with their pools,
@@ -45,7 +46,7 @@ PINS: dict[str, tuple[int, int]] = {
     # security's group revisions for the plug (issue 13: was 3 reader transactions;
     # this host's capabilities are those it registered, not read). ONE status write
     # for both NICs (2). No port is read again. Was 32 statements in 5 transactions.
-    "boot_2_nics": (20, 2),
+    "boot_2_nics": (19, 2),
     # ONE write that reads the instance's attachments and detaches both ports (12:
     # the attachment read was a reader transaction of its own, 2 statements, before
     # detach_instance; both ports, their attachments and networks read in one
