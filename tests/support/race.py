@@ -21,6 +21,8 @@ from typing import Any
 from naas_lib import NetworkService, RequestContext
 from naas_lib import exceptions as exc
 
+#: Ports a warmed worker creates (and deletes) on its warm-up network before the race.
+WARM_UPS = 3
 #: Loggers whose DEBUG "retrying" record marks one re-run of a transaction.
 RETRY_LOGGERS = ("oslo_db.api", "naas_lib.db.retry")
 
@@ -54,8 +56,13 @@ def _install_counter() -> _Counter:
 
 
 def create_ports_worker(url: str, network_id: str, attempts: int, barrier: Any,
-                        results: Any) -> None:
-    """Create ``attempts`` ports one by one; report each outcome on ``results``."""
+                        results: Any, warm_network_id: str | None = None) -> None:
+    """Create ``attempts`` ports one by one; report each outcome on ``results``.
+
+    With ``warm_network_id`` the worker first creates and deletes ports there
+    (its statements compiled, its pool connections made); its figures for
+    that are reported as the outcome ``("warm-up", None, stats)``, first.
+    """
     counter = _install_counter()
     svc = NetworkService.from_settings(database_url=url, create_schema=False)
     ctx = RequestContext(project_id="race", user_id="racer")
@@ -64,6 +71,13 @@ def create_ports_worker(url: str, network_id: str, attempts: int, barrier: Any,
         # Connected and warm, as a long-running service is: the race measures the
         # writers' contention, not a process's first connection and imports.
         svc.get_network(ctx, network_id)
+        if warm_network_id is not None:
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            made = [svc.create_port(ctx, network_id=warm_network_id) for _ in range(WARM_UPS)]
+            first = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - cpu0}
+            for port in made:
+                svc.delete_port(ctx, port.id)
+            outcomes.append(("warm-up", None, first))
         barrier.wait(timeout=60)
         for _ in range(attempts):
             counter.retries = counter.errors = 0
@@ -87,18 +101,21 @@ def create_ports_worker(url: str, network_id: str, attempts: int, barrier: Any,
 
 
 def run_race(url: str | Sequence[str], network_id: str, processes: int, attempts: int,
-             timeout: float = 240.0) -> list[tuple[str, Any, dict[str, Any]]]:
+             timeout: float = 240.0, warm_network_id: str | None = None
+             ) -> list[tuple[str, Any, dict[str, Any]]]:
     """Start ``processes`` workers together; return every outcome of every worker.
 
     With several URLs (the nodes of a cluster) worker ``i`` writes through
-    ``urls[i % len(urls)]``.
+    ``urls[i % len(urls)]``. ``warm_network_id``: see :func:`create_ports_worker`
+    (each worker's warm-up outcome comes first among its outcomes).
     """
     urls = [url] if isinstance(url, str) else list(url)
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(processes)
     results = ctx.Queue()
     procs = [ctx.Process(target=create_ports_worker,
-                         args=(urls[i % len(urls)], network_id, attempts, barrier, results))
+                         args=(urls[i % len(urls)], network_id, attempts, barrier, results,
+                               warm_network_id))
              for i in range(processes)]
     for p in procs:
         p.start()
