@@ -33,9 +33,14 @@ LOG = logging.getLogger(__name__)
 #: made by other processes reach the driver by the next full read or sync round.
 STATE_REUSE_SECONDS = 30.0
 _ports = models.Port.__table__
-_SUBNETS_OF_NETWORKS = sa.select(models.Subnet.__table__).where(
-    models.Subnet.__table__.c.network_id.in_(sa.bindparam("ids", expanding=True))).order_by(
-    models.Subnet.__table__.c.id)
+_subnets = models.Subnet.__table__
+#: Id and revision of the subnets of networks ``ids`` (what tells a cached subnet is current).
+_SUBNET_REVISIONS = sa.select(_subnets.c.id, _subnets.c.revision_number).where(
+    _subnets.c.network_id.in_(sa.bindparam("ids", expanding=True))).order_by(_subnets.c.id)
+_SUBNETS_BY_ID = sa.select(_subnets).where(
+    _subnets.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(_subnets.c.id)
+#: Subnets kept by :meth:`Plugging.network_info_sources_in` (by id, with their revision).
+SUBNET_CACHE_SIZE = 4096
 _HOST_CAPABILITIES = sa.select(models.Host.__table__.c.name,
                                models.Host.__table__.c.capabilities).where(
     models.Host.__table__.c.name.in_(sa.bindparam("names", expanding=True)))
@@ -115,6 +120,10 @@ class Plugging:
         #: Run with ports right before the driver plugs them (port security: their
         #: groups): once per batch of :meth:`plug_ports`, with one port otherwise.
         self.before_plug: list[BeforePlug] = []
+        #: Subnet objects by id, reused for network info while their revision is
+        #: the database's (every change of a subnet, its pools, DNS servers or
+        #: routes moves it).
+        self._subnets: dict[str, objects.Subnet] = {}
         #: Per network, the state last told to ``driver.refresh_network`` and when it was
         #: read; the lock orders refreshes so that no change overtakes another.
         self._told: dict[str, tuple[float, driver_base.DesiredState]] = {}
@@ -386,8 +395,19 @@ class Plugging:
         ids = list(dict.fromkeys(network_ids))
         subnets: dict[str, list[objects.Subnet]] = {}
         conn = session.connection()  # plain rows: this runs on every boot
-        rows = conn.execute(_SUBNETS_OF_NETWORKS, {"ids": ids}).all() if ids else []
-        for sub in common.load_subnets(session, rows):
+        current = conn.execute(_SUBNET_REVISIONS, {"ids": ids}).all() if ids else []
+        cache = self._subnets
+        found = {sid: cache.get(sid) for sid, _revision in current}
+        stale = [sid for sid, revision in current
+                 if getattr(found[sid], "revision_number", None) != revision]
+        if stale:
+            if len(cache) + len(stale) > SUBNET_CACHE_SIZE:
+                cache.clear()
+            for sub in common.load_subnets(session, conn.execute(_SUBNETS_BY_ID,
+                                                                 {"ids": stale}).all()):
+                cache[sub.id] = found[sub.id] = sub
+        for sid, _revision in current:
+            sub = found[sid]
             subnets.setdefault(sub.network_id, []).append(sub)
         reserved = dhcp.server_addresses(session, ids)
         own = self.core.registered_capabilities

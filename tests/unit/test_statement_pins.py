@@ -41,12 +41,14 @@ PINS: dict[str, tuple[int, int]] = {
     # both in one statement, default group
     # membership for both in one statement, both bindings and both attachments in
     # one insert each (no interface check: each interface id is its new port's own
-    # id); then, in the same transaction, network info's subnets (with their pools,
-    # DNS servers and routes), the responders' reserved addresses, and port
+    # id); then, in the same transaction, the revisions of the networks' subnets
+    # (subnet objects are reused while their revision stands; a changed or new one
+    # is read with its pools, DNS servers and routes), the responders' reserved
+    # addresses, and port
     # security's group revisions for the plug (issue 13: was 3 reader transactions;
     # this host's capabilities are those it registered, not read). ONE status write
     # for both NICs (2). No port is read again. Was 32 statements in 5 transactions.
-    "boot_2_nics": (19, 2),
+    "boot_2_nics": (18, 2),
     # ONE write that reads the instance's attachments and detaches both ports (12:
     # the attachment read was a reader transaction of its own, 2 statements, before
     # detach_instance; both ports, their attachments and networks read in one

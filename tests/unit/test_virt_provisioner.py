@@ -455,3 +455,33 @@ def test_create_with_attachment_is_all_or_nothing(svc, ctx, admin_ctx, nets, dri
     assert svc.list_attachments(admin_ctx) == []
     with pytest.raises(exc.InvalidInput):
         svc.create_ports(admin_ctx, [{"network_id": a.id}], attachments=[])
+
+
+def test_network_info_follows_subnet_changes_made_by_another_process(make_service, tmp_path,
+                                                                     ctx):
+    """Subnets reused by the boot path are never older than their revision in the database."""
+    url = f"sqlite:///{tmp_path}/shared.sqlite"
+    svc = make_service(database_url=url, host=HOST, driver_cls=FakeDriver,
+                       fake={"endpoint": "192.0.2.1"})
+    other = make_service(database_url=url)  # another process's service on the same database
+    net = svc.create_network(ctx, name="net")
+    sub = svc.create_subnet(ctx, network_id=net.id, cidr="10.5.0.0/24",
+                            dns_nameservers=["10.5.0.53"])
+    prov = Provisioner(svc, poll_interval=0.01)
+
+    def subnet_info(n: int) -> dict:
+        (vif,) = prov.allocate_for_instance(ctx, inst(n), [NicRequest(network_id=net.id)], HOST)
+        (info,) = vif["network"]["subnets"]
+        return info
+
+    assert [d["address"] for d in subnet_info(1)["dns"]] == ["10.5.0.53"]
+    other.update_subnet(ctx, sub.id, dns_nameservers=["10.5.0.54"],
+                        host_routes=[{"destination": "192.168.9.0/24", "nexthop": "10.5.0.254"}])
+    changed = subnet_info(2)
+    assert [d["address"] for d in changed["dns"]] == ["10.5.0.54"]
+    assert [r["cidr"] for r in changed["routes"]] == ["192.168.9.0/24"]
+    other.create_subnet(ctx, network_id=net.id, cidr="10.6.0.0/24", gateway_ip="10.6.0.9")
+    (vif,) = prov.allocate_for_instance(
+        ctx, inst(3), [NicRequest(network_id=net.id, fixed_ip="10.6.0.10")], HOST)
+    (added,) = [s for s in vif["network"]["subnets"] if s["cidr"] == "10.6.0.0/24"]
+    assert added["gateway"]["address"] == "10.6.0.9"
