@@ -207,6 +207,22 @@ class Database:
         return self._transaction(writing=False)
 
     @contextlib.contextmanager
+    def core_writer(self) -> Iterator[sa.Connection]:
+        """:meth:`writer` on a plain connection, for paths that run Core statements only.
+
+        The same BEGIN (IMMEDIATE on an embedded file), error translation and
+        outage typing as :meth:`writer`, without an ORM session around it
+        (about half of a short transaction's fixed cost, see
+        ``benchmarks/bench_txn_overhead.py``).
+        """
+        token = _WRITING.set(True)
+        try:
+            with typed_outages(), self.engine.begin() as conn:
+                yield conn
+        finally:
+            _WRITING.reset(token)
+
+    @contextlib.contextmanager
     def _transaction(self, writing: bool) -> Iterator[orm.Session]:
         token = _WRITING.set(writing)
         try:

@@ -78,9 +78,8 @@ class SubnetsOnDemand(Sequence[objects.Subnet]):
         return len(self._load())
 
 
-def _write_statuses(session: orm.Session, rows: list[dict]) -> None:
+def _write_statuses(conn: sa.Connection, rows: list[dict]) -> None:
     """Write ports' statuses; PortNotFound (the caller's transaction undone) for a missing one."""
-    conn = session.connection()
     if common.update_each(conn, _SET_STATUS, rows):
         return
     found = set(conn.execute(sa.select(_ports.c.id).where(
@@ -349,15 +348,18 @@ class Plugging:
 
         def txn() -> list[tuple[objects.Port, objects.Port]]:
             changed = []
+            now = models.utcnow()
+            rows = [{"i": port_id, "s": status, "r": reason, "u": now}
+                    for port_id, status, reason in statuses]
+            if not listened:  # the hot path (a boot's NICs): no session, Core only
+                with self.core.db.core_writer() as conn:
+                    _write_statuses(conn, rows)
+                return changed
             with self.core.db.writer() as session:
-                befores = {}
-                if listened:
-                    rows = session.scalars(sa.select(models.Port).where(
-                        models.Port.id.in_([i for i, _s, _r in statuses]))).all()
-                    befores = {p.id: p for p in common.load_ports(session, rows)}
-                now = models.utcnow()
-                _write_statuses(session, [{"i": port_id, "s": status, "r": reason, "u": now}
-                                          for port_id, status, reason in statuses])
+                ports = session.scalars(sa.select(models.Port).where(
+                    models.Port.id.in_([i for i, _s, _r in statuses]))).all()
+                befores = {p.id: p for p in common.load_ports(session, ports)}
+                _write_statuses(session.connection(), rows)
                 for port_id, status, reason in statuses:
                     before = befores.get(port_id)
                     if before is not None and (before.status, before.status_reason) != (
