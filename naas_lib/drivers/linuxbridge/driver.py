@@ -669,10 +669,11 @@ class LinuxBridgeDriver(base.Driver):
         specs = self._dhcp_specs(desired, only=[network_id])
         try:
             with self._locked():
-                if not specs or self.kernel.get_link(names.bridge(network_id)) is None:
+                bridge = self.kernel.get_link(names.bridge(network_id)) if specs else None
+                if bridge is None:
                     self.dhcp.remove(network_id)
                     return
-                self.dhcp.ensure(specs[0])
+                self.dhcp.ensure(specs[0], bridge)
         except (DhcpError, OSError, nl.NetlinkError) as e:
             raise exc.DriverError(driver=self.name,
                                   reason=f"DHCP responder of network {network_id}: {e}") from e
