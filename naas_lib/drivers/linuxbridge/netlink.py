@@ -56,7 +56,9 @@ RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
 IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_GROUP, IFLA_EXT_MASK = 3, 4, 10, 18, 27, 29
-IFLA_INFO_KIND = 1
+IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IFLA_BR_FORWARD_DELAY, IFLA_BR_STP_STATE = 1, 5
+NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 _HDR = struct.Struct("IHHII")
 _IFINFO = struct.Struct("BxHiII")
@@ -254,10 +256,15 @@ class _LinkWriter(_RouteSocket):
             attrs += _attr(IFLA_MTU, struct.pack("I", mtu))
         if master is not None:
             attrs += _attr(IFLA_MASTER, struct.pack("I", master))
+        self.request(NLM_F_REQUEST | NLM_F_ACK, index, attrs,
+                     IFF_UP if up else 0, 0 if up is None else IFF_UP)
+
+    def request(self, flags: int, index: int, attrs: bytes, ifi_flags: int = 0,
+                ifi_change: int = 0) -> None:
+        """One RTM_NEWLINK request, acknowledged; the kernel's error raised by errno."""
         with self._lock:
             sock = self._socket()
-            seq, msg = self._message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, index, attrs,
-                                     IFF_UP if up else 0, 0 if up is None else IFF_UP)
+            seq, msg = self._message(RTM_NEWLINK, flags, index, attrs, ifi_flags, ifi_change)
             code = _send_acked(sock, msg, [seq], None)[seq]
         if code:
             raise NetlinkError(code, os.strerror(code))
@@ -470,14 +477,25 @@ class Kernel:
     # -- making devices --------------------------------------------------------
 
     def create_bridge(self, name: str, mtu: int) -> Link:
-        """A bridge, up, with an MTU that stays put when ports come and go."""
-        self.ipr.link("add", ifname=name, kind="bridge", state="up",
-                      br_stp_state=0, br_forward_delay=0)
-        link = self.get_link(name)
+        """A bridge, up, with an MTU that stays put when ports come and go.
+
+        Raw requests: made (STP off, no forward delay; EEXIST when the name is
+        taken), then given its MTU, then read back for its index.
+        """
+        zero = struct.pack("I", 0)
+        info = (_attr(IFLA_INFO_KIND, b"bridge\0")
+                + _attr(IFLA_INFO_DATA, _attr(IFLA_BR_STP_STATE, zero)
+                        + _attr(IFLA_BR_FORWARD_DELAY, zero)))
+        self._changer.request(NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 0,
+                              _attr(IFLA_IFNAME, name.encode() + b"\0")
+                              + _attr(IFLA_LINKINFO, info), IFF_UP, IFF_UP)
         # Setting the MTU after creation marks it as chosen by the user, so
         # the bridge keeps it instead of following its smallest port.
-        self.ipr.link("set", index=link.index, mtu=mtu)
-        return dataclasses.replace(link, mtu=mtu)
+        self._changer.change(0, name, mtu, None, None)
+        link = self.get_link(name)
+        if link is None:
+            raise NetlinkError(errno.ENODEV, f"bridge {name} vanished")
+        return link
 
     def create_vxlan(self, name: str, vni: int, local: str, port: int, mtu: int,
                      master: int, up: bool = True) -> Link:
