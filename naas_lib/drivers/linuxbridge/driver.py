@@ -705,8 +705,8 @@ class LinuxBridgeDriver(base.Driver):
 
     def _portsec_plug_many(self, ports: Sequence[objects.Port]) -> dict[str, list[str]]:
         """All the ports' rules in one transaction; the undo entry of each new one."""
-        known = self.portsec.portsec.ports()
         devices = [(port, _device_name(port)) for port in ports]
+        known = {device for _port, device in devices if self.portsec.portsec.programs(device)}
         self.portsec.apply_many(devices)
         return {port.id: [_PORTSEC_UNDO + device] for port, device in devices
                 if device not in known}
