@@ -56,6 +56,8 @@ VETH_PREFIX = "dhv"
 NAMESPACE_PREFIX = "naasdhcp-"
 #: The nftables table this component owns (and nothing else).
 NFT_FAMILY, NFT_TABLE = "bridge", "naas_dhcp"
+#: Where named network namespaces are mounted (iproute2's and pyroute2's place).
+NETNS_DIR = "/run/netns"
 DNSMASQ = "dnsmasq"
 _STOP_TIMEOUT = 3.0
 
@@ -138,6 +140,10 @@ class DhcpManager:
         #: Per network, what this manager last made its responder serve: the spec,
         #: the hosts and options files' text and the command line's digest.
         self._served: dict[str, tuple[config.NetworkSpec, str, str, str]] = {}
+        #: What a responder's command line, options file and plumbing come to, by the
+        #: parts of its spec they depend on (not its ports): every plug on a network
+        #: repeats them, and only its hosts file differs.
+        self._fixed: dict[tuple, tuple[list[str], str, str, str]] = {}
 
     # -- naming and files -------------------------------------------------
 
@@ -153,19 +159,23 @@ class DhcpManager:
 
     # -- public -------------------------------------------------------------
 
-    def ensure(self, spec: config.NetworkSpec) -> str:
+    def ensure(self, spec: config.NetworkSpec, bridge: Any | None = None) -> str:
         """Make the network's responder serve ``spec``; returns what was done.
 
         ``"started"`` (new), ``"restarted"`` (command line changed or it had
         died), ``"updated"`` (files changed, SIGHUP), ``"unchanged"``, or
-        ``"removed"`` when the spec leaves nothing to serve.
+        ``"removed"`` when the spec leaves nothing to serve. ``bridge``, the
+        network's bridge as the caller just read it (a ``netlink.Link``),
+        spares looking it up again.
         """
         if not spec.wanted:
             return "removed" if self.remove(spec.id) else "unchanged"
-        new = self.pid(spec.id) is None and not self._dir(spec.id).exists()
+        # The pid file lives in the directory: no directory, no responder (and
+        # no need to read a pid file and /proc to know it).
+        new = not self._dir(spec.id).exists()
         self._served.pop(spec.id, None)
         try:
-            return self._ensure(spec)
+            return self._ensure(spec, bridge)
         except BaseException:
             if new:  # compensate: nothing half-made of a responder that never ran
                 self.remove(spec.id)
@@ -200,24 +210,39 @@ class DhcpManager:
             self.ensure(dataclasses.replace(spec, ports=left))
         return True
 
-    def _ensure(self, spec: config.NetworkSpec) -> str:
+    def _fixed_parts(self, spec: config.NetworkSpec, directory: Path
+                     ) -> tuple[list[str], str, str, str]:
+        """The command line, its digest, the options file and the plumbing's digest."""
+        key = (spec.id, spec.bridge, spec.mtu, spec.subnets, str(directory), self.log_dhcp)
+        fixed = self._fixed.get(key)
+        if fixed is None:
+            args = config.command_line(
+                spec, pid_file=str(self._pid_file(spec.id)),
+                hosts_file=str(directory / "hosts"), opts_file=str(directory / "opts"),
+                log_file=str(directory / "log") if self.log_dhcp else None)
+            plumbing = _digest([spec.bridge, spec.mtu, config.responder_addresses(spec)])
+            if len(self._fixed) >= 1024:  # networks come and go: keep it bounded
+                self._fixed.clear()
+            fixed = self._fixed[key] = (args, _digest(args), config.opts_file(spec), plumbing)
+        return fixed
+
+    def _ensure(self, spec: config.NetworkSpec, bridge: Any | None = None) -> str:
         directory = self._dir(spec.id)
-        directory.mkdir(parents=True, exist_ok=True)
-        paths = {"pid_file": str(self._pid_file(spec.id)),
-                 "hosts_file": str(directory / "hosts"),
-                 "opts_file": str(directory / "opts"),
-                 "log_file": str(directory / "log") if self.log_dhcp else None}
-        args = config.command_line(spec, **paths)
-        hosts, opts = config.hosts_file(spec), config.opts_file(spec)
+        try:
+            os.mkdir(directory)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # the state directory itself is new
+            directory.mkdir(parents=True, exist_ok=True)
+        args, digest, opts, plumbing = self._fixed_parts(spec, directory)
+        hosts = config.hosts_file(spec)
         files_changed = _write_if_changed(directory / "hosts", hosts)
         files_changed |= _write_if_changed(directory / "opts", opts)
         state_file = directory / "state.json"
         state = _read_json(state_file)
-        plumbing = _digest([spec.bridge, spec.mtu, config.responder_addresses(spec)])
-        if state.get("plumbing") != plumbing or not self._plumbing_intact(spec):
+        if state.get("plumbing") != plumbing or not self._plumbing_intact(spec, bridge):
             self._ensure_plumbing(spec)
         pid = self.pid(spec.id)
-        digest = _digest(args)
         previous = state.get("args")
         if pid is not None and previous == digest:
             if state.get("plumbing") != plumbing:
@@ -309,12 +334,12 @@ class DhcpManager:
 
     def pid(self, network_id: str) -> int | None:
         """The pid of the network's running dnsmasq, or None (checked, not trusted)."""
-        pid_file = self._pid_file(network_id)
+        pid_file = str(self._pid_file(network_id))
         try:
-            pid = int(pid_file.read_text().strip())
+            pid = int(_read_bytes(pid_file).strip())
         except (OSError, ValueError):
             return None
-        return pid if _is_our_dnsmasq(pid, str(pid_file)) else None
+        return pid if _is_our_dnsmasq(pid, pid_file) else None
 
     def running(self) -> dict[str, int]:
         """Network id to pid of every responder running now."""
@@ -331,7 +356,7 @@ class DhcpManager:
 
     def _namespaces(self) -> set[str]:
         try:
-            entries = os.listdir("/run/netns")
+            entries = os.listdir(NETNS_DIR)
         except FileNotFoundError:
             return set()
         return {e for e in entries if e.startswith(self.namespace_prefix)
@@ -353,12 +378,17 @@ class DhcpManager:
         except FileNotFoundError:
             return set()
 
-    def _plumbing_intact(self, spec: config.NetworkSpec) -> bool:
-        """One cheap check for the update path: namespace there, veth up on the bridge."""
-        if self.namespace(spec.id) not in self._namespaces():
+    def _plumbing_intact(self, spec: config.NetworkSpec, bridge: Any | None = None) -> bool:
+        """One cheap check for the update path: namespace there, veth up on the bridge.
+
+        ``bridge``: the bridge's link when the caller has just read it.
+        """
+        if not os.path.exists(os.path.join(NETNS_DIR, self.namespace(spec.id))):
             return False
         if self.get_link is not None:
-            veth, bridge = self.get_link(veth_name(spec.id)), self.get_link(spec.bridge)
+            veth = self.get_link(veth_name(spec.id))
+            if bridge is None or bridge.name != spec.bridge:
+                bridge = self.get_link(spec.bridge)
             return (veth is not None and bridge is not None and veth.up
                     and veth.master == bridge.index)
         out = self._ip("-o", "link", "show", "dev", veth_name(spec.id), check=False)
@@ -478,9 +508,21 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
+def _read_bytes(path: str) -> bytes:
+    """A small file's content, with plain system calls (on every plug's responder check)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = b""
+        while chunk := os.read(fd, 65536):
+            data += chunk
+        return data
+    finally:
+        os.close(fd)
+
+
 def _cmdline(pid: int) -> list[str]:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        raw = _read_bytes(f"/proc/{pid}/cmdline")
     except OSError:
         return []
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
@@ -489,7 +531,7 @@ def _cmdline(pid: int) -> list[str]:
 def _alive(pid: int) -> bool:
     """Running and not a zombie (our parent may not reap daemons' children)."""
     try:
-        status = Path(f"/proc/{pid}/stat").read_text()
+        status = _read_bytes(f"/proc/{pid}/stat").decode(errors="replace")
     except OSError:
         return False
     return status.rsplit(")", 1)[1].split()[0] not in ("Z", "X")

@@ -669,10 +669,11 @@ class LinuxBridgeDriver(base.Driver):
         specs = self._dhcp_specs(desired, only=[network_id])
         try:
             with self._locked():
-                if not specs or self.kernel.get_link(names.bridge(network_id)) is None:
+                bridge = self.kernel.get_link(names.bridge(network_id)) if specs else None
+                if bridge is None:
                     self.dhcp.remove(network_id)
                     return
-                self.dhcp.ensure(specs[0])
+                self.dhcp.ensure(specs[0], bridge)
         except (DhcpError, OSError, nl.NetlinkError) as e:
             raise exc.DriverError(driver=self.name,
                                   reason=f"DHCP responder of network {network_id}: {e}") from e
@@ -704,8 +705,8 @@ class LinuxBridgeDriver(base.Driver):
 
     def _portsec_plug_many(self, ports: Sequence[objects.Port]) -> dict[str, list[str]]:
         """All the ports' rules in one transaction; the undo entry of each new one."""
-        known = self.portsec.portsec.ports()
         devices = [(port, _device_name(port)) for port in ports]
+        known = {device for _port, device in devices if self.portsec.portsec.programs(device)}
         self.portsec.apply_many(devices)
         return {port.id: [_PORTSEC_UNDO + device] for port, device in devices
                 if device not in known}

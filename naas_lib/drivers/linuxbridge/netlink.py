@@ -56,7 +56,9 @@ RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
 IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_GROUP, IFLA_EXT_MASK = 3, 4, 10, 18, 27, 29
-IFLA_INFO_KIND = 1
+IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IFLA_BR_FORWARD_DELAY, IFLA_BR_STP_STATE = 1, 5
+NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 _HDR = struct.Struct("IHHII")
 _IFINFO = struct.Struct("BxHiII")
@@ -200,13 +202,31 @@ class _LinkReader(_RouteSocket):
                 return links
 
 
-class _LinkRemover(_RouteSocket):
-    """RTM_DELLINK (by index, or by device group after moving devices into it), raw.
+def _send_acked(sock: socket.socket, data: bytes, seqs: list[int],
+                sending: Callable[[], None] | None) -> dict[int, int]:
+    """Send ``data`` and collect the error code (0: done) of each request in ``seqs``."""
+    if sending is not None:
+        sending()
+    sock.send(data)
+    codes: dict[int, int] = {}
+    while len(codes) < len(seqs):
+        reply = sock.recv(1 << 16)
+        off = 0
+        while off + _HDR.size <= len(reply):
+            length, mtype, _flags, mseq, _pid = _HDR.unpack_from(reply, off)
+            if length < _HDR.size:
+                break
+            if mtype == NLMSG_ERROR and mseq in seqs:
+                codes[mseq] = -struct.unpack_from("i", reply, off + _HDR.size)[0]
+            off += (length + 3) & ~3
+    return codes
 
-    All the requests of one removal go in one datagram, each acknowledged;
-    the kernel handles them in order, and the sender waits once for the
-    grace period that ends the last delete. Its own socket, so it may run
-    while the reader's is in use on another thread.
+
+class _LinkWriter(_RouteSocket):
+    """Acknowledged RTM_NEWLINK/RTM_DELLINK requests on a raw socket of its own, one at a time.
+
+    Requests are built by hand (a few attributes) and their acknowledgements
+    read by hand: no pyroute2 encoding, event loop or reply decode.
     """
 
     def __init__(self, netns: str | None) -> None:
@@ -217,10 +237,47 @@ class _LinkRemover(_RouteSocket):
         with self._lock:
             super().close()
 
-    def _message(self, mtype: int, flags: int, index: int, attrs: bytes) -> tuple[int, bytes]:
+    def _message(self, mtype: int, flags: int, index: int, attrs: bytes,
+                 ifi_flags: int = 0, ifi_change: int = 0) -> tuple[int, bytes]:
         seq = self._next_seq()
-        body = _IFINFO.pack(0, 0, index, 0, 0) + attrs
+        body = _IFINFO.pack(0, 0, index, ifi_flags, ifi_change) + attrs
         return seq, _HDR.pack(_HDR.size + len(body), mtype, flags, seq, 0) + body
+
+    def change(self, index: int, name: str | None, mtu: int | None, master: int | None,
+               up: bool | None) -> None:
+        """Set MTU, master and state of one device (by index, else by ``name``) in one request.
+
+        Raises the kernel's error as :class:`NetlinkError` (ENODEV: no such device).
+        """
+        attrs = b""
+        if index == 0 and name is not None:
+            attrs += _attr(IFLA_IFNAME, name.encode() + b"\0")
+        if mtu is not None:
+            attrs += _attr(IFLA_MTU, struct.pack("I", mtu))
+        if master is not None:
+            attrs += _attr(IFLA_MASTER, struct.pack("I", master))
+        self.request(NLM_F_REQUEST | NLM_F_ACK, index, attrs,
+                     IFF_UP if up else 0, 0 if up is None else IFF_UP)
+
+    def request(self, flags: int, index: int, attrs: bytes, ifi_flags: int = 0,
+                ifi_change: int = 0) -> None:
+        """One RTM_NEWLINK request, acknowledged; the kernel's error raised by errno."""
+        with self._lock:
+            sock = self._socket()
+            seq, msg = self._message(RTM_NEWLINK, flags, index, attrs, ifi_flags, ifi_change)
+            code = _send_acked(sock, msg, [seq], None)[seq]
+        if code:
+            raise NetlinkError(code, os.strerror(code))
+
+
+class _LinkRemover(_LinkWriter):
+    """RTM_DELLINK (by index, or by device group after moving devices into it), raw.
+
+    All the requests of one removal go in one datagram, each acknowledged;
+    the kernel handles them in order, and the sender waits once for the
+    grace period that ends the last delete. Its own socket, so it may run
+    while the reader's (or the changer's) is in use on another thread.
+    """
 
     def delete(self, indexes: Sequence[int], group: int | None,
                sending: Callable[[], None] | None = None) -> int:
@@ -233,7 +290,7 @@ class _LinkRemover(_RouteSocket):
             sock = self._socket()
             if group is None:
                 seq, msg = self._message(RTM_DELLINK, flags, indexes[0], b"")
-                code = self._acks(sock, msg, [seq], sending)[seq]
+                code = _send_acked(sock, msg, [seq], sending)[seq]
                 if code not in (0, errno.ENODEV):
                     raise NetlinkError(code, os.strerror(code))
                 return int(code == 0)
@@ -245,7 +302,7 @@ class _LinkRemover(_RouteSocket):
                 data += msg
             last, msg = self._message(RTM_DELLINK, flags, 0,
                                       _attr(IFLA_GROUP, struct.pack("I", group)))
-            codes = self._acks(sock, data + msg, [*moves, last], sending)
+            codes = _send_acked(sock, data + msg, [*moves, last], sending)
         moved = 0
         for seq in [*moves, last]:
             code = codes.get(seq, 0)
@@ -254,26 +311,6 @@ class _LinkRemover(_RouteSocket):
             elif code != errno.ENODEV:  # gone already (or an empty group): nothing to do
                 raise NetlinkError(code, os.strerror(code))
         return moved
-
-    @staticmethod
-    def _acks(sock: socket.socket, data: bytes, seqs: list[int],
-              sending: Callable[[], None] | None) -> dict[int, int]:
-        """Send ``data`` and collect the error code (0: done) of each request."""
-        if sending is not None:
-            sending()
-        sock.send(data)
-        codes: dict[int, int] = {}
-        while len(codes) < len(seqs):
-            reply = sock.recv(1 << 16)
-            off = 0
-            while off + _HDR.size <= len(reply):
-                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(reply, off)
-                if length < _HDR.size:
-                    break
-                if mtype == NLMSG_ERROR and mseq in seqs:
-                    codes[mseq] = -struct.unpack_from("i", reply, off + _HDR.size)[0]
-                off += (length + 3) & ~3
-        return codes
 
 
 #: rtnetlink multicast group of link changes (linux/rtnetlink.h RTMGRP_LINK).
@@ -392,6 +429,7 @@ class Kernel:
         self._ipr: IPRoute | None = None
         self._reader = _LinkReader(self.netns)
         self._writer = _LinkRemover(self.netns)
+        self._changer = _LinkWriter(self.netns)
         self._open_lock = threading.Lock()
 
     @property
@@ -405,6 +443,7 @@ class Kernel:
     def close(self) -> None:
         self._reader.close()
         self._writer.close()
+        self._changer.close()
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None
@@ -438,14 +477,25 @@ class Kernel:
     # -- making devices --------------------------------------------------------
 
     def create_bridge(self, name: str, mtu: int) -> Link:
-        """A bridge, up, with an MTU that stays put when ports come and go."""
-        self.ipr.link("add", ifname=name, kind="bridge", state="up",
-                      br_stp_state=0, br_forward_delay=0)
-        link = self.get_link(name)
+        """A bridge, up, with an MTU that stays put when ports come and go.
+
+        Raw requests: made (STP off, no forward delay; EEXIST when the name is
+        taken), then given its MTU, then read back for its index.
+        """
+        zero = struct.pack("I", 0)
+        info = (_attr(IFLA_INFO_KIND, b"bridge\0")
+                + _attr(IFLA_INFO_DATA, _attr(IFLA_BR_STP_STATE, zero)
+                        + _attr(IFLA_BR_FORWARD_DELAY, zero)))
+        self._changer.request(NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 0,
+                              _attr(IFLA_IFNAME, name.encode() + b"\0")
+                              + _attr(IFLA_LINKINFO, info), IFF_UP, IFF_UP)
         # Setting the MTU after creation marks it as chosen by the user, so
         # the bridge keeps it instead of following its smallest port.
-        self.ipr.link("set", index=link.index, mtu=mtu)
-        return dataclasses.replace(link, mtu=mtu)
+        self._changer.change(0, name, mtu, None, None)
+        link = self.get_link(name)
+        if link is None:
+            raise NetlinkError(errno.ENODEV, f"bridge {name} vanished")
+        return link
 
     def create_vxlan(self, name: str, vni: int, local: str, port: int, mtu: int,
                      master: int, up: bool = True) -> Link:
@@ -459,7 +509,8 @@ class Kernel:
         """A persistent tap on ``master`` with ``mtu``; False when it already existed.
 
         The tap is made with the tun ioctls (the kernel refuses tun creation
-        over rtnetlink), then given master, MTU and state in one request.
+        over rtnetlink), then given master, MTU and state in one raw request
+        naming it (no lookup of its index first).
         """
         created = True
         with entered(self.netns):
@@ -476,10 +527,12 @@ class Kernel:
         finally:
             os.close(fd)
         try:
-            link = self.get_link(name)
-            if link is None:
-                raise NetlinkError(errno.ENODEV, f"tap {name} vanished")
-            self.set_link(link.index, mtu=mtu, master=master, up=up)
+            try:
+                self._changer.change(0, name, mtu, master, up)
+            except NetlinkError as e:
+                if e.code == errno.ENODEV:
+                    raise NetlinkError(errno.ENODEV, f"tap {name} vanished") from e
+                raise
         except BaseException:
             if created:  # leave nothing half-made behind
                 link = self.get_link(name)
@@ -502,23 +555,13 @@ class Kernel:
 
     def set_link(self, index: int, mtu: int | None = None, master: int | None = None,
                  up: bool | None = None) -> None:
-        """Change MTU, master and state of a device in one request."""
-        self.ipr.link("set", index=index, **self._changes(mtu, master, up))
+        """Change MTU, master and state of a device in one raw, acknowledged request."""
+        self._changer.change(index, None, mtu, master, up)
 
     def set_link_by_name(self, name: str, mtu: int | None = None,
                          master: int | None = None, up: bool | None = None) -> None:
-        self.ipr.link("set", ifname=name, **self._changes(mtu, master, up))
-
-    @staticmethod
-    def _changes(mtu: int | None, master: int | None, up: bool | None) -> dict:
-        kw: dict = {}
-        if mtu is not None:
-            kw["mtu"] = mtu
-        if master is not None:
-            kw["master"] = master
-        if up is not None:
-            kw["state"] = "up" if up else "down"
-        return kw
+        """:meth:`set_link` for the device called ``name``."""
+        self._changer.change(0, name, mtu, master, up)
 
     # -- removing devices ------------------------------------------------------
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from naas_lib import exceptions as exc
 from naas_lib.drivers.linuxbridge import netlink as nl
+from naas_lib.drivers.linuxbridge import nft_elements
 from naas_lib.drivers.linuxbridge import portsec_rules as R
 from naas_lib.drivers.linuxbridge.portsec_rules import (  # noqa: F401 - re-exported inputs
     AddressPair,
@@ -101,8 +102,16 @@ class Libnftables:
             raise OSError("nft_ctx_new failed")
         lib.nft_ctx_buffer_output(self._ctx)
         lib.nft_ctx_buffer_error(self._ctx)
+        #: Element-only scripts (a plug's or unplug's usual change) skip the library.
+        self._elements = nft_elements.ElementBatches(netns)
 
     def __call__(self, script: str, args: Sequence[str] = ("-f", "-")) -> str:
+        if tuple(args) == ("-f", "-") and self._ctx is not None:
+            messages = nft_elements.translate(script)
+            # The batch is all or nothing: after a refusal, libnftables runs the
+            # same script and reports what nft says about it.
+            if messages is not None and self._elements.send(messages) == 0:
+                return ""
         as_json = bool(args) and args[0] == "-j"
         text = script if tuple(args[:2]) == ("-f", "-") else " ".join(
             a for a in args if a != "-j")
@@ -118,6 +127,7 @@ class Libnftables:
         return out
 
     def close(self) -> None:
+        self._elements.close()
         with self._lock:
             if self._ctx is not None:
                 self._lib.nft_ctx_free(self._ctx)

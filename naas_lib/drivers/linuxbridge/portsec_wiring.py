@@ -147,9 +147,8 @@ class HostPortSecurity:
 
     def apply_many(self, devices: Iterable[tuple[objects.Port, str]]) -> None:
         """Program several ports (``(port, device)``) in one transaction (a boot's NICs)."""
-        known = self.portsec.ports()
         specs = [spec for spec in (port_spec(p, d) for p, d in devices)
-                 if spec.port_security_enabled or spec.device in known]
+                 if spec.port_security_enabled or self.portsec.programs(spec.device)]
         for spec in specs:
             self._join(spec)
         items = [(spec, self._groups_for(spec)) for spec in specs]
