@@ -109,6 +109,7 @@ class LinuxBridgeDriver(base.Driver):
         self.kernel = nl.Kernel(conf.netns if conf is not None else None)
         self._lock_name = "naas-linuxbridge-" + (self.kernel.netns or "host").replace("/", "_")
         self._dhcp_enabled = bool(getattr(conf, "dhcp", True)) if conf is not None else False
+        self._dnsmasq_found = False
         self._dhcp_state = os.path.join(
             (getattr(conf, "dhcp_state_path", None) if conf is not None else None)
             or "/var/lib/naas/dhcp", self.kernel.netns or "_host")
@@ -605,8 +606,16 @@ class LinuxBridgeDriver(base.Driver):
     # -- DHCP responders (dhcp.py runs them; these helpers feed it) ----------------
 
     def _dhcp_offered(self) -> bool:
-        """The ``dhcp`` capability: enabled by ``[linuxbridge] dhcp`` and dnsmasq installed."""
-        return self._dhcp_enabled and shutil.which("dnsmasq") is not None
+        """The ``dhcp`` capability: enabled by ``[linuxbridge] dhcp`` and dnsmasq installed.
+
+        Once dnsmasq was found it is not looked up again (every plug asks);
+        while it is missing, each call looks (it may be installed meanwhile).
+        """
+        if not self._dhcp_enabled:
+            return False
+        if not self._dnsmasq_found:
+            self._dnsmasq_found = shutil.which("dnsmasq") is not None
+        return self._dnsmasq_found
 
     @property
     def dhcp(self) -> DhcpManager:
