@@ -482,7 +482,7 @@ def _write_if_changed(path: Path, text: str) -> bool:
     """
     data = text.encode()
     try:
-        if path.read_bytes() == data:
+        if _read_bytes(str(path)) == data:
             return False
     except FileNotFoundError:
         pass
@@ -503,7 +503,7 @@ def _digest(value: object) -> str:
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        return json.loads(_read_bytes(str(path)))
     except (OSError, ValueError):
         return {}
 
