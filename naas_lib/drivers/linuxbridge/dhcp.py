@@ -144,6 +144,9 @@ class DhcpManager:
         #: parts of its spec they depend on (not its ports): every plug on a network
         #: repeats them, and only its hosts file differs.
         self._fixed: dict[tuple, tuple[list[str], str, str, str]] = {}
+        #: Per network: its subnets as last served and the hosts-file lines of its ports
+        #: (``config.hosts_file``), so an update renders only what changed.
+        self._host_lines: dict[str, tuple[tuple, dict]] = {}
 
     # -- naming and files -------------------------------------------------
 
@@ -235,7 +238,13 @@ class DhcpManager:
         except FileNotFoundError:  # the state directory itself is new
             directory.mkdir(parents=True, exist_ok=True)
         args, digest, opts, plumbing = self._fixed_parts(spec, directory)
-        hosts = config.hosts_file(spec)
+        subnets, memo = self._host_lines.get(spec.id, (None, None))
+        if memo is None or subnets != spec.subnets:
+            if len(self._host_lines) >= 1024:  # networks come and go: keep it bounded
+                self._host_lines.clear()
+            memo = {}
+            self._host_lines[spec.id] = (spec.subnets, memo)
+        hosts = config.hosts_file(spec, memo)
         files_changed = _write_if_changed(directory / "hosts", hosts)
         files_changed |= _write_if_changed(directory / "opts", opts)
         state_file = directory / "state.json"

@@ -206,32 +206,46 @@ def command_line(spec: NetworkSpec, *, pid_file: str, hosts_file: str, opts_file
     return args
 
 
-def hosts_file(spec: NetworkSpec) -> str:
+def hosts_file(spec: NetworkSpec, memo: dict[str, tuple[PortSpec, str]] | None = None) -> str:
     """The ``--dhcp-hostsfile`` text: one line per (port, served address).
 
     A port with only a stateless IPv6 address still gets a bare line, so it
-    is "known" and its information requests are answered.
+    is "known" and its information requests are answered. ``memo`` (port id
+    -> (port spec, its lines)), kept by the caller for one network and its
+    subnets as they are, reuses the lines of port specs seen before (the same
+    objects) and is brought up to date: a plug renders only its own port.
     """
     served = {s.id: s for s in spec.dhcp_subnets if s.enable_dhcp}
-    lines = []
+    known = dict(memo) if memo is not None else {}
+    if memo is not None:
+        memo.clear()
+    parts = []
     for port in sorted(spec.ports, key=lambda p: p.id):
-        mac = port.mac.lower()
-        mine = []
-        stateless = False
-        for subnet_id, address in port.fixed_ips:
-            subnet = served.get(subnet_id)
-            if subnet is None:
-                continue
-            if subnet.ip_version == 4:
-                mine.append(f"{mac},{address}")
-            elif subnet.serves_dhcpv6_addresses:
-                mine.append(f"{mac},[{address}]")
-            elif subnet.address_mode == DHCPV6_STATELESS:
-                stateless = True
-        if stateless and not mine:
-            mine.append(f"{mac},set:known-stateless")
-        lines += mine
-    return "".join(line + "\n" for line in lines)
+        hit = known.get(port.id)
+        text = hit[1] if hit is not None and hit[0] is port else _host_lines(port, served)
+        if memo is not None:
+            memo[port.id] = (port, text)
+        parts.append(text)
+    return "".join(parts)
+
+
+def _host_lines(port: PortSpec, served: Mapping[str, SubnetSpec]) -> str:
+    mac = port.mac.lower()
+    mine = []
+    stateless = False
+    for subnet_id, address in port.fixed_ips:
+        subnet = served.get(subnet_id)
+        if subnet is None:
+            continue
+        if subnet.ip_version == 4:
+            mine.append(f"{mac},{address}")
+        elif subnet.serves_dhcpv6_addresses:
+            mine.append(f"{mac},[{address}]")
+        elif subnet.address_mode == DHCPV6_STATELESS:
+            stateless = True
+    if stateless and not mine:
+        mine.append(f"{mac},set:known-stateless")
+    return "".join(line + "\n" for line in mine)
 
 
 def _routes_option(subnet: SubnetSpec) -> list[str]:
@@ -279,14 +293,17 @@ def responder_addresses(spec: NetworkSpec) -> list[str]:
 
 def network_spec(network: Any, bridge: str, subnets: Iterable[Any], ports: Iterable[Any],
                  server_addresses: Mapping[str, str],
-                 lease_time: int = DEFAULT_LEASE) -> NetworkSpec:
+                 lease_time: int = DEFAULT_LEASE,
+                 memo: dict[str, tuple[Any, PortSpec]] | None = None) -> NetworkSpec:
     """A :class:`NetworkSpec` from the library's objects (what the driver's hooks hold).
 
     ``network`` is an ``objects.Network``, ``subnets`` its ``objects.Subnet``
     values, ``ports`` the ``objects.Port`` values with any binding on this host,
     and ``server_addresses`` maps a subnet id to the responder address reserved
     from IPAM on it; a subnet without one is not served. The IPv6 modes are read
-    when the subnet carries them.
+    when the subnet carries them. ``memo`` (port id -> (port object, its spec)),
+    kept by the caller for the network, reuses the spec of a port object seen
+    before (the same immutable object) and is brought up to date.
     """
     specs = []
     for subnet in subnets:
@@ -302,9 +319,20 @@ def network_spec(network: Any, bridge: str, subnets: Iterable[Any], ports: Itera
             ipv6_ra_mode=getattr(subnet, "ipv6_ra_mode", None),
             ipv6_address_mode=getattr(subnet, "ipv6_address_mode", None),
             lease_time=lease_time))
-    port_specs = tuple(
-        PortSpec(id=p.id, mac=p.mac_address,
-                 fixed_ips=tuple((f.subnet_id, f.ip_address) for f in p.fixed_ips))
-        for p in ports if p.network_id == network.id)
+    known = dict(memo) if memo is not None else {}
+    if memo is not None:
+        memo.clear()
+    made = []
+    for p in ports:
+        if p.network_id != network.id:
+            continue
+        hit = known.get(p.id)
+        port_spec = hit[1] if hit is not None and hit[0] is p else PortSpec(
+            id=p.id, mac=p.mac_address,
+            fixed_ips=tuple((f.subnet_id, f.ip_address) for f in p.fixed_ips))
+        if memo is not None:
+            memo[p.id] = (p, port_spec)
+        made.append(port_spec)
+    port_specs = tuple(made)
     return NetworkSpec(id=network.id, bridge=bridge, mtu=network.mtu, subnets=tuple(specs),
                        ports=port_specs)

@@ -110,6 +110,8 @@ class LinuxBridgeDriver(base.Driver):
         self._lock_name = "naas-linuxbridge-" + (self.kernel.netns or "host").replace("/", "_")
         self._dhcp_enabled = bool(getattr(conf, "dhcp", True)) if conf is not None else False
         self._dnsmasq_found = False
+        #: Per network, the DHCP port specs of its last refresh (``_dhcp_specs``).
+        self._port_specs: dict[str, dict] = {}
         self._dhcp_state = os.path.join(
             (getattr(conf, "dhcp_state_path", None) if conf is not None else None)
             or "/var/lib/naas/dhcp", self.kernel.netns or "_host")
@@ -626,9 +628,13 @@ class LinuxBridgeDriver(base.Driver):
         return self._dhcp_manager
 
     @staticmethod
-    def _dhcp_specs(desired: base.DesiredState,
-                    only: Iterable[str] | None = None) -> list[dhcp_config.NetworkSpec]:
-        """One responder spec per network of ``desired`` (or of ``only``)."""
+    def _dhcp_specs(desired: base.DesiredState, only: Iterable[str] | None = None,
+                    memos: dict[str, dict] | None = None) -> list[dhcp_config.NetworkSpec]:
+        """One responder spec per network of ``desired`` (or of ``only``).
+
+        ``memos``, by network id: the port specs made last time (see
+        ``dhcp_config.network_spec``), kept up to date here.
+        """
         networks: dict[str, objects.Network] = {}
         for _port, network in desired.ports:
             networks.setdefault(network.id, network)
@@ -638,7 +644,8 @@ class LinuxBridgeDriver(base.Driver):
         wanted = set(only) if only is not None else set(networks)
         return [dhcp_config.network_spec(
                     network, names.bridge(network.id),
-                    [s for s in subnets if s.network_id == network.id], ports, servers)
+                    [s for s in subnets if s.network_id == network.id], ports, servers,
+                    memo=None if memos is None else memos.setdefault(network.id, {}))
                 for network in networks.values() if network.id in wanted]
 
     def _dhcp_remove(self, network_ids: Iterable[str]) -> None:
@@ -675,7 +682,10 @@ class LinuxBridgeDriver(base.Driver):
         """
         if not self._dhcp_offered():
             return
-        specs = self._dhcp_specs(desired, only=[network_id])
+        # A plug's refresh makes the spec of the new port only (the others' are kept).
+        specs = self._dhcp_specs(desired, only=[network_id], memos=self._port_specs)
+        if not specs:
+            self._port_specs.pop(network_id, None)
         try:
             with self._locked():
                 bridge = self.kernel.get_link(names.bridge(network_id)) if specs else None
