@@ -91,6 +91,22 @@ def _attr(kind: int, payload: bytes) -> bytes:
     return data + b"\0" * (-len(data) % 4)
 
 
+def messages(data: bytes) -> Iterator[tuple[int, int, int, int]]:
+    """The netlink messages of one read: (type, sequence number, payload start, end)."""
+    off = 0
+    while off + _HDR.size <= len(data):
+        length, mtype, _flags, seq, _pid = _HDR.unpack_from(data, off)
+        if length < _HDR.size:
+            return
+        yield mtype, seq, off + _HDR.size, off + length
+        off += (length + 3) & ~3
+
+
+def error_code(data: bytes, start: int) -> int:
+    """The errno an NLMSG_ERROR message carries at ``start`` (0: an acknowledgement)."""
+    return -struct.unpack_from("i", data, start)[0]
+
+
 def _parse_link(data: bytes, start: int, end: int) -> Link:
     _family, _type, index, flags, _change = _IFINFO.unpack_from(data, start)
     name, mtu, master, group, kind = "", 0, None, 0, None
@@ -180,24 +196,20 @@ class _LinkReader(_RouteSocket):
         found = False
         while True:
             data = sock.recv(1 << 17)
-            off = 0
-            while off + _HDR.size <= len(data):
-                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(data, off)
-                if length < _HDR.size:
-                    break
-                if mseq == seq:
-                    if mtype == NLMSG_DONE:
-                        return links
-                    if mtype == NLMSG_ERROR:
-                        code = -struct.unpack_from("i", data, off + _HDR.size)[0]
-                        if code:
-                            raise NetlinkError(code, os.strerror(code))
-                        return links
-                    if mtype == RTM_NEWLINK and not found:
-                        link = _parse_link(data, off + _HDR.size, off + length)
-                        links.append(link)
-                        found = until is not None and until(link)
-                off += (length + 3) & ~3
+            for mtype, mseq, start, end in messages(data):
+                if mseq != seq:
+                    continue
+                if mtype == NLMSG_DONE:
+                    return links
+                if mtype == NLMSG_ERROR:
+                    code = error_code(data, start)
+                    if code:
+                        raise NetlinkError(code, os.strerror(code))
+                    return links
+                if mtype == RTM_NEWLINK and not found:
+                    link = _parse_link(data, start, end)
+                    links.append(link)
+                    found = until is not None and until(link)
             if not dump and links:
                 return links
 
@@ -211,14 +223,9 @@ def _send_acked(sock: socket.socket, data: bytes, seqs: list[int],
     codes: dict[int, int] = {}
     while len(codes) < len(seqs):
         reply = sock.recv(1 << 16)
-        off = 0
-        while off + _HDR.size <= len(reply):
-            length, mtype, _flags, mseq, _pid = _HDR.unpack_from(reply, off)
-            if length < _HDR.size:
-                break
+        for mtype, mseq, start, _end in messages(reply):
             if mtype == NLMSG_ERROR and mseq in seqs:
-                codes[mseq] = -struct.unpack_from("i", reply, off + _HDR.size)[0]
-            off += (length + 3) & ~3
+                codes[mseq] = error_code(reply, start)
     return codes
 
 
@@ -352,17 +359,12 @@ class LinkEvents:
                 return ["*"]
             raise
         changed: list[str] = []
-        off = 0
-        while off + _HDR.size <= len(data):
-            length, mtype, _flags, _seq, _pid = _HDR.unpack_from(data, off)
-            if length < _HDR.size:
-                break
+        for mtype, _seq, start, end in messages(data):
             if mtype in (RTM_NEWLINK, RTM_DELLINK):
-                link = _parse_link(data, off + _HDR.size, off + length)
+                link = _parse_link(data, start, end)
                 on_bridge = mtype == RTM_NEWLINK and link.master is not None
                 if link.name and not on_bridge:
                     changed.append(link.name)
-            off += (length + 3) & ~3
         return changed
 
     def close(self) -> None:

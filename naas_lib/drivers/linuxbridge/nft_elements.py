@@ -261,19 +261,14 @@ class ElementBatches:
         pending = set(seqs)
         while pending:
             reply = sock.recv(1 << 16)
-            off = 0
-            while off + _HDR.size <= len(reply):
-                length, mtype, _flags, seq, _pid = _HDR.unpack_from(reply, off)
-                if length < _HDR.size:
-                    break
+            for mtype, seq, start, _end in nl.messages(reply):
                 if mtype == NLMSG_ERROR and (seq in pending or seq == begin):
                     pending.discard(seq)
-                    code = -struct.unpack_from("i", reply, off + _HDR.size)[0]
+                    code = nl.error_code(reply, start)
                     if code and not first:
                         first = code
                         # On an error the kernel answers the failed requests only
                         # (and those it acknowledged before): wait no further.
                         pending.clear()
-                off += (length + 3) & ~3
         return first
 
