@@ -20,6 +20,7 @@ from sqlalchemy import orm
 
 from naas_lib import exceptions as exc
 from naas_lib.db import retry as db_retry
+from naas_lib.db import wal
 
 
 @enginefacade.transaction_context_provider
@@ -102,7 +103,9 @@ def _begin_by_kind(engine: sa.engine.Engine) -> None:
             conn.info["in_transaction"] = True
 
 
-def _tune_sqlite(engine: sa.engine.Engine) -> None:
+def _tune_sqlite(engine: sa.engine.Engine) -> wal.Checkpointer | None:
+    """Pool, BEGIN, PRAGMAs and log checkpoints of a SQLite engine; returns the
+    checkpointer of a file's log."""
     file_based = _sqlite_file(str(engine.url)) is not None
     if file_based and isinstance(engine.pool, sa.pool.NullPool):
         # oslo.db gives file databases a NullPool: a new connection (and its
@@ -114,8 +117,10 @@ def _tune_sqlite(engine: sa.engine.Engine) -> None:
             reset_on_return=old._reset_on_return, dialect=old._dialect,
             _dispatch=old.dispatch)
 
+    checkpointer = None
     if file_based:
         _begin_by_kind(engine)
+        checkpointer = _checkpoint_aside(engine)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
@@ -127,7 +132,20 @@ def _tune_sqlite(engine: sa.engine.Engine) -> None:
             # 32 MiB of page cache per connection (SQLite's default is 2 MiB):
             # a host's whole port table and its indexes stay in memory.
             cur.execute("PRAGMA cache_size = -32768")
+            # The log is checkpointed by a thread (see naas_lib.db.wal); a caller
+            # does it only when that thread falls far behind.
+            cur.execute(f"PRAGMA wal_autocheckpoint = {wal.BACKSTOP_PAGES}")
         cur.close()
+
+    return checkpointer
+
+
+def _checkpoint_aside(engine: sa.engine.Engine) -> wal.Checkpointer:
+    """Count the file's commits for a :class:`~naas_lib.db.wal.Checkpointer` (stopped by
+    :meth:`Database.dispose`)."""
+    checkpointer = wal.Checkpointer(_sqlite_file(str(engine.url)))
+    sa.event.listen(engine, "commit", lambda _conn: checkpointer.committed())
+    return checkpointer
 
 
 @contextlib.contextmanager
@@ -189,10 +207,15 @@ class Database:
                    "thread_checkin": False}
         options.update(engine_options)
         self._facade.configure(**options)
+        #: Checkpoints an embedded file's log (:mod:`naas_lib.db.wal`); None elsewhere.
+        self.checkpointer: wal.Checkpointer | None = None
         if is_sqlite(url):
-            self._facade.append_on_engine_create(_tune_sqlite)
+            self._facade.append_on_engine_create(self._tune_sqlite)
         else:
             self._facade.append_on_engine_create(_tolerate_rollback_after_abort)
+
+    def _tune_sqlite(self, engine: sa.engine.Engine) -> None:
+        self.checkpointer = _tune_sqlite(engine)
 
     @property
     def engine(self) -> sa.engine.Engine:
@@ -233,4 +256,6 @@ class Database:
             _WRITING.reset(token)
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self._facade.dispose_pool()

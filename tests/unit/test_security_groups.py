@@ -427,3 +427,46 @@ def test_a_rule_naming_a_remote_group_fills_its_members_here_at_once(host_servic
                                    remote_group_id=db.id)
     new = "\n".join(list(svc.driver.nft.scripts)[before:])
     assert f"h4_{db.id}" in new and "10.0.0.77" in new  # not an empty set until a round
+
+
+def test_a_plugs_port_security_work_does_not_grow_with_its_groups_members(
+        host_service, admin_ctx, ctx, monkeypatch):
+    """A host's default group holds every port of the project: a plug that joined it
+    by copying, sorting or re-checking all members got slower with each instance.
+
+    Counted as Python function calls (generator steps included) in the driver's
+    port security during a plug, with 8 members and with 308."""
+    import cProfile
+    import pstats
+
+    svc = host_service
+    net = svc.create_network(ctx, name="n")
+    svc.create_subnet(ctx, network_id=net.id, cidr="10.0.0.0/22")
+    portsec = svc.driver.portsec
+    counted = []
+
+    def profiled(method):
+        def run(*args):
+            profile = cProfile.Profile()
+            profile.runcall(method, *args)
+            counted.append(pstats.Stats(profile).total_calls)
+        return run
+    for name in ("apply", "apply_many"):  # a plug of one port, a boot's batch
+        monkeypatch.setattr(portsec, name, profiled(getattr(portsec, name)))
+
+    def plug_one():
+        port = svc.create_port(admin_ctx, network_id=net.id, project_id=ctx.project_id,
+                               binding_host_id="h1")
+        svc.plug_port(port.id)
+        return counted[-1]
+
+    for _ in range(5):
+        plug_one()
+    few = [plug_one() for _ in range(3)]
+    for _ in range(300):
+        plug_one()
+    many = [plug_one() for _ in range(3)]
+    assert max(many) <= max(few) + 10, (few, many)
+    group = svc.list_security_groups(ctx)[0]
+    members = portsec.groups[group.id].members
+    assert len(members) == len(set(members)) == 311  # every port's address, once

@@ -169,6 +169,7 @@ class PortSecurity:
         self._run = runner or default_runner(self.netns)
         self._ports: dict[str, PortSpec] = {}
         self._indexes: dict[str, int] = {}
+        self._used_indexes: set[int] = set()  # the values of _indexes
         self._elements: dict[str, dict[str, list[str]]] = {}
         #: What each port's (egress, ingress) map elements jump to (None: no element).
         self._verdicts: dict[str, tuple[str | None, str | None]] = {}
@@ -258,7 +259,7 @@ class PortSecurity:
         made: dict[str, dict[str, list[str]]] = {}  # the elements of each port, as rendered
         enabled = [(p, g) for p, g in checked if p.port_security_enabled]
         disabled = {p.device for p, _ in checked if not p.port_security_enabled}
-        disabled &= set(self._indexes)
+        disabled = {d for d in disabled if d in self._indexes}
         if not enabled and not disabled:
             return
 
@@ -267,7 +268,7 @@ class PortSecurity:
             cmds: list[str] = []
             add: dict[str, list[str]] = {}
             delete: dict[str, list[str]] = {}
-            for device in sorted(disabled & set(self._indexes)):
+            for device in sorted(d for d in disabled if d in self._indexes):
                 _merge(delete, self._elements.get(device, {}))
                 cmds += R.inet_remove(self._indexes[device], self._verdict(device))
             if not enabled and disabled == set(self._indexes):
@@ -476,9 +477,19 @@ class PortSecurity:
             if not isinstance(group.members, (tuple, list)):
                 raise exc.InvalidInput(field="members",
                                        reason="a list of addresses is expected")
-            members[group.id] = R.members_of(group.members, self._known_members(group.id))
+            members[group.id] = self._parse_members(group.id, group.members)
         seen[group.id] = group
         return group
+
+    def _parse_members(self, group_id: str, addresses: Sequence[str]) -> R.Members:
+        """A group's new membership, parsed; when it only appended addresses to the one
+        last programmed (a plug joined), only those are parsed and checked."""
+        known = self._known_members(group_id)
+        before = self._members.get(group_id)
+        if known is not None and before is not None and len(addresses) > len(before) \
+                and tuple(addresses[:len(before)]) == before:
+            return R.members_added(known, addresses[len(before):])
+        return R.members_of(addresses, known)
 
     def _known_members(self, group_id: str) -> R.Members | None:
         """The parsed membership this object last programmed for a group, if it knows it."""
@@ -547,20 +558,22 @@ class PortSecurity:
     def _forget(self, device: str) -> None:
         self._ports.pop(device, None)
         self._verdicts.pop(device, None)
-        self._indexes.pop(device, None)
+        index = self._indexes.pop(device, None)
+        self._used_indexes.discard(index)
         self._elements.pop(device, None)
 
     def _index(self, device: str) -> int:
         index = self._indexes.get(device)
         if index is not None:
             return index
-        used = set(self._indexes.values())
+        used = self._used_indexes
         # Start from a point derived from the name so that a device tends to keep its index.
         start = (sum(device.encode()) * 131) % R.MAX_PORT_INDEX + 1
         for offset in range(R.MAX_PORT_INDEX):
             candidate = (start - 1 + offset) % R.MAX_PORT_INDEX + 1
             if candidate not in used:
                 self._indexes[device] = candidate
+                used.add(candidate)
                 return candidate
         raise exc.DriverError(driver="linuxbridge",
                               reason=f"more than {R.MAX_PORT_INDEX} filtered ports on a host")
@@ -589,6 +602,7 @@ class PortSecurity:
                 if name == "from_mark" and isinstance(element, list):
                     indexes[device] = int(element[1]) & R.MAX_PORT_INDEX
         self._indexes = indexes
+        self._used_indexes = set(indexes.values())
         self._elements = {d: e for d, e in elements.items() if d in indexes}
         self._verdicts = self._kernel_verdicts(indexes)
 

@@ -362,7 +362,7 @@ def members_of(addresses: Iterable[str], known: Members | None = None) -> Member
         if all(isinstance(a, str) for a in addresses):
             wanted = set(addresses)
             if wanted.issuperset(old):
-                return _members_added(known, wanted.difference(old))
+                return members_added(known, wanted.difference(old))
     parsed: dict[str, tuple[int, str | None, ipaddress._BaseNetwork]] = {}
     for address in addresses:
         entry = old.get(address) if isinstance(address, str) else None
@@ -383,9 +383,11 @@ def _member_entry(address: str) -> tuple[int, str | None, ipaddress._BaseNetwork
     return net.version, str(net.network_address) if host else None, net
 
 
-def _members_added(known: Members, added: Iterable[str]) -> Members:
-    """``known`` plus ``added`` addresses, parsing only those (a plug adds one port's)."""
-    entries = {address: _member_entry(address) for address in added}
+def members_added(known: Members, added: Iterable[str]) -> Members:
+    """``known`` plus ``added`` addresses, parsing only the new ones (a plug adds one
+    port's); InvalidInput for a bad one."""
+    entries = {address: _member_entry(address) for address in added
+               if not isinstance(address, str) or address not in known.parsed}
     if not entries:
         return known
     parsed = {**known.parsed, **entries}

@@ -126,16 +126,20 @@ class HostPortSecurity:
         The port is a member of its groups in the database already; the service
         reads a group again only when its revision moved, so the port being
         plugged here is added to what this host holds (and programs with it).
+        Its addresses are appended: the programmer parses only what a
+        membership appended since it last saw it, so a plug costs the same
+        with ten members or thousands.
         """
-        own = set(R.member_addresses([spec]))
+        own = tuple(dict.fromkeys(R.member_addresses([spec])))
         if not own:
             return
         for gid in spec.security_groups:
             group = self.groups.get(gid)
-            if group is None or group.members is None or own.issubset(group.members):
+            if group is None or group.members is None:
                 continue
-            self.groups[gid] = R.SecurityGroup(gid, group.rules,
-                                               tuple(sorted(own.union(group.members))))
+            new = tuple(a for a in own if a not in group.members)
+            if new:
+                self.groups[gid] = R.SecurityGroup(gid, group.rules, group.members + new)
 
     def apply(self, port: objects.Port, device: str) -> None:
         """Program a port (before its device exists): its anti-spoofing and groups."""
