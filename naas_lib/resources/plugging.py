@@ -35,8 +35,6 @@ STATE_REUSE_SECONDS = 30.0
 _ports = models.Port.__table__
 _subnets = models.Subnet.__table__
 #: Id and revision of the subnets of networks ``ids`` (what tells a cached subnet is current).
-_SUBNET_REVISIONS = sa.select(_subnets.c.id, _subnets.c.revision_number).where(
-    _subnets.c.network_id.in_(sa.bindparam("ids", expanding=True))).order_by(_subnets.c.id)
 _SUBNETS_BY_ID = sa.select(_subnets).where(
     _subnets.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(_subnets.c.id)
 #: Subnets kept by :meth:`Plugging.network_info_sources_in` (by id, with their revision).
@@ -397,7 +395,7 @@ class Plugging:
         ids = list(dict.fromkeys(network_ids))
         subnets: dict[str, list[objects.Subnet]] = {}
         conn = session.connection()  # plain rows: this runs on every boot
-        current = conn.execute(_SUBNET_REVISIONS, {"ids": ids}).all() if ids else []
+        current, reserved = dhcp.subnet_revisions_and_servers(session, ids)
         cache = self._subnets
         found = {sid: cache.get(sid) for sid, _revision in current}
         stale = [sid for sid, revision in current
@@ -411,7 +409,6 @@ class Plugging:
         for sid, _revision in current:
             sub = found[sid]
             subnets.setdefault(sub.network_id, []).append(sub)
-        reserved = dhcp.server_addresses(session, ids)
         own = self.core.registered_capabilities
         if own is not None and list(hosts) == [self.core.host]:
             caps = {self.core.host: json.loads(json.dumps(own))}
