@@ -7,7 +7,7 @@ time. Nothing here reads a row ``FOR UPDATE``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import netaddr
@@ -32,14 +32,19 @@ _POOL_COLUMNS = (_S.c.id.label("subnet_id"), _S.c.cidr, _S.c.ip_version, _S.c.ga
                  _pools.first_free_of(_P.c.id).label("free_key"))
 
 
-def _network_pools(*columns: Any) -> sa.Select:
+def _network_pools(*columns: Any, many: bool = False) -> sa.Select:
+    where = (_S.c.network_id.in_(sa.bindparam("network_ids", expanding=True)) if many
+             else _S.c.network_id == sa.bindparam("network_id"))
     return (sa.select(*_POOL_COLUMNS, *columns)
             .select_from(_S).outerjoin(_P, _P.c.subnet_id == _S.c.id)
-            .where(_S.c.network_id == sa.bindparam("network_id"))
+            .where(where)
             .order_by(_S.c.created_at, _S.c.id, _P.c.first_key))
 
 
 _NETWORK_POOLS = _network_pools(_pools.lowest_lane_of(_P.c.id).label("lane_key"))
+# Several networks' (a boot's NICs), each row naming its network.
+_NETWORKS_POOLS = _network_pools(_pools.lowest_lane_of(_P.c.id).label("lane_key"),
+                                 _S.c.network_id, many=True)
 # Contended: the lane and the free value this writer's pick points to instead
 # of the lowest, so a hot network costs no more round trips than a quiet one.
 _NETWORK_POOLS_PICKED = _network_pools(_pools.picked_lane_of(_P.c.id).label("lane_pick"),
@@ -48,6 +53,9 @@ _SUBNET_POOLS = (sa.select(_P.c.id, _P.c.first_key, _P.c.last_key, _P.c.next_key
                  .where(_P.c.subnet_id == sa.bindparam("subnet_id"))
                  .order_by(_P.c.first_key))
 _INSERT_ALLOCATION = sa.insert(_alloc)
+_HELD = sa.select(_alloc.c.subnet_id, _alloc.c.ip_address).where(
+    _alloc.c.subnet_id.in_(sa.bindparam("subnets", expanding=True)),
+    _alloc.c.ip_address.in_(sa.bindparam("ips", expanding=True)))
 _IS_TAKEN = sa.select(_alloc.c.port_id).where(_alloc.c.subnet_id == sa.bindparam("s"),
                                               _alloc.c.ip_address == sa.bindparam("ip"))
 _PORT_ADDRESSES = (sa.select(_alloc.c.subnet_id, _alloc.c.ip_address)
@@ -172,6 +180,92 @@ def allocate(session: orm.Session, port_id: str, network_id: str,
     if insert:
         insert_allocations(session, [(port_id, network_id, chosen)])
     return chosen
+
+
+def allocate_each(session: orm.Session, items: Sequence[tuple[str, str]]
+                  ) -> dict[str, list[tuple[str, str]]]:
+    """Automatic addresses for ports on networks of their own (a boot's NIC); not inserted.
+
+    ``items`` are (port id, network id), each network once. Each port gets
+    what :func:`allocate` with no request gives it, in a constant number of
+    statements for all of them: one read of every network's pools, the
+    values taken by :meth:`~naas_lib.ipam.ranges.RangeAllocator.take_prefetched`,
+    one check that no candidate is held already. A network this process
+    knows to be contended, a pool whose prefetch cannot say, or a held
+    candidate goes the way of :func:`allocate`, for that network or that
+    address only. Returns [(subnet id, ip)] by port id; the caller inserts
+    them (:func:`insert_allocations`).
+    """
+    network_ids = [n for _p, n in items]
+    if not items:
+        return {}
+    if len(items) < 2 or len(set(network_ids)) != len(network_ids) or any(
+            _contention.spread(n) is not None for n in network_ids):
+        return {p: allocate(session, p, n, None, insert=False) for p, n in items}
+    by_network: dict[str, dict[str, _Subnet]] = {n: {} for n in network_ids}
+    for row in session.connection().execute(_NETWORKS_POOLS, {"network_ids": network_ids}):
+        subnets = by_network[row.network_id]
+        sub = subnets.get(row.subnet_id)
+        if sub is None:
+            sub = subnets[row.subnet_id] = _Subnet(row)
+        if row.id is not None:
+            sub.pools.append(row)
+    slow: list[tuple[str, str]] = []
+    picked: list[tuple[str, str, list[_Subnet], Any]] = []  # port, network, subnets, pool
+    for port_id, network_id in items:
+        subnets = list(by_network[network_id].values())
+        pools = [p for s in subnets for p in s.pools]
+        marked = max((hot.remaining(p.hot_until) for p in pools), default=0.0)
+        firsts = [_first_open(s for s in subnets if s.ip_version == v) for v in (4, 6)]
+        if marked > 0 or any(f is False for f in firsts):
+            slow.append((port_id, network_id))
+            continue
+        _mark(session, network_id, pools, marked)
+        for version, first in zip((4, 6), firsts, strict=True):
+            if first is not None:
+                picked.append((port_id, network_id,
+                               [s for s in subnets if s.ip_version == version], first))
+    values = _pools.take_prefetched(session.connection(), [pool for *_x, pool in picked])
+    chosen: dict[str, list[tuple[str, str]]] = {p: [] for p, n in items if (p, n) not in slow}
+    candidates = [(port_id, network_id, subnets, str(netaddr.IPAddress(value,
+                                                                       subnets[0].ip_version)))
+                  for (port_id, network_id, subnets, _pool), value in zip(picked, values,
+                                                                          strict=True)]
+    held = set(session.connection().execute(_HELD, {
+        "subnets": sorted({pool.subnet_id for *_x, pool in picked}),
+        "ips": sorted({ip for *_x, ip in candidates})}).all()) if candidates else set()
+    for (port_id, network_id, subnets, ip), (*_x, pool) in zip(candidates, picked,
+                                                                strict=True):
+        if (pool.subnet_id, ip) not in held:
+            chosen[port_id].append((pool.subnet_id, ip))
+            continue
+        # Requested explicitly ahead of the mark (or a stale free row): skipped, as
+        # allocate() skips it, and the rest of the version's subnets tried from here.
+        start = next(i for i, s in enumerate(subnets) if s.id == pool.subnet_id)
+        for sub in subnets[start:]:
+            sub.pools = []  # the prefetch is stale now: read the pools again
+            found = _auto(session, sub, network_id, None)
+            if found is not None:
+                chosen[port_id].append((sub.id, found))
+                break
+        else:
+            raise exc.IpAddressGenerationFailure(net_id=network_id)
+    for port_id, network_id in slow:
+        chosen[port_id] = allocate(session, port_id, network_id, None, insert=False)
+    return chosen
+
+
+def _first_open(subnets: Iterable[_Subnet]) -> Any:
+    """The pool a writer alone takes from among ``subnets`` (one IP version, in order):
+    None when there are none, False when the prefetch cannot say (a pool with no
+    released value and no open lane known: used up, or its lanes not made yet)."""
+    for sub in subnets:
+        for pool in sub.pools:
+            if pool.free_key is None and pool.lane_key is None:
+                return False
+            return pool
+        return False  # a subnet without pools: allocate() decides
+    return None
 
 
 def insert_allocations(session: orm.Session,

@@ -26,7 +26,7 @@ constraint remains the final judge; the ranges only find a candidate quickly.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,6 +61,16 @@ class Spread:
     def settle(self, lane: int) -> None:
         self.value += lane - self.value % LANES
         self.moving = False
+
+
+def _rows_changed(conn: sa.engine.Connection, statement: Any, params: list[dict]) -> int:
+    """Rows changed by ``statement`` run with each of ``params``: one executemany where the
+    driver counts its rows, one statement each where it does not."""
+    if not params:
+        return 0
+    if len(params) == 1 or not conn.dialect.supports_sane_multi_rowcount:
+        return sum(conn.execute(statement, p).rowcount for p in params)
+    return conn.execute(statement, params).rowcount
 
 
 def _lost_race(what: str) -> exc.ConcurrentModification:
@@ -160,6 +170,44 @@ class RangeAllocator:
             if found is not None:
                 return rng.id, found
         return None
+
+    def take_prefetched(self, conn: sa.engine.Connection, ranges: Sequence[Any]
+                        ) -> list[int | None]:
+        """For each range, take the value a writer alone takes, known from the prefetch.
+
+        ``ranges`` are rows prefetched with ``free_key`` and ``lane_key``
+        (see :meth:`allocate`). Each gets its lowest released value, else its
+        lowest lane's next value: the same values :meth:`allocate` takes
+        without a spread, with one ``DELETE`` for all the released values and
+        one compare-and-swap ``UPDATE`` for all the moved marks (several
+        networks' pools in a boot) instead of one each. None for a range whose
+        prefetch cannot say (no released value and no open lane known): the
+        caller allocates from it as usual. Whether a value is held already is
+        the caller's check. Another writer that took one first makes the
+        whole transaction run again (``RetryRequest``), as for a single range.
+        """
+        freed, moves, values = [], [], []
+        for rng in ranges:
+            key = getattr(rng, "free_key", None)
+            if key is not None:
+                freed.append({"r": rng.id, "k": key})
+                values.append(from_key(key))
+                continue
+            lanes = self._prefetched_lane(rng)
+            if not lanes:
+                values.append(None)
+                continue
+            (lane, next_key), = lanes
+            value = from_key(next_key)
+            new = value + self._step
+            moves.append({"r": rng.id, "j": lane, "old": next_key,
+                          "new": None if new > from_key(rng.last_key) else to_key(new)})
+            values.append(value)
+        for statement, params in ((self._take_free, freed), (self._move_mark, moves)):
+            if _rows_changed(conn, statement, params) != len(params):
+                raise db_exc.RetryRequest(_lost_race(
+                    f"one of ranges {sorted({p['r'] for p in params})}"))
+        return values
 
     def _allocate_from(self, conn: sa.engine.Connection, rng: Any, is_taken,
                        spread: Spread | None,

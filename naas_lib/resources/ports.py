@@ -402,9 +402,9 @@ class Ports:
                 if len(port_ids) > 1:
                     ips.update(bulk_ipam.allocate_many(session, network_id, port_ids,
                                                        insert=False))
-                else:
-                    ips[port_ids[0]] = allocator.allocate(session, port_ids[0], network_id,
-                                                          None, insert=False)
+            ips.update(allocator.allocate_each(session, [
+                (port_ids[0], network_id) for network_id, port_ids in by_network.items()
+                if len(port_ids) == 1]))
             allocator.insert_allocations(session, [
                 (row["id"], row["network_id"], ips[row["id"]]) for row in rows])
         except db_exc.DBDuplicateEntry as e:

@@ -33,12 +33,13 @@ PINS: dict[str, tuple[int, int]] = {
     # the plug (was 14, 3): the driver holds the groups at those revisions, so their
     # rules and members are not read again.
     "attach_port": (13, 2),
-    # ONE write transaction for everything but the statuses (17): the networks
+    # ONE write transaction for everything but the statuses (14): the networks
     # checked for the caller and read in one statement (was a reader of its own and
     # one statement per network); both ports inserted in one statement already
     # attached and bound (status, device, revision, binding: no UPDATE of ports or
-    # bindings afterwards), addresses chosen per network (3 each) and inserted for
-    # both in one statement, default group
+    # bindings afterwards), addresses chosen for both networks at once (3: their
+    # pools read, the lane marks moved, the candidates checked; was 3 per network)
+    # and inserted for both in one statement, default group
     # membership for both in one statement, both bindings and both attachments in
     # one insert each (no interface check: each interface id is its new port's own
     # id); then, in the same transaction, the revisions of the networks' subnets
@@ -48,7 +49,7 @@ PINS: dict[str, tuple[int, int]] = {
     # security's group revisions for the plug (issue 13: was 3 reader transactions;
     # this host's capabilities are those it registered, not read). ONE status write
     # for both NICs (2). No port is read again. Was 32 statements in 5 transactions.
-    "boot_2_nics": (17, 2),
+    "boot_2_nics": (14, 2),
     # ONE write that reads the instance's attachments and detaches both ports (12:
     # the attachment read was a reader transaction of its own, 2 statements, before
     # detach_instance; both ports, their attachments and networks read in one
