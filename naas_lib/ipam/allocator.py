@@ -227,20 +227,22 @@ def allocate_each(session: orm.Session, items: Sequence[tuple[str, str]]
                                [s for s in subnets if s.ip_version == version], first))
     values = _pools.take_prefetched(session.connection(), [pool for *_x, pool in picked])
     chosen: dict[str, list[tuple[str, str]]] = {p: [] for p, n in items if (p, n) not in slow}
-    candidates = [(port_id, network_id, subnets, str(netaddr.IPAddress(value,
-                                                                       subnets[0].ip_version)))
+    candidates = [(port_id, network_id, subnets, None if value is None else
+                   str(netaddr.IPAddress(value, subnets[0].ip_version)))
                   for (port_id, network_id, subnets, _pool), value in zip(picked, values,
                                                                           strict=True)]
+    ips = sorted({ip for *_x, ip in candidates if ip is not None})
     held = set(session.connection().execute(_HELD, {
         "subnets": sorted({pool.subnet_id for *_x, pool in picked}),
-        "ips": sorted({ip for *_x, ip in candidates})}).all()) if candidates else set()
+        "ips": ips}).all()) if ips else set()
     for (port_id, network_id, subnets, ip), (*_x, pool) in zip(candidates, picked,
                                                                 strict=True):
-        if (pool.subnet_id, ip) not in held:
+        if ip is not None and (pool.subnet_id, ip) not in held:
             chosen[port_id].append((pool.subnet_id, ip))
             continue
         # Requested explicitly ahead of the mark (or a stale free row): skipped, as
-        # allocate() skips it, and the rest of the version's subnets tried from here.
+        # allocate() skips it, and the rest of the version's subnets tried from here
+        # (also where the prefetch named no value after all).
         start = next(i for i, s in enumerate(subnets) if s.id == pool.subnet_id)
         for sub in subnets[start:]:
             sub.pools = []  # the prefetch is stale now: read the pools again

@@ -176,3 +176,23 @@ def test_status_batch_with_a_missing_port_records_nothing(db_service):
     after = [db_service.get_port(CTX, p.id) for p in ports]
     assert [(p.status, p.status_reason, p.revision_number) for p in after] == [
         (constants.PORT_STATUS_ERROR, "no tap", p.revision_number + 1) for p in ports]
+
+
+def test_ports_on_several_networks_get_the_addresses_port_by_port_would(db_service):
+    """One port per network in one call (a boot's NICs): their addresses are chosen
+    together, lowest first, released first, an address taken by hand skipped."""
+    (a, _), (b, _) = (_net_with_subnet(db_service, cidr=f"10.2{i}.0.0/24", enable_dhcp=False)
+                      for i in (1, 2))
+    db_service.create_port(CTX, network_id=a.id, fixed_ips=[{"ip_address": "10.21.0.2"}])
+
+    def both():
+        made = db_service.create_ports(CTX, [{"network_id": a.id}, {"network_id": b.id}])
+        return made, [p.fixed_ips[0].ip_address for p in made]
+
+    first, ips = both()
+    assert ips == ["10.21.0.3", "10.22.0.2"]
+    assert both()[1] == ["10.21.0.4", "10.22.0.3"]
+    for port in first:
+        db_service.delete_port(CTX, port.id)
+    assert both()[1] == ["10.21.0.3", "10.22.0.2"]
+    assert both()[1] == ["10.21.0.5", "10.22.0.4"]
