@@ -373,6 +373,23 @@ def expected_revision(value: Any) -> int | None:
     return validation.integer("expected_revision", value, 0)
 
 
+_BUMPS: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+
+
+def _bump_statement(table: sa.Table, keys: tuple[str, ...]) -> sa.Update:
+    """The compare-and-swap UPDATE of ``keys`` on ``table``, built once per column set
+    (building and hashing a new statement per call cost about a tenth of an update)."""
+    stmt = _BUMPS.get((table.name, keys))
+    if stmt is None:
+        stmt = (sa.update(table)
+                .where(table.c.id == sa.bindparam("_id"),
+                       table.c.revision_number == sa.bindparam("_current"))
+                .values({k: sa.bindparam("v_" + k) for k in keys}))
+        if len(_BUMPS) < 256:
+            _BUMPS[(table.name, keys)] = stmt
+    return stmt
+
+
 def bump_revision(session: orm.Session, model: type, resource: str, resource_id: str,
                   current: int, expected: int | None, values: dict[str, Any]) -> int:
     """Compare-and-swap update of one row; a stale revision changes nothing."""
@@ -385,10 +402,15 @@ def bump_revision(session: orm.Session, model: type, resource: str, resource_id:
     # A Core UPDATE on the table (the ORM's bulk-update machinery cost more than
     # the statement); pending ORM changes are flushed first, as the ORM would.
     session.flush()
-    count = session.connection().execute(
-        sa.update(table).where(table.c.id == resource_id, table.c.revision_number == current)
-        .values(**values)
-    ).rowcount
+    if any(isinstance(v, sa.ClauseElement) for v in values.values()):
+        stmt, params = (sa.update(table).where(table.c.id == resource_id,
+                                               table.c.revision_number == current)
+                        .values(**values)), {}
+    else:
+        stmt = _bump_statement(table, tuple(sorted(values)))
+        params = {"_id": resource_id, "_current": current,
+                  **{"v_" + k: v for k, v in values.items()}}
+    count = session.connection().execute(stmt, params).rowcount
     if count != 1:
         if expected is not None:
             raise exc.RevisionConflict(resource=resource, resource_id=resource_id,
