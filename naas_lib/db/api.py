@@ -144,7 +144,9 @@ def _checkpoint_aside(engine: sa.engine.Engine) -> wal.Checkpointer:
     """Count the file's commits for a :class:`~naas_lib.db.wal.Checkpointer` (stopped by
     :meth:`Database.dispose`)."""
     checkpointer = wal.Checkpointer(_sqlite_file(str(engine.url)))
-    sa.event.listen(engine, "commit", lambda _conn: checkpointer.committed())
+    # Only write transactions grow the log; a reader's COMMIT is not counted.
+    sa.event.listen(engine, "commit",
+                    lambda _conn: checkpointer.committed() if _WRITING.get() else None)
     return checkpointer
 
 

@@ -8,8 +8,8 @@ default), so about one call in thirty on a boot's path paid 5-7 ms of disk
 syncs for everyone else's writes (``benchmarks/bench_boot.py``: 2.1 ms boots
 with 7 ms spikes every 25-33 boots).
 
-:class:`Checkpointer` moves that work to a thread of its own: commits are
-counted, and every :data:`EVERY_COMMITS` commits (or after a quiet second)
+:class:`Checkpointer` moves that work to a thread of its own: the commits
+of write transactions are counted, and every :data:`EVERY_COMMITS` commits (or after a quiet second)
 the thread runs a ``PASSIVE`` checkpoint on its own connection, which never
 takes the write lock and never waits for a busy one; SQLite releases the
 GIL while it copies and syncs. The log starts over at the first write after
