@@ -212,11 +212,11 @@ class Database:
         #: Checkpoints an embedded file's log (:mod:`naas_lib.db.wal`); None elsewhere.
         self.checkpointer: wal.Checkpointer | None = None
         if is_sqlite(url):
-            self._facade.append_on_engine_create(self._tune_sqlite)
+            self._facade.append_on_engine_create(self._sqlite_engine_made)
         else:
             self._facade.append_on_engine_create(_tolerate_rollback_after_abort)
 
-    def _tune_sqlite(self, engine: sa.engine.Engine) -> None:
+    def _sqlite_engine_made(self, engine: sa.engine.Engine) -> None:
         self.checkpointer = _tune_sqlite(engine)
 
     @property

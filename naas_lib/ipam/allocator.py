@@ -86,12 +86,17 @@ def _subnets(session: orm.Session, network_id: str, spread: Spread | None) -> li
         rows = session.connection().execute(_NETWORK_POOLS_PICKED,
                                             {"network_id": network_id, **_pools.picks(spread)})
     for row in rows:
-        sub = subnets.get(row.subnet_id)
-        if sub is None:
-            sub = subnets[row.subnet_id] = _Subnet(row)
-        if row.id is not None:
-            sub.pools.append(row)
+        _add_pool_row(subnets, row)
     return list(subnets.values())
+
+
+def _add_pool_row(subnets: dict[str, _Subnet], row: Any) -> None:
+    """File a row of a pools read under its subnet (a subnet without pools has one row)."""
+    sub = subnets.get(row.subnet_id)
+    if sub is None:
+        sub = subnets[row.subnet_id] = _Subnet(row)
+    if row.id is not None:
+        sub.pools.append(row)
 
 
 def _pool_rows(session: orm.Session, subnet_id: str) -> list[Any]:
@@ -196,20 +201,15 @@ def allocate_each(session: orm.Session, items: Sequence[tuple[str, str]]
     address only. Returns [(subnet id, ip)] by port id; the caller inserts
     them (:func:`insert_allocations`).
     """
-    network_ids = [n for _p, n in items]
     if not items:
         return {}
+    network_ids = [n for _p, n in items]
     if len(items) < 2 or len(set(network_ids)) != len(network_ids) or any(
             _contention.spread(n) is not None for n in network_ids):
         return {p: allocate(session, p, n, None, insert=False) for p, n in items}
     by_network: dict[str, dict[str, _Subnet]] = {n: {} for n in network_ids}
     for row in session.connection().execute(_NETWORKS_POOLS, {"network_ids": network_ids}):
-        subnets = by_network[row.network_id]
-        sub = subnets.get(row.subnet_id)
-        if sub is None:
-            sub = subnets[row.subnet_id] = _Subnet(row)
-        if row.id is not None:
-            sub.pools.append(row)
+        _add_pool_row(by_network[row.network_id], row)
     slow: list[tuple[str, str]] = []
     picked: list[tuple[str, str, list[_Subnet], Any]] = []  # port, network, subnets, pool
     for port_id, network_id in items:

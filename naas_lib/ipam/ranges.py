@@ -34,6 +34,7 @@ from oslo_db import exception as db_exc
 from sqlalchemy import orm
 
 from naas_lib import exceptions as exc
+from naas_lib.db import batch
 from naas_lib.ipam.addresses import from_key, to_key
 
 _UNKNOWN = object()
@@ -61,16 +62,6 @@ class Spread:
     def settle(self, lane: int) -> None:
         self.value += lane - self.value % LANES
         self.moving = False
-
-
-def _rows_changed(conn: sa.engine.Connection, statement: Any, params: list[dict]) -> int:
-    """Rows changed by ``statement`` run with each of ``params``: one executemany where the
-    driver counts its rows, one statement each where it does not."""
-    if not params:
-        return 0
-    if len(params) == 1 or not conn.dialect.supports_sane_multi_rowcount:
-        return sum(conn.execute(statement, p).rowcount for p in params)
-    return conn.execute(statement, params).rowcount
 
 
 def _lost_race(what: str) -> exc.ConcurrentModification:
@@ -204,7 +195,7 @@ class RangeAllocator:
                           "new": None if new > from_key(rng.last_key) else to_key(new)})
             values.append(value)
         for statement, params in ((self._take_free, freed), (self._move_mark, moves)):
-            if _rows_changed(conn, statement, params) != len(params):
+            if not batch.update_each(conn, statement, params):
                 raise db_exc.RetryRequest(_lost_race(
                     f"one of ranges {sorted({p['r'] for p in params})}"))
         return values

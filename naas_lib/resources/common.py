@@ -13,7 +13,7 @@ from sqlalchemy import orm
 
 from naas_lib import exceptions as exc
 from naas_lib import objects, validation
-from naas_lib.db import models
+from naas_lib.db import batch, models
 
 NETWORK_FIELDS = tuple(f for f in objects.Network.__dataclass_fields__)
 SUBNET_FIELDS = tuple(f for f in objects.Subnet.__dataclass_fields__)
@@ -419,18 +419,6 @@ def bump_revision(session: orm.Session, model: type, resource: str, resource_id:
     return current + 1
 
 
-def update_each(conn: sa.Connection, stmt: sa.Executable, rows: Sequence[dict[str, Any]]) -> bool:
-    """Run ``stmt`` once per row; whether every row matched exactly one row.
-
-    One statement for all of them where the backend counts the rows of a
-    batch (SQLite, MySQL), else one per row, stopping at the first miss (the
-    caller's transaction is undone).
-    """
-    if len(rows) > 1 and conn.dialect.supports_sane_multi_rowcount:
-        return conn.execute(stmt, list(rows)).rowcount == len(rows)
-    return all(conn.execute(stmt, row).rowcount == 1 for row in rows)
-
-
 def bump_revisions(session: orm.Session, model: type, resource: str,
                    items: Sequence[tuple[str, int, dict[str, Any]]]) -> None:
     """:func:`bump_revision` of several rows (id, current revision, values), values
@@ -447,7 +435,7 @@ def bump_revisions(session: orm.Session, model: type, resource: str,
     rows = [{"_id": i, "_rev": rev, "_new": rev + 1, "_at": now, **values}
             for i, rev, values in items]
     session.flush()
-    if not update_each(session.connection(), stmt, rows):
+    if not batch.update_each(session.connection(), stmt, rows):
         raise exc.ConcurrentModification(resource=resource,
                                          resource_id=",".join(i for i, _r, _v in items))
 

@@ -22,7 +22,7 @@ from sqlalchemy import orm
 from naas_lib import constants, events, objects, validation
 from naas_lib import exceptions as exc
 from naas_lib.context import get_admin_context
-from naas_lib.db import models
+from naas_lib.db import batch, models
 from naas_lib.drivers import base as driver_base
 from naas_lib.resources import common, dhcp
 from naas_lib.resources.core import Core
@@ -78,7 +78,7 @@ class SubnetsOnDemand(Sequence[objects.Subnet]):
 
 def _write_statuses(conn: sa.Connection, rows: list[dict]) -> None:
     """Write ports' statuses; PortNotFound (the caller's transaction undone) for a missing one."""
-    if common.update_each(conn, _SET_STATUS, rows):
+    if batch.update_each(conn, _SET_STATUS, rows):
         return
     found = set(conn.execute(sa.select(_ports.c.id).where(
         _ports.c.id.in_([r["i"] for r in rows]))).scalars())

@@ -28,9 +28,8 @@ from sqlalchemy import orm
 from naas_lib import exceptions as exc
 from naas_lib import objects, validation
 from naas_lib.context import RequestContext
-from naas_lib.db import models
+from naas_lib.db import batch, models
 from naas_lib.drivers import base as driver_base
-from naas_lib.resources import common
 from naas_lib.resources.core import Core
 from naas_lib.resources.security_groups import SecurityGroups, rule_obj
 
@@ -160,7 +159,7 @@ class PortSecurityFields:
                 out.append(self.on_create(session, context, v, on, mac))
         for project, indexes in joining.items():
             known = self._defaults.get(project)
-            if known is not None and common.update_each(
+            if known is not None and batch.update_each(
                     session.connection(), _JOIN_GROUP,
                     [{"port_id": vs[i]["id"], "group_id": known} for i in indexes]):
                 default = known  # the remembered group still exists: one statement

@@ -477,19 +477,9 @@ class PortSecurity:
             if not isinstance(group.members, (tuple, list)):
                 raise exc.InvalidInput(field="members",
                                        reason="a list of addresses is expected")
-            members[group.id] = self._parse_members(group.id, group.members)
+            members[group.id] = R.members_of(group.members, self._known_members(group.id))
         seen[group.id] = group
         return group
-
-    def _parse_members(self, group_id: str, addresses: Sequence[str]) -> R.Members:
-        """A group's new membership, parsed; when it only appended addresses to the one
-        last programmed (a plug joined), only those are parsed and checked."""
-        known = self._known_members(group_id)
-        before = self._members.get(group_id)
-        if known is not None and before is not None and len(addresses) > len(before) \
-                and tuple(addresses[:len(before)]) == before:
-            return R.members_added(known, addresses[len(before):])
-        return R.members_of(addresses, known)
 
     def _known_members(self, group_id: str) -> R.Members | None:
         """The parsed membership this object last programmed for a group, if it knows it."""

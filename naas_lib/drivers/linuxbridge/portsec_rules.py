@@ -359,6 +359,10 @@ def members_of(addresses: Iterable[str], known: Members | None = None) -> Member
     old = known.parsed if known is not None else {}
     if known is not None and not isinstance(addresses, (str, bytes)):
         addresses = tuple(addresses)
+        # ``parsed`` keeps the order it was given in: a membership that only
+        # appended (a plug joined) is checked and parsed for what it appended.
+        if len(addresses) >= len(old) and addresses[:len(old)] == tuple(old):
+            return members_added(known, addresses[len(old):])
         if all(isinstance(a, str) for a in addresses):
             wanted = set(addresses)
             if wanted.issuperset(old):
